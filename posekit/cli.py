@@ -1,0 +1,202 @@
+"""The ``posekit`` command line: one verb per job (Typer)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    name="posekit", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Human pose estimation in pure PyTorch: 2D/3D keypoints of people, hands and faces, offline.",
+)
+weights_app = typer.Typer(no_args_is_help=True, help="Fetch and cache pretrained weights.")
+app.add_typer(weights_app, name="weights")
+
+DEFAULT_MODEL = "blazepose_full"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"posekit: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _expand_images(paths: list[Path]) -> list[Path]:
+    """Files as given; folders expanded to the images inside them (sorted, not recursive)."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            out.append(p)
+    return out
+
+
+def _image_id(path: Path, index: int) -> int:
+    """COCO image id: the file stem when it is a number (COCO names), else the 1-based position."""
+    return int(path.stem) if path.stem.isdigit() else index + 1
+
+
+@app.command()
+def models(
+    task: Annotated[Optional[str], typer.Option(help="Only models of this task: body, hand, face, lift3d.")] = None,
+) -> None:
+    """List the public model names with task, skeleton and whether weights work offline."""
+    from posekit.models._registry import get_entry, list_models
+
+    for name in list_models(task=task):
+        e = get_entry(name)
+        offline = "offline" if e.offline else "needs checkpoint"
+        typer.echo(f"{name:34s} {e.task:6s} {e.skeleton.name:18s} {offline:16s} {e.description}")
+
+
+@app.command()
+def predict(
+    images: Annotated[list[Path], typer.Argument(help="Image files or folders of images.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `posekit models`).")] = DEFAULT_MODEL,
+    out: Annotated[Optional[Path], typer.Option(help="Write COCO-format keypoint results (JSON) here.")] = None,
+    save_vis: Annotated[Optional[Path], typer.Option(help="Write drawn images into this folder.")] = None,
+    kpt_thr: Annotated[float, typer.Option(help="Keypoint score threshold for drawing.")] = 0.3,
+    device: Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1, ...")] = "cpu",
+    coco17: Annotated[bool, typer.Option("--coco17", help="Convert results to the COCO-17 skeleton.")] = False,
+) -> None:
+    """Estimate poses in images; print a summary, optionally write results JSON and drawings.
+
+    Unreadable images are reported and skipped; results of the others are still written (exit code 1).
+    """
+    import posekit
+    from posekit.io.coco import write_coco_results
+    from posekit.io.image import save_image
+
+    files = _expand_images(images)
+    if not files:
+        _fail("no images given (folders are searched for " + ", ".join(sorted(IMAGE_SUFFIXES)) + ")")
+    try:
+        est = posekit.PoseEstimator.from_pretrained(model, device=device)
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+    except ValueError as exc:
+        _fail(str(exc))
+    target = None
+    if coco17:
+        from posekit.skeletons import coco17 as target
+    results: list[dict] = []
+    failed: list[str] = []
+    for index, path in enumerate(files):
+        try:
+            image = posekit.load_image(path)
+        except (OSError, ValueError) as exc:
+            typer.echo(f"posekit: skipping {path}: {exc}", err=True)
+            failed.append(str(path))
+            continue
+        poses = est(image)
+        if target is not None:
+            poses = poses.to_skeleton(target)
+        typer.echo(f"{path}: {len(poses)} pose(s), {poses.skeleton.name}")
+        for rec in poses.to_coco(_image_id(path, index)):
+            results.append({**rec, "file_name": path.name})
+        if save_vis is not None:
+            save_image(save_vis / f"{path.stem}.png", posekit.draw(image, poses, kpt_thr=kpt_thr))
+    if out is not None:
+        write_coco_results(out, results)
+        typer.echo(f"wrote {len(results)} result(s) to {out}")
+    if failed:
+        typer.echo(f"posekit: {len(failed)} image(s) could not be read: {', '.join(failed)}", err=True)
+        raise typer.Exit(1)
+
+
+@weights_app.command("fetch")
+def weights_fetch(
+    group: Annotated[str, typer.Argument(help="What to fetch: blazepose, hand, face or all.")] = "all",
+    from_wheel: Annotated[Optional[Path], typer.Option(
+        help="Use a mediapipe-0.10.14 wheel already on disk instead of downloading it from PyPI.")] = None,
+    force: Annotated[bool, typer.Option(help="Re-extract and re-convert even when cached.")] = False,
+) -> None:
+    """Download (or import) MediaPipe's TFLite files, verify their sha256, convert and cache them."""
+    from posekit.models import _weights
+
+    groups = list(_weights.MEDIAPIPE_GROUPS) if group == "all" else [group]
+    for name in groups:
+        if name not in _weights.MEDIAPIPE_GROUPS:
+            _fail(f"unknown weights group {name!r}; choose from {', '.join(_weights.MEDIAPIPE_GROUPS)} or all")
+        try:
+            paths = _weights.fetch_group(name, wheel=from_wheel, force=force)
+        except (OSError, RuntimeError, ValueError) as exc:
+            _fail(str(exc), 1)
+        for p in paths:
+            typer.echo(f"{name}: {p}")
+
+
+def _later(verb: str, issue: str) -> None:
+    _fail(f"`posekit {verb}` is not available in this version yet ({issue}).", 2)
+
+
+@app.command()
+def video(
+    source: Annotated[str, typer.Argument(help="Video file or webcam index.")],
+    model: Annotated[str, typer.Option("--model", "-m")] = DEFAULT_MODEL,
+    out: Annotated[Optional[Path], typer.Option(help="Annotated output video (.mp4).")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="JSON lines, one per frame.")] = None,
+    track: Annotated[bool, typer.Option(help="Persistent ids across frames.")] = False,
+    smooth: Annotated[Optional[str], typer.Option(help="Smoothing: one-euro or savgol.")] = None,
+) -> None:
+    """Run pose estimation on a video: annotated video, JSON lines, tracking and smoothing."""
+    _later("video", "video pipeline with tracking and smoothing")
+
+
+@app.command("eval")
+def evaluate(
+    model: Annotated[str, typer.Option("--model", "-m")] = DEFAULT_MODEL,
+    dataset: Annotated[str, typer.Option(help="coco, lsp, mpii, ...")] = "coco",
+    ann: Annotated[Optional[Path], typer.Option(help="Annotation file.")] = None,
+    images: Annotated[Optional[Path], typer.Option(help="Image folder.")] = None,
+) -> None:
+    """Evaluate a model on a dataset: COCO AP (pycocotools), PCK/PCKh/AUC, NME, MPJPE."""
+    _later("eval", "datasets and evaluation")
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Argument(help="YAML recipe.")],
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides.")] = None,
+) -> None:
+    """Train or fine-tune a model from a YAML recipe with key=value overrides."""
+    _later("train", "training")
+
+
+@app.command()
+def export(
+    model: Annotated[str, typer.Option("--model", "-m")] = DEFAULT_MODEL,
+    format: Annotated[str, typer.Option("--format", help="onnx")] = "onnx",
+) -> None:
+    """Export a model to ONNX and verify it with ONNX Runtime."""
+    _later("export", "ONNX export")
+
+
+@app.command()
+def bench(
+    model: Annotated[str, typer.Option("--model", "-m")] = DEFAULT_MODEL,
+) -> None:
+    """Time posekit's backends side by side with installed peers on the same inputs."""
+    _later("bench", "benchmarks")
+
+
+@app.command()
+def lift(
+    results: Annotated[Path, typer.Argument(help="JSON lines of 2D poses from `posekit video --json`.")],
+    model: Annotated[str, typer.Option("--model", "-m")] = "videopose3d_243f_h36m",
+) -> None:
+    """Lift 2D keypoints to 3D (h36m17, root-relative millimetres)."""
+    _later("lift", "2D-to-3D lifting")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,52 @@
+"""The estimator interface every pipeline implements: image in, :class:`~posekit.types.Poses` out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from posekit.io.image import load_image
+from posekit.skeletons import Skeleton
+from posekit.types import Poses
+
+
+class PoseEstimator:
+    """Image -> poses. Subclasses implement :meth:`predict_rgb`.
+
+    ``est(image)`` accepts a path, an HxWx3 RGB uint8 array or a PIL image (see :func:`posekit.load_image`)
+    and returns :class:`~posekit.types.Poses` in image pixels. ``boxes`` (N, 4) xyxy pixels, when given,
+    replace the detector.
+    """
+
+    skeleton: Skeleton
+
+    @classmethod
+    def from_pretrained(cls, name: str, **kwargs: Any) -> PoseEstimator:
+        """The estimator registered as ``name`` (see :func:`posekit.list_models`), with its pretrained weights.
+
+        ``kwargs`` go to the model's estimator builder (e.g. ``device=``, ``weights=``).
+        """
+        from posekit.models._registry import get_entry
+
+        entry = get_entry(name)
+        if entry.build_estimator is None:
+            raise ValueError(f"model {name!r} has no end-to-end estimator; use posekit.create_model({name!r})")
+        return entry.build_estimator(**kwargs)
+
+    def __call__(self, image: Any, *, boxes: np.ndarray | None = None) -> Poses:
+        rgb = load_image(image)
+        if boxes is not None:
+            boxes = np.asarray(boxes, dtype=np.float32)
+            if boxes.ndim != 2 or boxes.shape[1] != 4:
+                raise ValueError(f"boxes must have shape (N, 4) as x1, y1, x2, y2 pixels, got {boxes.shape}")
+        return self.predict_rgb(rgb, boxes=boxes)
+
+    def predict_rgb(self, image: np.ndarray, *, boxes: np.ndarray | None = None) -> Poses:
+        """Poses in an HxWx3 RGB uint8 image (already validated). Implemented by subclasses."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement predict_rgb")
+
+    def predict(self, images: Iterable[Any]) -> list[Poses]:
+        """:meth:`__call__` on each image."""
+        return [self(image) for image in images]

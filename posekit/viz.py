@@ -1,0 +1,77 @@
+"""Drawing: 2D poses on images (pure functions; inputs are never modified)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+from posekit.io.image import load_image
+from posekit.types import Poses
+
+# Fallback palette (RGB) for skeletons without colours, and for track ids.
+_PALETTE = (
+    (255, 128, 0), (51, 153, 255), (0, 255, 0), (255, 51, 255), (255, 255, 0), (0, 255, 255),
+    (255, 0, 0), (128, 0, 255), (0, 128, 255), (255, 153, 153), (153, 255, 153), (153, 153, 255),
+)
+
+
+def _color(colors: tuple, i: int) -> tuple[int, int, int]:
+    c = colors[i] if i < len(colors) else _PALETTE[i % len(_PALETTE)]
+    return int(c[0]), int(c[1]), int(c[2])
+
+
+def draw(
+    image: Any,
+    poses: Poses,
+    *,
+    kpt_thr: float = 0.3,
+    radius: int | None = None,
+    thickness: int | None = None,
+    draw_boxes: bool = False,
+    draw_ids: bool = True,
+) -> np.ndarray:
+    """A new HxWx3 RGB uint8 image with ``poses`` drawn on a copy of ``image``.
+
+    Args:
+        image: path, HxWx3 RGB uint8 array or PIL image (see :func:`posekit.load_image`); not modified.
+        poses: the poses, in this image's pixels.
+        kpt_thr: keypoints (and links touching them) with score below this are not drawn; missing (NaN)
+            keypoints never are.
+        radius, thickness: dot radius and line width in pixels (default: scaled to the image size).
+        draw_boxes: also draw each instance's box (coloured by track id when present).
+        draw_ids: write the track id above the box when ``poses.track_ids`` is set.
+
+    Links use the skeleton's per-limb colours; keypoint dots the per-keypoint colours.
+    """
+    canvas = load_image(image)  # always a fresh array
+    h, w = canvas.shape[:2]
+    scale = max(h, w) / 640.0
+    radius = radius if radius is not None else max(2, round(3 * scale))
+    thickness = thickness if thickness is not None else max(1, round(2 * scale))
+    skel = poses.skeleton
+    # Sub-pixel drawing: cv2 takes fixed-point coordinates with `shift` fractional bits. Keypoints are in
+    # corner-origin pixels; cv2 draws in centre-origin pixels, hence the -0.5.
+    shift = 4
+    for i in range(len(poses)):
+        kpts = poses.keypoints[i]
+        ok = np.isfinite(kpts).all(axis=1) & (poses.scores[i] >= kpt_thr)
+        fixed = np.round((np.nan_to_num(kpts) - 0.5) * (1 << shift)).astype(np.int64)
+        for li, (a, b) in enumerate(skel.links):
+            if ok[a] and ok[b]:
+                cv2.line(canvas, tuple(map(int, fixed[a])), tuple(map(int, fixed[b])),
+                         _color(skel.link_colors, li), thickness, cv2.LINE_AA, shift)
+        for k in np.flatnonzero(ok):
+            cv2.circle(canvas, tuple(map(int, fixed[k])), radius << shift,
+                       _color(skel.keypoint_colors, int(k)), -1, cv2.LINE_AA, shift)
+        tid = None if poses.track_ids is None else int(poses.track_ids[i])
+        if draw_boxes or (draw_ids and tid is not None):
+            x1, y1, x2, y2 = (int(round(v)) for v in poses.boxes[i])
+            color = _PALETTE[(tid if tid is not None else i) % len(_PALETTE)]
+            if draw_boxes:
+                cv2.rectangle(canvas, (x1, y1), (x2, y2), color, thickness)
+            if draw_ids and tid is not None:
+                cv2.putText(canvas, f"id {tid}", (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX,
+                            0.5 * max(1.0, scale), color, thickness, cv2.LINE_AA)
+    return canvas
