@@ -132,7 +132,7 @@ def fix_aspect_ratio(scale: np.ndarray, *, aspect_ratio: float) -> np.ndarray:
 
 
 def _third_points(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """MMPose ``_get_3rd_point`` batched: ``b + rot90(a - b)`` (anticlockwise); (N, 2) -> (N, 2)."""
+    """MMPose ``_get_3rd_point`` batched: ``b + rot90(a - b)`` (anticlockwise); (N, 2) -> (N, 2), dtype kept."""
     d = a - b
     return b + np.stack([-d[:, 1], d[:, 0]], axis=1)
 
@@ -167,8 +167,8 @@ def warp_matrix(
 
     UDP (``udp=True``, MMPose ``get_udp_warp_matrix``, "unbiased data processing"): per-axis scale
     ``(output - 1) / scale``, so the box corners map to pixel centres 0 and ``output - 1``; the content turns
-    ``rotation`` degrees *clockwise* on screen (MMPose's UDP sign convention). Entries are rounded to float32 as
-    MMPose stores them (this matters for bit-exact crops); ``inverse=True`` is their exact float64 inverse.
+    ``rotation`` degrees *clockwise* on screen (MMPose's UDP sign convention). Computed in float32 operation for
+    operation as MMPose does (this matters for bit-exact crops); ``inverse=True`` is their float64 inverse.
 
     Args:
         center: (N, 2) crop centre, image pixels.
@@ -202,28 +202,33 @@ def warp_matrix(
     c = c + s * sh
 
     if udp:
-        kx = (out_w - 1) / s[:, 0]
-        ky = (out_h - 1) / s[:, 1]
-        m = np.empty((n, 2, 3))
-        m[:, 0, 0] = cos * kx
-        m[:, 0, 1] = -sin * kx
-        m[:, 0, 2] = kx * (-c[:, 0] * cos + c[:, 1] * sin + 0.5 * s[:, 0])
-        m[:, 1, 0] = sin * ky
-        m[:, 1, 1] = cos * ky
-        m[:, 1, 2] = ky * (-c[:, 0] * sin - c[:, 1] * cos + 0.5 * s[:, 1])
-        m = m.astype(np.float32).astype(np.float64)
+        # MMPose evaluates this in float32 (float32 centre/scale, Python-float trig); repeat it op for op.
+        f32 = np.float32
+        c32, s32 = c.astype(f32), s.astype(f32)
+        cos32, sin32 = cos.astype(f32), sin.astype(f32)
+        kx = f32(out_w - 1) / s32[:, 0]
+        ky = f32(out_h - 1) / s32[:, 1]
+        in_x, in_y = c32[:, 0] * f32(2), c32[:, 1] * f32(2)
+        half = f32(0.5)
+        m = np.empty((n, 2, 3), dtype=f32)
+        m[:, 0, 0] = cos32 * kx
+        m[:, 0, 1] = -sin32 * kx
+        m[:, 0, 2] = kx * ((-half * in_x) * cos32 + (half * in_y) * sin32 + half * s32[:, 0])
+        m[:, 1, 0] = sin32 * ky
+        m[:, 1, 1] = cos32 * ky
+        m[:, 1, 2] = ky * ((-half * in_x) * sin32 - (half * in_y) * cos32 + half * s32[:, 1])
+        m = m.astype(np.float64)
         return invert_affine(m) if inverse else m
 
     # Point 0: centre; point 1: centre + the rotated half-width vector pointing up; point 2: 90 degrees on.
+    # MMPose rounds points 0 and 1 to float32 and derives point 2 from them in float32.
     half = -0.5 * s[:, 0]
-    src0 = c
-    src1 = c + np.stack([-sin * half, cos * half], axis=1)
-    dst0 = np.broadcast_to(np.array([out_w * 0.5, out_h * 0.5]), (n, 2))
-    dst1 = dst0 + np.array([0.0, out_w * -0.5])
-    src = np.stack([src0, src1, _third_points(src0, src1)], axis=1)
-    dst = np.stack([dst0, dst1, _third_points(dst0, dst1)], axis=1)
-    src = src.astype(np.float32).astype(np.float64)
-    dst = dst.astype(np.float32).astype(np.float64)
+    src0 = c.astype(np.float32)
+    src1 = (c + np.stack([-sin * half, cos * half], axis=1)).astype(np.float32)
+    dst0 = np.broadcast_to(np.array([out_w * 0.5, out_h * 0.5], dtype=np.float32), (n, 2))
+    dst1 = dst0 + np.array([0.0, out_w * -0.5], dtype=np.float32)
+    src = np.stack([src0, src1, _third_points(src0, src1)], axis=1).astype(np.float64)
+    dst = np.stack([dst0, dst1, _third_points(dst0, dst1)], axis=1).astype(np.float64)
     return _solve_affine(dst, src) if inverse else _solve_affine(src, dst)
 
 
@@ -309,16 +314,14 @@ def crop_to_image(
         input_size: ``(width, height)`` of the crop.
 
     Returns:
-        (N, K, 2) image pixels in the promoted floating dtype of the inputs (float32 when all are float32,
-        then bit-identical to MMPose; float64 otherwise). NaN keypoints stay NaN.
+        (N, K, 2) image pixels, computed in float64 and returned in the keypoints' floating dtype (float32
+        keypoints stay float32, as MMPose writes them back in place; bit-identical to MMPose). NaN stays NaN.
     """
     k = np.asarray(keypoints_input)
     if k.ndim != 3 or k.shape[2] != 2:
         raise ValueError(f"keypoints_input must have shape (N, K, 2), got {k.shape}")
-    c = _pairs("center", center, k.shape[0])
-    s = _pairs("scale", scale, k.shape[0])
-    size = np.asarray(_size("input_size", input_size))
-    dtype = _float_dtype(k, c, s)
-    k, c, s = k.astype(dtype, copy=False), c.astype(dtype, copy=False), s.astype(dtype, copy=False)
-    s = s[:, None, :]
-    return k / size * s + c[:, None, :] - dtype.type(0.5) * s
+    c = _pairs("center", center, k.shape[0]).astype(np.float64)
+    s = _pairs("scale", scale, k.shape[0]).astype(np.float64)[:, None, :]
+    size = np.asarray(_size("input_size", input_size), dtype=np.float64)
+    out = k.astype(np.float64) / size * s + c[:, None, :] - 0.5 * s
+    return out.astype(_float_dtype(k), copy=False)

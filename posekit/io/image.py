@@ -8,7 +8,8 @@ Conversion rules of :func:`load_image` (the same for arrays, PIL images and deco
   and libpng's 16 -> 8 bit reduction); floating point must lie in [0, 1] and becomes ``round(value * 255)``;
   ``bool`` becomes 0 / 255; anything else raises ``ValueError`` naming the dtype or shape.
 
-Files are decoded with Pillow (EXIF orientation applied with ``ImageOps.exif_transpose``); only when Pillow cannot
+Files are decoded with Pillow (EXIF orientation applied with ``ImageOps.exif_transpose``; multi-frame files such
+as GIF, multi-page TIFF or MPO give their first frame); only when Pillow cannot
 identify the format, OpenCV's ``cv2.imdecode`` is tried.  A file that Pillow identifies but cannot decode
 (truncated, corrupt) raises ``ValueError`` naming the file: it is not handed to OpenCV, which may quietly fill
 the missing part with grey.
@@ -132,8 +133,10 @@ def _load_file(path: Path) -> np.ndarray:
         raise ValueError(f"image file is empty (0 bytes): {str(path)!r}")
     try:
         pil = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError:
+    except UnidentifiedImageError:  # a format Pillow does not know: let OpenCV try
         return _decode_with_opencv(data, path)
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"cannot decode image file {str(path)!r}: {exc}") from exc
     try:
         with pil:
             pil.load()

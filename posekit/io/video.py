@@ -168,10 +168,9 @@ class VideoReader:
             else:
                 ok, frame = capture.grab(), None
             if not ok or (keep and frame is None):
-                if not self._camera and _shortfall_is_truncation(index, expected):
-                    want = expected if self.end is None else min(expected, self.end)
-                    if index < want:
-                        raise VideoReadError(str(self._source), index, expected)
+                closed_meanwhile = self._capture is not capture
+                if not closed_meanwhile and not self._camera and _shortfall_is_truncation(index, expected):
+                    raise VideoReadError(str(self._source), index, expected)
                 return
             if keep:
                 yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
@@ -210,7 +209,8 @@ class VideoWriter:
     Frames go to a hidden temporary file in the destination folder, which is renamed onto ``path`` by
     :meth:`close`; a crash (process killed) therefore never leaves a half-written file at ``path``.  When the
     ``with`` body raises, the writer still finalises the file and renames it, so the frames written so far are
-    kept.  When no frame was written, no file is created.  Missing parent folders are created; an existing file
+    kept.  When no frame was written, no file is created.  Always close the writer (or use ``with``): a writer that
+    is never closed leaves its hidden ``.posekit-tmp-*`` file behind and nothing at ``path``.  Missing parent folders are created; an existing file
     at ``path`` is replaced.
 
     Args:

@@ -1,0 +1,218 @@
+"""Weights as data: sha256 checks, atomic writes, URL downloads and weights_only checkpoint loading."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import http.server
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from posekit.models import _mediapipe_wheel, _weights
+from posekit.models._weights import (
+    ChecksumError,
+    WeightsError,
+    WeightsSpec,
+    atomic_writer,
+    cache_dir,
+    download_url,
+    fetch_weights,
+    load_checkpoint,
+    verify_sha256,
+)
+from tests.conftest import shared_path
+
+PAYLOAD = bytes(range(256)) * 4099  # ~1 MiB + a bit: more than one read chunk
+PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part"))
+
+
+def test_cache_dir_follows_posekit_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("POSEKIT_HOME", str(tmp_path / "home" / "cache"))
+    assert cache_dir() == tmp_path / "home" / "cache"
+    assert cache_dir().is_dir()
+
+
+def test_verify_sha256_full_prefix_and_mismatch(tmp_path):
+    path = tmp_path / "blob.bin"
+    path.write_bytes(PAYLOAD)
+    assert verify_sha256(path, PAYLOAD_SHA) == path
+    assert verify_sha256(path, PAYLOAD_SHA[:8].upper()) == path  # OpenMMLab-style 8-digit prefix
+    wrong = "0" * 64
+    with pytest.raises(ChecksumError, match=f"expected {wrong}, got {PAYLOAD_SHA}"):
+        verify_sha256(path, wrong)
+    with pytest.raises(ValueError, match="8 to 64 hex digits"):
+        verify_sha256(path, "abc")
+    with pytest.raises(FileNotFoundError, match="missing.bin"):
+        verify_sha256(tmp_path / "missing.bin", PAYLOAD_SHA)
+
+
+def test_atomic_writer_interrupted_write_leaves_no_half_file(tmp_path):
+    fresh, existing = tmp_path / "fresh.bin", tmp_path / "existing.bin"
+    existing.write_bytes(b"old complete content")
+    for dest in (fresh, existing):
+        with pytest.raises(RuntimeError, match="killed"), atomic_writer(dest) as f:
+            f.write(PAYLOAD[:1000])
+            raise RuntimeError("killed mid-write")
+    assert not fresh.exists()
+    assert existing.read_bytes() == b"old complete content"
+    assert _leftovers(tmp_path) == []
+    with atomic_writer(tmp_path / "sub" / "done.bin") as f:
+        f.write(PAYLOAD)
+    assert (tmp_path / "sub" / "done.bin").read_bytes() == PAYLOAD
+    assert _leftovers(tmp_path / "sub") == []
+
+
+@pytest.fixture()
+def http_root(tmp_path):
+    """A local HTTP server (in a thread) serving ``tmp_path / 'srv'``; yields (base_url, folder)."""
+    root = tmp_path / "srv"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_download_url_from_local_http_server(http_root, tmp_path):
+    base, root = http_root
+    (root / "w.pth").write_bytes(PAYLOAD)
+    dest = tmp_path / "dl" / "w.pth"
+    assert download_url(f"{base}/w.pth", dest, sha256=PAYLOAD_SHA, progress=False) == dest
+    assert dest.read_bytes() == PAYLOAD
+    # Already cached with the right hash: no request is made (this URL would fail).
+    assert download_url("http://127.0.0.1:1/w.pth", dest, sha256=PAYLOAD_SHA[:8], progress=False) == dest
+
+    bad = tmp_path / "dl" / "bad.pth"
+    with pytest.raises(ChecksumError, match=f"expected {'1' * 64}, got {PAYLOAD_SHA}"):
+        download_url(f"{base}/w.pth", bad, sha256="1" * 64, progress=False)
+    with pytest.raises(WeightsError, match="could not download .*404"):
+        download_url(f"{base}/absent.pth", bad, sha256=PAYLOAD_SHA, progress=False)
+    assert not bad.exists()
+    assert _leftovers(dest.parent) == []
+
+
+def test_download_url_file_scheme_replaces_a_corrupt_copy(tmp_path):
+    src = tmp_path / "src.pth"
+    src.write_bytes(PAYLOAD)
+    dest = tmp_path / "cache" / "src.pth"
+    dest.parent.mkdir()
+    dest.write_bytes(b"truncated")
+    download_url(src.as_uri(), dest, sha256=PAYLOAD_SHA, progress=False)
+    assert dest.read_bytes() == PAYLOAD
+
+
+def _spec(url: str, sha: str, **kw) -> WeightsSpec:
+    fields = dict(url=url, sha256=sha, filename="w.pth", input_size=(192, 256), mean=(123.675, 116.28, 103.53),
+                  std=(58.395, 57.12, 57.375), license="Apache-2.0", source="test")
+    return WeightsSpec(**{**fields, **kw})
+
+
+def test_weights_spec_validates_and_copies_meta(tmp_path, monkeypatch):
+    meta = {"codec": {"type": "MSRAHeatmap"}}
+    spec = _spec("file:///x", PAYLOAD_SHA, meta=meta)
+    meta["codec"] = "changed"
+    assert spec.meta["codec"] == {"type": "MSRAHeatmap"}
+    with pytest.raises(TypeError):
+        spec.meta["new"] = 1  # read-only
+    assert spec.input_size == (192, 256) and spec.mean == (123.675, 116.28, 103.53)
+    with pytest.raises(ValueError, match="sha256 must be"):
+        _spec("file:///x", "xyz")
+    with pytest.raises(ValueError, match=r"input_size must be \(width, height\)"):
+        _spec("file:///x", PAYLOAD_SHA, input_size=(192, 0))
+    with pytest.raises(ValueError, match="same non-zero length"):
+        _spec("file:///x", PAYLOAD_SHA, std=(1.0, 1.0))
+    with pytest.raises(ValueError, match="bare file name"):
+        _spec("file:///x", PAYLOAD_SHA, filename="../w.pth")
+
+    src = tmp_path / "official.pth"
+    src.write_bytes(PAYLOAD)
+    monkeypatch.setenv("POSEKIT_HOME", str(tmp_path / "home"))
+    path = fetch_weights(_spec(src.as_uri(), PAYLOAD_SHA[:8]), progress=False)
+    assert path == tmp_path / "home" / "checkpoints" / "w.pth" and path.read_bytes() == PAYLOAD
+
+
+def test_load_checkpoint_mmpose_fixture_matches_manifest():
+    root = shared_path("fixtures", "mmpose")
+    path = root / "parity" / "hrnet_tiny" / "model.pth"
+    manifest = dict(line.split("\t")[::-1][:2] for line in (root / "MANIFEST.tsv").read_text().splitlines()[1:])
+    verify_sha256(path, manifest["parity/hrnet_tiny/model.pth"])
+    expected = json.loads((path.parent / "info.json").read_text())["state_dict"]
+
+    state = load_checkpoint(path)
+    assert list(state) == list(expected)  # unwrapped from {'meta', 'state_dict'}, order kept
+    assert {k: list(v.shape) for k, v in state.items()} == expected
+    assert state["backbone.conv1.weight"].dtype == torch.float16
+    assert state["backbone.bn1.num_batches_tracked"].dtype == torch.int64
+    assert sum(v.numel() for k, v in state.items() if "num_batches" not in k) >= 620009
+
+
+def test_load_checkpoint_unwraps_and_accepts_numpy_meta(tmp_path):
+    # Real MMPose 1.x checkpoints keep numpy arrays in ``meta``; weights_only must still read them.
+    weights = {"module.conv.weight": torch.randn(4, 3, 3, 3), "module.conv.bias": torch.randn(4)}
+    ckpt = {"meta": {"sigmas": np.array([0.026, 0.025]), "epoch": np.int64(210)}, "model": {"state_dict": weights}}
+    path = tmp_path / "ckpt.pth"
+    torch.save(ckpt, path)
+    state = load_checkpoint(path)
+    assert list(state) == ["conv.weight", "conv.bias"]
+    torch.testing.assert_close(state["conv.weight"], weights["module.conv.weight"], rtol=0, atol=0)
+    assert "module.conv.weight" in ckpt["model"]["state_dict"]  # input structure untouched
+
+    from safetensors.torch import save_file
+
+    save_file({"a": torch.ones(2)}, str(tmp_path / "w.safetensors"))
+    assert torch.equal(load_checkpoint(tmp_path / "w.safetensors")["a"], torch.ones(2))
+
+
+def test_load_checkpoint_refuses_pickled_objects(tmp_path):
+    path = tmp_path / "legacy.pth"
+    torch.save({"args": argparse.Namespace(lr=0.1), "state_dict": {"w": torch.ones(2)}}, path)
+    with pytest.raises(WeightsError, match=r"pickled Python objects other than tensors \(argparse.Namespace\)"
+                       r".*weights_only=True.*clean.pth"):
+        load_checkpoint(path)
+
+
+def test_load_checkpoint_bad_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.pth does not exist"):
+        load_checkpoint(tmp_path / "nope.pth")
+    text = tmp_path / "notes.pth"
+    text.write_text("this is not a checkpoint\n")
+    with pytest.raises(WeightsError, match="notes.pth is not a readable PyTorch checkpoint"):
+        load_checkpoint(text)
+    good = tmp_path / "good.pth"
+    torch.save({"state_dict": {"w": torch.ones(3)}}, good)
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(WeightsError, match="cut.pth is not a readable PyTorch checkpoint.*truncated"):
+        load_checkpoint(cut)
+    mixed = tmp_path / "mixed.pth"
+    torch.save({"w": torch.ones(1), "step": 3}, mixed)
+    with pytest.raises(WeightsError, match=r"non-tensor entries \['step'\]"):
+        load_checkpoint(mixed)
+    bad_st = tmp_path / "bad.safetensors"
+    bad_st.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
+    with pytest.raises(WeightsError, match="bad.safetensors is not a readable safetensors file"):
+        load_checkpoint(bad_st)
+
+
+def test_mediapipe_names_are_reexported_lazily():
+    assert _weights.load_mediapipe_module is _mediapipe_wheel.load_mediapipe_module
+    assert _weights.MEDIAPIPE_GROUPS is _mediapipe_wheel.MEDIAPIPE_GROUPS
+    assert _weights.POSE_LANDMARK_FULL.name == "pose_landmark_full"
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _weights.nothing  # noqa: B018
