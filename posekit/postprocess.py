@@ -103,7 +103,9 @@ def flip_simcc(x: ArrayT, y: ArrayT, flip_indices: Sequence[int]) -> tuple[Array
     _check_array("x", x, 3, "(N, K, Wx)")
     _check_array("y", y, 3, "(N, K, Wy)")
     if type(x) is not type(y) or x.shape[:2] != y.shape[:2]:
-        raise ValueError(f"x and y must be the same array type with equal (N, K), got {tuple(x.shape)}, {tuple(y.shape)}")
+        raise ValueError(
+            f"x and y must be the same array type with equal (N, K), got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
     idx = _flip_index(flip_indices, x.shape[1], "x")
     return _take_channels(_reverse_last(x), idx), _take_channels(y, idx)
 

@@ -214,6 +214,16 @@ def test_udp_maps_box_edges_to_pixel_centres() -> None:
     np.testing.assert_allclose(transform_points(corners, m), [[[0.0, 0.0], [191.0, 255.0]]], atol=1e-4)
 
 
+def test_rotation_directions_follow_mmpose() -> None:
+    # A point right of the centre, rotation +90: standard turns the content anticlockwise on screen (point goes
+    # up in the crop), MMPose's UDP matrix turns it clockwise (point goes down).
+    center, scale, right = np.array([[100.0, 100.0]]), np.array([[50.0, 50.0]]), np.array([[[110.0, 100.0]]])
+    std = transform_points(right, warp_matrix(center, scale, (50, 50), rotation=90.0))
+    udp = transform_points(right, warp_matrix(center, scale, (50, 50), rotation=90.0, udp=True))
+    np.testing.assert_allclose(std, [[[25.0, 15.0]]], atol=1e-4)
+    np.testing.assert_allclose(udp, [[[24.5, 24.5 + 10 * 49 / 50]]], atol=1e-4)
+
+
 def test_fix_aspect_ratio_grows_short_side() -> None:
     out = fix_aspect_ratio(np.array([[30.0, 100.0], [300.0, 100.0]]), aspect_ratio=0.75)
     np.testing.assert_allclose(out, [[75.0, 100.0], [300.0, 400.0]])

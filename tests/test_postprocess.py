@@ -71,7 +71,8 @@ def test_fused_heatmaps_shift_matters() -> None:
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_fused_simcc_match_mmpose(backend: str) -> None:
     folder = shared_path("fixtures", "mmpose", "parity", "rtmpose_t")
-    arrays = [np.load(folder / f"{f}.npy") for f in ("out_simcc_x", "out_simcc_y", "out_flip_simcc_x", "out_flip_simcc_y")]
+    names = ("out_simcc_x", "out_simcc_y", "out_flip_simcc_x", "out_flip_simcc_y")
+    arrays = [np.load(folder / f"{name}.npy") for name in names]
     if backend == "torch":
         x, y = fuse_flip_simcc(*[torch.from_numpy(a) for a in arrays], COCO_FLIP)
         x, y = x.numpy(), y.numpy()
@@ -175,7 +176,9 @@ def _run_cocometric(mode: str, nms: str) -> list[dict]:
             assert np.all(np.diff(new_scores) <= 0) and np.all(new_scores <= scores[keep] + 1e-12)
         for i in keep:
             flat = np.concatenate([kpts[i], kpt_scores[i][:, None]], axis=1).ravel()
-            results.append({"image_id": img, "keypoints": flat.tolist(), "score": float(scores[i]), "id": items[i]["id"]})
+            results.append(
+                {"image_id": img, "keypoints": flat.tolist(), "score": float(scores[i]), "id": items[i]["id"]}
+            )
     return results
 
 

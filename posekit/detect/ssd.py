@@ -280,6 +280,8 @@ def weighted_nms(
         ``(boxes (M, 4) float32, scores (M,) float32, keypoints (M, K, 2) float32 or None, seeds (M,) int64)``,
         ordered by decreasing score; ``seeds`` index the input detection that seeded each output.
     """
+    if not 0.0 <= float(iou_threshold) < 1.0:
+        raise ValueError(f"iou_threshold must lie in [0, 1), got {iou_threshold}")
     boxes = np.asarray(boxes, np.float32)
     scores = np.asarray(scores, np.float32)
     if boxes.ndim != 2 or boxes.shape[1] != 4:

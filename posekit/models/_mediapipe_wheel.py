@@ -38,13 +38,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from posekit.models._weights import (
-    ChecksumError,
-    WeightsError,
-    atomic_writer,
-    cache_dir,
-    sha256_file,
-)
+from posekit.models._weights import ChecksumError, WeightsError, atomic_writer, cache_dir, sha256_file
 
 if TYPE_CHECKING:
     import torch

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.client
 import os
 import re
 import sys
@@ -97,7 +98,10 @@ class WeightsSpec:
 
 
 def cache_dir() -> Path:
-    """posekit's cache folder, created on demand: ``$POSEKIT_HOME``, ``$XDG_CACHE_HOME/posekit`` or ``~/.cache/posekit``."""
+    """posekit's cache folder, created on demand.
+
+    ``$POSEKIT_HOME`` if set, else ``$XDG_CACHE_HOME/posekit``, else ``~/.cache/posekit``.
+    """
     home = os.environ.get("POSEKIT_HOME")
     if home:
         path = Path(home).expanduser()
@@ -170,18 +174,20 @@ def atomic_writer(dest: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
 
 
 def download_url(
-    url: str, dest: str | os.PathLike[str], *, sha256: str, progress: bool = True, timeout: float = 60.0
+    url: str, dest: str | os.PathLike[str], *, sha256: str, progress: bool = True, force: bool = False,
+    timeout: float = 60.0,
 ) -> Path:
     """Download ``url`` to ``dest`` (streamed, tqdm bar on stderr), verify its sha256, then move it into place.
 
     ``sha256`` is the full digest or a prefix of >= 8 hex digits. A ``dest`` that already exists with the right
-    hash is returned without downloading. Raises :class:`WeightsError` when the URL cannot be read and
+    hash is returned without downloading unless ``force=True`` (a failed forced download leaves the old file in
+    place). Raises :class:`WeightsError` when the URL cannot be read and
     :class:`ChecksumError` when the bytes do not match; in both cases no file is left at ``dest``.
     ``file://`` URLs work too.
     """
     expected = _check_expected(sha256)
     dest = Path(dest)
-    if dest.is_file() and _matches(sha256_file(dest), expected):
+    if not force and dest.is_file() and _matches(sha256_file(dest), expected):
         return dest
     from tqdm import tqdm
 
@@ -196,7 +202,7 @@ def download_url(
     with response:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
-        digest = hashlib.sha256()
+        digest, received = hashlib.sha256(), 0
         with atomic_writer(dest) as f, tqdm(
             total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=dest.name,
             disable=not progress, file=sys.stderr, leave=False,
@@ -205,9 +211,12 @@ def download_url(
                 for chunk in iter(lambda: response.read(_CHUNK), b""):
                     f.write(chunk)
                     digest.update(chunk)
+                    received += len(chunk)
                     bar.update(len(chunk))
-            except OSError as exc:
-                raise WeightsError(f"download of {url} was interrupted: {exc}") from exc
+            except (OSError, http.client.HTTPException) as exc:
+                raise WeightsError(f"download of {url} was interrupted: {exc!r}") from exc
+            if total is not None and received != total:
+                raise WeightsError(f"download of {url} is incomplete: got {received} of {total} bytes")
             actual = digest.hexdigest()
             if not _matches(actual, expected):
                 raise ChecksumError(f"sha256 mismatch for {url}: expected {expected}, got {actual}")
@@ -220,10 +229,7 @@ def fetch_weights(spec: WeightsSpec, *, force: bool = False, progress: bool = Tr
     ``force=True`` downloads again even if a verified copy is cached.
     """
     dest = cache_dir() / "checkpoints" / spec.filename
-    if force:
-        with contextlib.suppress(FileNotFoundError):
-            dest.unlink()
-    return download_url(spec.url, dest, sha256=spec.sha256, progress=progress)
+    return download_url(spec.url, dest, sha256=spec.sha256, progress=progress, force=force)
 
 
 def _numpy_safe_globals() -> list[Any]:

@@ -80,7 +80,8 @@ def test_extract_verifies_sha256(fake_wheel, tmp_path):
 
     wrong = TFLiteAsset("mediapipe/modules/fake/other.tflite", "ab" * 32)
     actual = hashlib.sha256(b"other").hexdigest()
-    with pytest.raises(ChecksumError, match=f"mediapipe/modules/fake/other.tflite .*expected {'ab' * 32}, got {actual}"):
+    pattern = f"mediapipe/modules/fake/other.tflite .*expected {'ab' * 32}, got {actual}"
+    with pytest.raises(ChecksumError, match=pattern):
         extract_tflite(fake_wheel, [wrong], out)
     assert not (out / "other.tflite").exists() and _no_partials(out)
 

@@ -107,6 +107,36 @@ def test_download_url_from_local_http_server(http_root, tmp_path):
     assert _leftovers(dest.parent) == []
 
 
+class _TruncatingHandler(http.server.BaseHTTPRequestHandler):
+    """Announces the whole payload, sends a tenth of it, then drops the connection."""
+
+    def do_GET(self):  # noqa: N802 (http.server API)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(PAYLOAD)))
+        self.end_headers()
+        self.wfile.write(PAYLOAD[: len(PAYLOAD) // 10])
+        self.wfile.flush()
+        self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+def test_download_url_interrupted_transfer_keeps_previous_file(tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TruncatingHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    dest = tmp_path / "w.pth"
+    dest.write_bytes(b"previous verified copy")
+    try:
+        with pytest.raises(WeightsError, match="interrupted|incomplete"):
+            download_url(f"http://127.0.0.1:{server.server_address[1]}/w.pth", dest, sha256=PAYLOAD_SHA,
+                         progress=False, force=True)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert dest.read_bytes() == b"previous verified copy" and _leftovers(tmp_path) == []
+
+
 def test_download_url_file_scheme_replaces_a_corrupt_copy(tmp_path):
     src = tmp_path / "src.pth"
     src.write_bytes(PAYLOAD)
