@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -37,8 +37,10 @@ def _expand_images(paths: list[Path]) -> list[Path]:
 
 
 def _image_id(path: Path, index: int) -> int:
-    """COCO image id: the file stem when it is a number (COCO names), else the 1-based position."""
-    return int(path.stem) if path.stem.isdigit() else index + 1
+    """COCO image id: the number ending the file stem (``000000000192``, ``COCO_val2014_000000000192``),
+    else the 1-based position."""
+    match = re.search(r"(\d+)$", path.stem)
+    return int(match.group(1)) if match else index + 1
 
 
 @app.command()
@@ -119,16 +121,14 @@ def weights_fetch(
     """Download (or import) MediaPipe's TFLite files, verify their sha256, convert and cache them."""
     from posekit.models import _weights
 
-    groups = list(_weights.MEDIAPIPE_GROUPS) if group == "all" else [group]
-    for name in groups:
-        if name not in _weights.MEDIAPIPE_GROUPS:
-            _fail(f"unknown weights group {name!r}; choose from {', '.join(_weights.MEDIAPIPE_GROUPS)} or all")
-        try:
-            paths = _weights.fetch_group(name, wheel=from_wheel, force=force)
-        except (OSError, RuntimeError, ValueError) as exc:
-            _fail(str(exc), 1)
-        for p in paths:
-            typer.echo(f"{name}: {p}")
+    if group != "all" and group not in _weights.MEDIAPIPE_GROUPS:
+        _fail(f"unknown weights group {group!r}; choose from {', '.join(_weights.MEDIAPIPE_GROUPS)} or all")
+    try:  # "all" reads or downloads the wheel once for every asset
+        paths = _weights.fetch_group(group, wheel=from_wheel, force=force)
+    except (OSError, RuntimeError, ValueError) as exc:
+        _fail(str(exc), 1)
+    for p in paths:
+        typer.echo(f"{group}: {p}")
 
 
 def _later(verb: str, issue: str) -> None:

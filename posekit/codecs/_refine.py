@@ -8,13 +8,15 @@ is <= 0.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from posekit.codecs._gaussian import blur_heatmaps, blur_vectors
 from posekit.codecs._validate import to_numpy
 
 
-def heatmap_argmax(heatmaps) -> tuple[np.ndarray, np.ndarray]:
+def heatmap_argmax(heatmaps: Any) -> tuple[np.ndarray, np.ndarray]:
     """Location and value of each heatmap's maximum.
 
     Args:
@@ -125,8 +127,8 @@ def refine_dark(locs: np.ndarray, heatmaps: np.ndarray, blur_kernel_size: int) -
     """
     N, K, H, W = heatmaps.shape
     out = locs.copy()
-    logm = np.log(np.maximum(blur_heatmaps(heatmaps.reshape(N * K, H, W), blur_kernel_size), np.float32(1e-10)))
-    logm = logm.reshape(N, K, H, W)
+    blurred = blur_heatmaps(heatmaps.reshape(N * K, H, W), blur_kernel_size)
+    logm = np.log(np.maximum(blurred, np.float32(1e-10))).reshape(N, K, H, W)
     x, y = locs[..., 0].astype(np.int64), locs[..., 1].astype(np.int64)
     ok = (x > 1) & (x < W - 2) & (y > 1) & (y < H - 2)
     if not ok.any():
@@ -160,7 +162,7 @@ def refine_dark(locs: np.ndarray, heatmaps: np.ndarray, blur_kernel_size: int) -
 
 
 def refine_dark_udp(locs: np.ndarray, heatmaps: np.ndarray, blur_kernel_size: int) -> np.ndarray:
-    """DARK-UDP: Newton step on the log of the blurred, clipped heatmap (MMPose ``refine_keypoints_dark_udp``).
+    """DARK-UDP: Newton step on the log of the blurred, clipped heatmap (``refine_keypoints_dark_udp``).
 
     Reproduces MMPose's flat indexing into the edge-padded ``(K, H + 2, W + 2)`` maps of each instance,
     including invalid ``-1`` locations (which read neighbouring maps, wrapping around), so that results

@@ -100,7 +100,8 @@ def keypoints_and_visibility(
         vis = np.array(to_numpy(keypoints_visible, "keypoints_visible", allow_bool=True), dtype=np.float32)
         if vis.shape != kp.shape[:2]:
             raise ValueError(
-                f"keypoints_visible must have shape (N, K) = {kp.shape[:2]} to match keypoints, got {vis.shape}"
+                f"keypoints_visible must have shape (N, K) = {kp.shape[:2]} to match keypoints, "
+                f"got {vis.shape}"
             )
         if not np.all((vis >= 0) & (vis <= 1)):
             raise ValueError("keypoints_visible must hold values in [0, 1] (no NaN); got values outside")

@@ -14,7 +14,13 @@ import numpy as np
 from posekit.codecs._gaussian import unbiased_gaussians, windowed_gaussians
 from posekit.codecs._refine import fallback_nonfinite, heatmap_argmax, refine_dark, refine_quarter_offset
 from posekit.codecs._types import Decoded, HeatmapTargets
-from posekit.codecs._validate import float32_array, keypoints_and_visibility, odd_kernel, positive_float, size_pair
+from posekit.codecs._validate import (
+    float32_array,
+    keypoints_and_visibility,
+    odd_kernel,
+    positive_float,
+    size_pair,
+)
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,8 @@ class MSRAHeatmap:
         W, H = self.heatmap_size
         if hm.shape[2:] != (H, W):
             raise ValueError(
-                f"heatmaps must have shape (N, K, {H}, {W}) for heatmap_size {self.heatmap_size}, got {hm.shape}"
+                f"heatmaps must have shape (N, K, {H}, {W}) for heatmap_size {self.heatmap_size}, "
+                f"got {hm.shape}"
             )
         locs, vals = heatmap_argmax(hm)
         if self.unbiased:

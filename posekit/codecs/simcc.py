@@ -56,14 +56,15 @@ class SimCC:
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_size", size_pair(self.input_size, "input_size"))
         sigma = self.sigma
+        bad_sigma = f"sigma must be a positive number or a pair (sigma_x, sigma_y), got {self.sigma!r}"
         if isinstance(sigma, (int, float, np.integer, np.floating)) and not isinstance(sigma, (bool, np.bool_)):
             sigma = (sigma, sigma)
         try:
             pair = tuple(sigma)
         except TypeError:
-            raise ValueError(f"sigma must be a positive number or a pair (sigma_x, sigma_y), got {self.sigma!r}") from None
+            raise ValueError(bad_sigma) from None
         if len(pair) != 2:
-            raise ValueError(f"sigma must be a positive number or a pair (sigma_x, sigma_y), got {self.sigma!r}")
+            raise ValueError(bad_sigma)
         object.__setattr__(self, "sigma", (positive_float(pair[0], "sigma"), positive_float(pair[1], "sigma")))
         object.__setattr__(
             self, "simcc_split_ratio", positive_float(self.simcc_split_ratio, "simcc_split_ratio")
@@ -80,7 +81,9 @@ class SimCC:
         for name in ("normalize", "use_dark", "decode_visibility"):
             object.__setattr__(self, name, bool(getattr(self, name)))
         if min(self.simcc_size) < 2:
-            raise ValueError(f"input_size * simcc_split_ratio must give at least 2 bins per axis, got {self.simcc_size}")
+            raise ValueError(
+                f"input_size * simcc_split_ratio must give at least 2 bins per axis, got {self.simcc_size}"
+            )
 
     @property
     def simcc_size(self) -> tuple[int, int]:

@@ -16,7 +16,13 @@ import numpy as np
 from posekit.codecs._gaussian import windowed_gaussians
 from posekit.codecs._refine import fallback_nonfinite, heatmap_argmax, refine_dark_udp
 from posekit.codecs._types import Decoded, HeatmapTargets
-from posekit.codecs._validate import float32_array, keypoints_and_visibility, odd_kernel, positive_float, size_pair
+from posekit.codecs._validate import (
+    float32_array,
+    keypoints_and_visibility,
+    odd_kernel,
+    positive_float,
+    size_pair,
+)
 
 _HEATMAP_TYPES = ("gaussian", "combined")
 _CV_MAX_CHANNELS = 128  # channels per OpenCV call; larger counts fail with OpenCV 5
@@ -141,7 +147,8 @@ class UDPHeatmap:
         valid = locs[..., 0] >= 0
         flat = (np.maximum(locs[..., 1], 0) * W + np.maximum(locs[..., 0], 0)).astype(np.int64)
         off = offsets.reshape(N, K, 2, H * W)
-        delta = np.take_along_axis(off, np.broadcast_to(flat[:, :, None, None], (N, K, 2, 1)), axis=-1)[..., 0]
+        index = np.broadcast_to(flat[:, :, None, None], (N, K, 2, 1))
+        delta = np.take_along_axis(off, index, axis=-1)[..., 0]
         radius = self.radius_factor * max(W, H)
         locs = np.where(valid[..., None], locs + (delta * radius).astype(np.float32), locs)
         return locs.astype(np.float32), scores

@@ -133,7 +133,8 @@ def test_roundtrip_matches_mmpose(name, index):
     if name in ("udp_sigma2", "simcc_dark"):
         assert nan.sum() >= 10  # the fixture does exercise MMPose's NaN case
     # Documented behaviour where MMPose gives NaN: those targets are all zero -> location -1, score 0.
-    np.testing.assert_array_equal(out.keypoints[nan], np.broadcast_to(_invalid_location(codec), out.keypoints[nan].shape))
+    expected = np.broadcast_to(_invalid_location(codec), out.keypoints[nan].shape)
+    np.testing.assert_array_equal(out.keypoints[nan], expected)
     np.testing.assert_array_equal(out.scores[nan], 0)
 
 

@@ -31,10 +31,12 @@ def test_heatmap_decode_matches_mmpose_head(model):
     codec = HEATMAP_MODELS[model]
     noflip = codec.decode(_npy(model, "out_heatmaps"))
     # UDP reference keypoints are float64 (MMPose's UDP decode); ours are float32: compare the rounded values.
-    np.testing.assert_allclose(noflip.keypoints, _npy(model, "noflip_keypoints_input").astype(np.float32), rtol=0, atol=1e-5)
+    ref = _npy(model, "noflip_keypoints_input").astype(np.float32)
+    np.testing.assert_allclose(noflip.keypoints, ref, rtol=0, atol=1e-5)
     np.testing.assert_allclose(noflip.scores, _npy(model, "noflip_scores"), rtol=0, atol=1e-6)
     fused = codec.decode(_npy(model, "fused_heatmaps"))
-    np.testing.assert_allclose(fused.keypoints, _npy(model, "pred_keypoints_input").astype(np.float32), rtol=0, atol=1e-5)
+    ref = _npy(model, "pred_keypoints_input").astype(np.float32)
+    np.testing.assert_allclose(fused.keypoints, ref, rtol=0, atol=1e-5)
 
 
 def test_simcc_decode_matches_rtmpose_head():

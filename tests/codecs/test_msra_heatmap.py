@@ -27,7 +27,7 @@ def test_encode_peak_at_rounded_keypoint(codec):
 
 
 def test_roundtrip_interior_quarter_offset(codec):
-    kp = np.array([[[96.0, 128.0], [50.0, 70.0]]], dtype=np.float32)
+    kp = np.array([[[96.0, 128.0], [48.0, 72.0]]], dtype=np.float32)
     out = codec.decode(codec.encode(kp).heatmaps)
     np.testing.assert_array_equal(out.keypoints, kp)  # exact grid points, symmetric peaks
     np.testing.assert_array_equal(out.scores, 1.0)

@@ -61,8 +61,21 @@ def test_combined_encode_layout_and_roundtrip():
     assert not t.heatmaps[1, 3:].any()  # invisible keypoint: all three maps zero
     out = codec.decode(t.heatmaps)
     assert out.keypoints.shape == (2, 2, 2)
-    np.testing.assert_allclose(out.keypoints[vis > 0], kp[vis > 0] * np.array([192 / 191, 256 / 255]), atol=0.6)
-    np.testing.assert_array_equal(out.keypoints[1, 1], -1 / np.array([47, 63]) * np.array([192, 256]).astype(np.float32))
+    # the blurred offsets shrink toward 0 (zeros outside the disc): within half a heatmap pixel
+    np.testing.assert_allclose(out.keypoints[vis > 0], kp[vis > 0] * np.array([192 / 191, 256 / 255]), atol=2.0)
+    np.testing.assert_allclose(out.keypoints[1, 1], -1 / np.array([47, 63]) * np.array([192, 256]), rtol=1e-6)
+
+
+def test_combined_decode_adds_offset_at_disc_maximum():
+    codec = UDPHeatmap((192, 256), (48, 64), heatmap_type="combined")
+    hm = np.zeros((1, 3, 64, 48), dtype=np.float32)
+    yy, xx = np.mgrid[:64, :48]
+    hm[0, 0] = np.exp(-((xx - 20) ** 2 + (yy - 30) ** 2) / 8)
+    hm[0, 1], hm[0, 2] = 0.1, -0.2  # constant offsets survive the blur; radius = 0.0546875 * 64 = 3.5
+    out = codec.decode(hm)
+    expected = (np.array([20 + 0.35, 30 - 0.7]) / [47, 63]) * [192, 256]
+    np.testing.assert_allclose(out.keypoints[0, 0], expected, rtol=1e-5)
+    assert 0 < out.scores[0, 0] < 1  # maximum of the blurred disc map, as MMPose
 
 
 def test_combined_decode_checks_channel_count():

@@ -1,0 +1,439 @@
+"""MediaPipe 0.10.14 landmark pipelines in PyTorch: BlazePose (33 keypoints + world landmarks) here, hands in
+:mod:`posekit.pipelines.mediapipe_hand`, face mesh in :mod:`posekit.pipelines.mediapipe_face`.
+
+Each pipeline is detector -> rotated ROI (:mod:`posekit.pipelines._roi`) -> crop -> landmark model -> decode ->
+projection back to the image, with MediaPipe's constants. Differences from MediaPipe, by design:
+
+* every instance the detector finds is processed (MediaPipe's pose graph keeps only the first), and the crops of
+  all instances (and, with :meth:`MediaPipeLandmarkEstimator.predict_batch`, of all images) run through the
+  landmark model in one batch;
+* no landmark smoothing filter in :meth:`~MediaPipeLandmarkEstimator.stream` (see :mod:`posekit.track`).
+
+Pixel coordinates are MediaPipe's normalised coordinates times the image size (what ``mp.solutions`` users
+compute), with no half-pixel shift.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from posekit.io.image import load_image
+from posekit.pipelines import _roi
+from posekit.pipelines._roi import Rois
+from posekit.pipelines.base import PoseEstimator
+from posekit.skeletons import Skeleton, blazepose33
+from posekit.types import Detections, Poses
+
+__all__ = [
+    "LandmarkResult", "MediaPipeLandmarkEstimator", "BlazePoseEstimator", "blazepose_full",
+    "refine_landmarks_from_heatmap", "decode_pose_outputs", "load_landmark_module", "load_detector",
+]
+
+_F = np.float32
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, _F)
+    return (_F(1) / (_F(1) + np.exp(-x))).astype(_F)
+
+
+@dataclass(frozen=True)
+class LandmarkResult:
+    """Everything a MediaPipe landmark pipeline found in one image (N instances, L model landmarks).
+
+    Attributes:
+        poses: :class:`~posekit.types.Poses` with the skeleton's keypoints (see each estimator for ``scores``,
+            ``boxes``, ``box_scores`` and ``keypoints_3d``).
+        rois: the N rotated ROIs the landmark model ran on.
+        landmarks: (N, L, 3) float32 all model landmarks (BlazePose: 39 incl. the 6 auxiliary ones): x, y image
+            pixels; z MediaPipe's relative depth scaled to pixels like x (smaller = closer to the camera).
+        world_landmarks: (N, L, 3) float32 metres (hip-centred for pose, hand-centred for hands) or None.
+        visibility: (N, L) float32 in [0, 1] or None (pose only).
+        presence: (N, L) float32 in [0, 1] or None (pose only).
+        instance_scores: (N,) float32 the model's presence flag (pose_flag, hand flag, face flag).
+        handedness: (N,) float32 or None (hands): probability of MediaPipe's label "Right", which assumes a
+            mirrored (selfie) image; for an unmirrored camera image it is the probability of a left hand.
+        next_rois: (N) ROIs derived from the landmarks for the next video frame (tracking).
+        track_ids: (N,) int64 or None (set by :meth:`MediaPipeLandmarkEstimator.stream`).
+    """
+
+    poses: Poses
+    rois: Rois
+    landmarks: np.ndarray
+    instance_scores: np.ndarray
+    next_rois: Rois
+    world_landmarks: np.ndarray | None = None
+    visibility: np.ndarray | None = None
+    presence: np.ndarray | None = None
+    handedness: np.ndarray | None = None
+    track_ids: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.poses)
+
+
+def load_landmark_module(asset_name: str, filename: str) -> torch.nn.Module:
+    """The converted landmark model: from ``$POSEKIT_TFLITE_DIR/<filename>`` when that file exists (converted on
+    the fly), else :func:`posekit.models._weights.load_mediapipe_module` with the asset ``asset_name``."""
+    folder = os.environ.get("POSEKIT_TFLITE_DIR")
+    if folder and (Path(folder) / filename).is_file():
+        from posekit.models.tflite import build_module, convert_file
+
+        return build_module(*convert_file(Path(folder) / filename)).eval()
+    from posekit.models import _weights
+
+    return _weights.load_mediapipe_module(getattr(_weights, asset_name))
+
+
+class MediaPipeLandmarkEstimator(PoseEstimator):
+    """Shared machinery: ROIs -> crops -> one batched landmark-model call -> decode. Subclasses set the constants
+    and implement ``_rois_from_detections``, ``_decode`` and ``_next_rois``.
+
+    Args:
+        landmark_model: callable taking (B, 3, S, S) float32 RGB in [0, 1] (NCHW) and returning the TFLite
+            outputs in TFLite order and layout (e.g. a module from :func:`posekit.models.tflite.build_module`).
+        detector: callable ``detector(rgb_uint8_image) -> Detections`` with keypoints; may be None when only
+            ``boxes=``/``detections=`` are used.
+        min_presence: instances whose presence flag is not above this are dropped (MediaPipe's
+            ``ThresholdingCalculator``, ``flag > threshold``).
+        box_scale: enlargement of a caller's box (``boxes=``) into a square, unrotated ROI.
+        batch_size: at most this many crops per model call (None = all at once).
+    """
+
+    skeleton: Skeleton
+    input_size: int
+    default_box_scale: float = 1.25
+
+    def __init__(
+        self, landmark_model: Callable[[torch.Tensor], Sequence[torch.Tensor]], detector: Callable | None = None,
+        *, min_presence: float = 0.5, box_scale: float | None = None, batch_size: int | None = None,
+    ) -> None:
+        if not callable(landmark_model):
+            raise TypeError(f"landmark_model must be callable, got {type(landmark_model).__name__}")
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1 or None, got {batch_size}")
+        self.landmark_model = landmark_model
+        self.detector = detector
+        self.min_presence = float(min_presence)
+        self.box_scale = float(self.default_box_scale if box_scale is None else box_scale)
+        self.batch_size = batch_size
+
+    # -- subclass hooks -------------------------------------------------------------------------------------
+    def _rois_from_detections(self, detections: Detections, image_size: tuple[int, int]) -> Rois:
+        raise NotImplementedError
+
+    def _decode(self, outputs: list[np.ndarray], rois: Rois) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _next_rois(self, landmarks: np.ndarray, image_size: tuple[int, int]) -> Rois:
+        raise NotImplementedError
+
+    def _poses(self, dec: dict[str, Any], boxes: np.ndarray, image_size: tuple[int, int]) -> Poses:
+        raise NotImplementedError
+
+    # -- ROIs -----------------------------------------------------------------------------------------------
+    def rois_from_boxes(self, boxes: np.ndarray, image_size: tuple[int, int]) -> Rois:
+        """Square, unrotated ROIs around caller boxes ((N, 4) xyxy pixels): long side x ``box_scale``."""
+        raw = _roi.rois_from_boxes(boxes, image_size)
+        return _roi.transform_rois(raw, scale=(self.box_scale, self.box_scale), square_long=True)
+
+    def _detect(self, image: np.ndarray) -> Detections:
+        if self.detector is None:
+            raise ValueError(f"{type(self).__name__} has no detector: pass boxes= or detections=")
+        dets = self.detector(image)
+        if not isinstance(dets, Detections):
+            raise TypeError(f"detector must return posekit Detections, got {type(dets).__name__}")
+        return dets
+
+    def _plan(self, image: np.ndarray, boxes: Any, detections: Detections | None) -> tuple[Rois, np.ndarray]:
+        """ROIs and the boxes reported with them, from boxes, given detections or the detector."""
+        size = (image.shape[1], image.shape[0])
+        if boxes is not None:
+            b = np.asarray(boxes, np.float32).reshape(-1, 4)
+            return self.rois_from_boxes(b, size), b
+        dets = self._detect(image) if detections is None else detections
+        if len(dets) == 0:
+            return Rois.empty(size), np.zeros((0, 4), _F)
+        if dets.keypoints is None:
+            raise ValueError(f"{type(self).__name__} needs detections with keypoints (MediaPipe alignment points)")
+        return self._rois_from_detections(dets, size), np.asarray(dets.boxes, _F)
+
+    # -- model ----------------------------------------------------------------------------------------------
+    def _device(self) -> torch.device:
+        if isinstance(self.landmark_model, torch.nn.Module):
+            for p in self.landmark_model.parameters():
+                return p.device
+            for b in self.landmark_model.buffers():
+                return b.device
+        return torch.device("cpu")
+
+    def _run_model(self, crops: np.ndarray) -> list[np.ndarray]:
+        """(B, S, S, 3) uint8 crops -> model outputs as float32 NumPy arrays with batch B."""
+        chunk = len(crops) if self.batch_size is None else self.batch_size
+        parts: list[list[np.ndarray]] = []
+        device = self._device()
+        with torch.inference_mode():
+            for start in range(0, len(crops), max(chunk, 1)):
+                x = torch.from_numpy(crops[start:start + chunk]).to(device)
+                x = x.permute(0, 3, 1, 2).float() * _F(1.0 / 255.0)  # MediaPipe: convertTo(scale = 1/255)
+                out = self.landmark_model(x)
+                out = [out] if isinstance(out, torch.Tensor) else list(out)
+                parts.append([o.detach().float().cpu().numpy() for o in out])
+        return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
+
+    # -- public API -----------------------------------------------------------------------------------------
+    def predict_landmarks(
+        self, image: Any, *, boxes: np.ndarray | None = None, detections: Detections | None = None,
+        rois: Rois | None = None,
+    ) -> LandmarkResult:
+        """Full result for one image. Exactly one source of ROIs is used: ``rois`` (e.g. from the previous
+        frame), else ``boxes`` ((N, 4) xyxy pixels), else ``detections`` (with keypoints, image pixels), else
+        the detector."""
+        return self.predict_batch([image], boxes=None if boxes is None else [boxes],
+                                  detections=None if detections is None else [detections],
+                                  rois=None if rois is None else [rois])[0]
+
+    def predict_rgb(self, image: np.ndarray, *, boxes: np.ndarray | None = None) -> Poses:
+        return self.predict_landmarks(image, boxes=boxes).poses
+
+    def predict_batch(
+        self, images: Sequence[Any], *, boxes: Sequence[Any] | None = None,
+        detections: Sequence[Detections] | None = None, rois: Sequence[Rois] | None = None,
+    ) -> list[LandmarkResult]:
+        """:meth:`predict_landmarks` for several images with all crops in one landmark-model batch (per
+        ``batch_size``). ``boxes``/``detections``/``rois``, when given, hold one entry per image."""
+        rgbs = [load_image(im) for im in images]
+        for name, seq in (("boxes", boxes), ("detections", detections), ("rois", rois)):
+            if seq is not None and len(seq) != len(rgbs):
+                raise ValueError(f"{name} must hold one entry per image ({len(rgbs)}), got {len(seq)}")
+        plans = []
+        for i, rgb in enumerate(rgbs):
+            if rois is not None:
+                r = rois[i]
+                plans.append((r, r.bounds_px()))
+            else:
+                plans.append(self._plan(rgb, None if boxes is None else boxes[i],
+                                        None if detections is None else detections[i]))
+        return [res for res, _ in self._predict_plans(rgbs, plans)]
+
+    def _predict_plans(self, rgbs: list[np.ndarray], plans: list[tuple[Rois, np.ndarray]]
+                       ) -> list[tuple[LandmarkResult, np.ndarray]]:
+        """Crop every plan's ROIs, run the model once, decode; also returns each image's kept ROI indices."""
+        s = self.input_size
+        crops = [_roi.warp_crops(rgb, _roi.crop_matrices(r, (s, s)), (s, s)) for rgb, (r, _) in zip(rgbs, plans)]
+        counts = [len(c) for c in crops]
+        outputs = self._run_model(np.concatenate(crops)) if sum(counts) else None
+        results, start = [], 0
+        for rgb, (r, b), n in zip(rgbs, plans, counts):
+            part = None if outputs is None else [o[start:start + n] for o in outputs]
+            results.append(self._result(part, r, b, (rgb.shape[1], rgb.shape[0])))
+            start += n
+        return results
+
+    def _result(self, outputs: list[np.ndarray] | None, rois: Rois, boxes: np.ndarray,
+                size: tuple[int, int]) -> tuple[LandmarkResult, np.ndarray]:
+        if outputs is None or len(rois) == 0:
+            empty = Rois.empty(size)
+            return LandmarkResult(Poses.empty(self.skeleton, image_size=size), empty,
+                                  np.zeros((0, 0, 3), _F), np.zeros(0, _F), empty), np.zeros(0, np.int64)
+        dec = self._decode(outputs, rois)
+        keep = np.flatnonzero(dec["instance_scores"] > self.min_presence)
+        dec = {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in dec.items()}
+        rois = rois[keep]
+        poses = self._poses(dec, np.asarray(boxes, _F).reshape(-1, 4)[keep], size)
+        result = LandmarkResult(
+            poses=poses, rois=rois, landmarks=dec["landmarks"], instance_scores=dec["instance_scores"],
+            next_rois=self._next_rois(dec["landmarks"], size), world_landmarks=dec.get("world_landmarks"),
+            visibility=dec.get("visibility"), presence=dec.get("presence"), handedness=dec.get("handedness"),
+        )
+        return result, keep
+
+    def stream(self, frames: Iterable[Any], *, redetect_interval: int | None = None,
+               max_overlap: float = 0.5) -> Iterator[LandmarkResult]:
+        """Video mode: each frame reuses the previous frame's landmarks to place the ROIs (MediaPipe's tracking);
+        the detector runs when no instance is being tracked (every instance's presence fell to
+        ``min_presence`` or below) and, when ``redetect_interval`` is set, every that many frames to pick up new
+        people (a detection whose ROI bound overlaps a tracked one by IoU > ``max_overlap`` is ignored).
+        Results carry persistent ``track_ids`` (also in ``poses.track_ids``). State lives in this generator."""
+        tracked, ids, next_id = None, np.zeros(0, np.int64), 0
+        for index, frame in enumerate(frames):
+            rgb = load_image(frame)
+            size = (rgb.shape[1], rgb.shape[0])
+            if tracked is not None and tracked.image_size != size:
+                tracked, ids = None, np.zeros(0, np.int64)
+            redetect = tracked is None or len(tracked) == 0 or (
+                redetect_interval is not None and index % redetect_interval == 0)
+            rois = tracked if tracked is not None else Rois.empty(size)
+            if redetect:
+                new, _ = self._plan(rgb, None, None)
+                if len(rois) and len(new):
+                    new = new[_iou(new.bounds_px(), rois.bounds_px()).max(1) <= max_overlap]
+                rois = Rois.concat([rois, new], size)
+                ids = np.concatenate([ids, np.arange(next_id, next_id + len(new), dtype=np.int64)])
+                next_id += len(new)
+            result, kept = self._predict_plans([rgb], [(rois, rois.bounds_px())])[0]
+            ids = ids[kept]
+            tracked = result.next_rois
+            yield replace(result, track_ids=ids.copy(), poses=replace(result.poses, track_ids=ids.copy()))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) IoU of xyxy boxes."""
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(-1)
+    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
+    return inter / np.maximum(area(a)[:, None] + area(b)[None] - inter, 1e-9)
+
+
+def refine_landmarks_from_heatmap(
+    xy: np.ndarray, heatmap: np.ndarray, *, kernel_size: int = 9, min_confidence_to_refine: float = 0.5
+) -> np.ndarray:
+    """MediaPipe's ``RefineLandmarksFromHeatmapCalculator`` (presence/visibility refinement off, as in BlazePose).
+
+    Each landmark is replaced by the sigmoid-weighted mean position of the ``kernel_size`` x ``kernel_size``
+    heatmap window around it, when the window's maximum confidence reaches ``min_confidence_to_refine``.
+    MediaPipe 0.10.14 runs with the option default ``kernel_size=9`` (the ``7`` in the ``.pbtxt`` does not reach
+    the shipped graph); its quirks are kept: the cell index is truncated toward zero, and the bounds check tests
+    the column against the height, so rows below the heatmap are not skipped (their window is clipped).
+
+    Args:
+        xy: (B, K, 2) float32 crop-normalised landmarks in [0, 1].
+        heatmap: (B, h, w, K) float32 heatmap logits (NHWC, as the model returns them).
+
+    Returns:
+        (B, K, 2) float32 refined crop-normalised landmarks (a new array).
+    """
+    xy = np.asarray(xy, _F)
+    hm = np.asarray(heatmap, _F)
+    b, hh, ww, k = hm.shape
+    if xy.shape != (b, k, 2):
+        raise ValueError(f"xy must have shape (B={b}, K={k}, 2) to match the heatmap {hm.shape}, got {xy.shape}")
+    col = np.trunc(np.clip(xy[..., 0] * _F(ww), -1e6, 1e6)).astype(np.int64)
+    row = np.trunc(np.clip(xy[..., 1] * _F(hh), -1e6, 1e6)).astype(np.int64)
+    skip = (col < 0) | (col >= ww) | (row < 0) | (col >= hh)
+    off = np.arange(kernel_size) - (kernel_size - 1) // 2
+    rows, cols = row[..., None] + off, col[..., None] + off  # (B, K, k)
+    rmask, cmask = (rows >= 0) & (rows < hh), (cols >= 0) & (cols < ww)
+    hm_t = np.moveaxis(hm, 3, 1)  # (B, K, h, w)
+    bi, ki = np.arange(b)[:, None, None, None], np.arange(k)[None, :, None, None]
+    win = hm_t[bi, ki, rows.clip(0, hh - 1)[..., :, None], cols.clip(0, ww - 1)[..., None, :]]
+    mask = rmask[..., :, None] & cmask[..., None, :]
+    conf = np.where(mask, _sigmoid(win), _F(0))
+    total = conf.sum((-2, -1), dtype=_F)
+    best = conf.max((-2, -1))
+    wcol = (conf * cols[..., None, :].astype(_F)).sum((-2, -1), dtype=_F)
+    wrow = (conf * rows[..., :, None].astype(_F)).sum((-2, -1), dtype=_F)
+    ok = ~skip & (best >= _F(min_confidence_to_refine)) & (total > 0)
+    safe = np.where(total > 0, total, _F(1))
+    out = xy.copy()
+    out[..., 0] = np.where(ok, wcol / _F(ww) / safe, xy[..., 0])
+    out[..., 1] = np.where(ok, wrow / _F(hh) / safe, xy[..., 1])
+    return out
+
+
+def decode_pose_outputs(outputs: Sequence[np.ndarray], rois: Rois, *, input_size: int = 256,
+                        kernel_size: int = 9, min_confidence_to_refine: float = 0.5) -> dict[str, np.ndarray]:
+    """Decode BlazePose landmark outputs (TFLite order: landmarks (B, 195), pose_flag (B, 1), segmentation,
+    heatmap (B, 64, 64, 39), world (B, 117)) for the B ROIs they came from.
+
+    Returns a dict of float32 arrays: ``landmarks`` (B, 39, 3) image pixels (z scaled like x), ``visibility`` and
+    ``presence`` (B, 39) sigmoid, ``world_landmarks`` (B, 39, 3) metres with the ROI rotation undone,
+    ``instance_scores`` (B,) pose_flag, and ``normalized`` (B, 39, 5) MediaPipe's image-normalised landmarks
+    (x / W, y / H, z / W, visibility, presence).
+    """
+    raw = np.asarray(outputs[0], _F).reshape(len(rois), -1, 5)
+    flag = np.asarray(outputs[1], _F).reshape(len(rois))
+    heatmap = np.asarray(outputs[3], _F)
+    world = np.asarray(outputs[4], _F).reshape(len(rois), -1, 3)
+    xy = raw[..., :2] / _F(input_size)
+    xy = refine_landmarks_from_heatmap(xy, heatmap, kernel_size=kernel_size,
+                                       min_confidence_to_refine=min_confidence_to_refine)
+    z = raw[..., 2:3] / _F(input_size)
+    landmarks = _roi.project_landmarks(np.concatenate([xy, z], -1), rois)
+    vis, pres = _sigmoid(raw[..., 3]), _sigmoid(raw[..., 4])
+    w, h = rois.image_size
+    norm = np.concatenate([landmarks / np.array([w, h, w], _F), vis[..., None], pres[..., None]], -1)
+    return {"landmarks": landmarks, "visibility": vis, "presence": pres, "instance_scores": flag,
+            "world_landmarks": _roi.rotate_world_landmarks(world, rois), "normalized": norm.astype(_F)}
+
+
+class BlazePoseEstimator(MediaPipeLandmarkEstimator):
+    """BlazePose GHUM 3D (``pose_landmark_full``) on every person the pose detector finds.
+
+    ROI: detector keypoint 0 (hip centre) and 1 (full-body scale point), rotation so that 0 -> 1 points up,
+    side = 2 x distance x 1.25, square; 256 x 256 crop (border replicate), input in [0, 1]. Tracking ROI: the
+    auxiliary landmarks 33 and 34 with the same rule.
+
+    ``poses`` of the result: ``keypoints`` (N, 33, 2) image pixels; ``scores`` = landmark **visibility**
+    (sigmoid); ``keypoints_3d`` = world landmarks (N, 33, 3) metres, hip-centred, x right, y down, z away from
+    the camera; ``boxes`` = the detection box (or the caller's box, or the ROI's axis-aligned bound when ROIs
+    are given/tracked); ``box_scores`` = pose presence (pose_flag).
+    """
+
+    skeleton = blazepose33
+    input_size = 256
+    default_box_scale = 1.25
+
+    def __init__(self, landmark_model: Callable, detector: Callable | None = None, *, kernel_size: int = 9,
+                 min_confidence_to_refine: float = 0.5, **kwargs: Any) -> None:
+        super().__init__(landmark_model, detector, **kwargs)
+        self.kernel_size = int(kernel_size)
+        self.min_confidence_to_refine = float(min_confidence_to_refine)
+
+    def _rois_from_detections(self, detections: Detections, image_size: tuple[int, int]) -> Rois:
+        kp = np.asarray(detections.keypoints, np.float64)
+        if kp.shape[1] < 2:
+            raise ValueError(f"pose detections need >= 2 keypoints (hip centre, scale point), got {kp.shape}")
+        return _pose_rois(kp[:, 0], kp[:, 1], image_size)
+
+    def _decode(self, outputs: list[np.ndarray], rois: Rois) -> dict[str, Any]:
+        return decode_pose_outputs(outputs, rois, input_size=self.input_size, kernel_size=self.kernel_size,
+                                   min_confidence_to_refine=self.min_confidence_to_refine)
+
+    def _next_rois(self, landmarks: np.ndarray, image_size: tuple[int, int]) -> Rois:
+        if len(landmarks) == 0:
+            return Rois.empty(image_size)
+        return _pose_rois(landmarks[:, 33, :2], landmarks[:, 34, :2], image_size)
+
+    def _poses(self, dec: dict[str, Any], boxes: np.ndarray, image_size: tuple[int, int]) -> Poses:
+        k = self.skeleton.num_keypoints
+        return Poses(dec["landmarks"][:, :k, :2], dec["visibility"][:, :k], boxes, self.skeleton,
+                     box_scores=np.clip(dec["instance_scores"], 0, 1), keypoints_3d=dec["world_landmarks"][:, :k],
+                     image_size=image_size)
+
+
+def _pose_rois(center: np.ndarray, scale: np.ndarray, image_size: tuple[int, int]) -> Rois:
+    raw = _roi.rois_from_alignment_points(center, scale, image_size, target_angle_deg=90.0)
+    return _roi.transform_rois(raw, scale=(1.25, 1.25), square_long=True)
+
+
+def load_detector(asset_name: str, filename: str, config_name: str, *, device: str | torch.device = "cpu",
+                  **kwargs: Any) -> Callable:
+    """A :class:`posekit.detect.mediapipe.MediaPipeDetector` whose network comes from
+    :func:`load_landmark_module` (so ``$POSEKIT_TFLITE_DIR`` works for detectors too)."""
+    from posekit.detect import mediapipe as mp_detect
+
+    module = load_landmark_module(asset_name, filename).to(device)
+    return mp_detect.MediaPipeDetector(module, getattr(mp_detect, config_name), **kwargs)
+
+
+def blazepose_full(*, device: str | torch.device = "cpu", detector: Callable | None = None,
+                   landmark_model: Callable | None = None, min_detection_score: float | None = None,
+                   **kwargs: Any) -> BlazePoseEstimator:
+    """BlazePose full with MediaPipe's pose detector (body boxes); models are loaded (converted from the cached
+    MediaPipe wheel, or from ``$POSEKIT_TFLITE_DIR``) only when not given. ``kwargs`` go to
+    :class:`BlazePoseEstimator`."""
+    if landmark_model is None:
+        landmark_model = load_landmark_module("POSE_LANDMARK_FULL", "pose_landmark_full.tflite").to(device)
+    if detector is None:
+        detector = load_detector("POSE_DETECTION", "pose_detection.tflite", "POSE_DETECTION_CONFIG",
+                                 device=device, min_score=min_detection_score, box="body")
+    return BlazePoseEstimator(landmark_model, detector, **kwargs)
