@@ -39,7 +39,8 @@ __all__ = [
 Border = Literal["zero", "replicate"]
 
 
-def warp_perspective_u8(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int], *, border: Border = "zero") -> np.ndarray:
+def warp_perspective_u8(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int], *,
+                        border: Border = "zero") -> np.ndarray:
     """``cv2.warpPerspective(image, matrix, size, INTER_LINEAR)`` exactly as OpenCV 4 computes it for uint8.
 
     OpenCV 4 (the one inside MediaPipe) rounds each source position to 1/32 pixel and blends the 4 neighbours
@@ -94,7 +95,8 @@ def rect_matrix(center: tuple[float, float], size: tuple[float, float], rotation
     clockwise in the image) mapped onto the tensor corners with ``cv2.getPerspectiveTransform``."""
     f32 = np.float32
     angle = float(f32(rotation) * f32(180.0) / f32(np.pi))
-    src = cv2.boxPoints(((float(f32(center[0])), float(f32(center[1]))), (float(f32(size[0])), float(f32(size[1]))), angle))
+    cx, cy, w, h = (float(f32(v)) for v in (center[0], center[1], size[0], size[1]))
+    src = cv2.boxPoints(((cx, cy), (w, h), angle))
     tw, th = (float(v) for v in out_size)
     dst = np.array([[0, th], [0, 0], [tw, 0], [tw, th]], np.float32)
     return cv2.getPerspectiveTransform(src.astype(np.float32), dst)
@@ -276,7 +278,8 @@ class MediaPipeDetector:
             raise ValueError(f"max_detections must be >= 1 or None, got {max_detections}")
         anchors = ssd_anchors(config.anchors)
         if len(anchors) != config.num_anchors:
-            raise ValueError(f"{config.name}: anchor options give {len(anchors)} anchors, expected {config.num_anchors}")
+            raise ValueError(f"{config.name}: anchor options give {len(anchors)} anchors, "
+                             f"expected {config.num_anchors}")
         self.module = module.eval()
         self.config = config
         self.min_score = config.min_score if min_score is None else float(min_score)

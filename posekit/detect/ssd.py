@@ -176,7 +176,8 @@ class SsdDecoded:
     labels: np.ndarray
 
 
-def decode_ssd(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, options: DecodeOptions) -> SsdDecoded:
+def decode_ssd(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray,
+               options: DecodeOptions) -> SsdDecoded:
     """Decode raw SSD regressors and logits against ``anchors`` (MediaPipe's ``DecodeBoxes`` + scoring).
 
     Args:

@@ -112,9 +112,9 @@ class SPPBottleneck(nn.Module):
 class CSPNeXt(nn.Module):
     """CSPNeXt (P5): stem (stride 2) + 4 stages (stride 2 each), total stride 32.
 
-    Input: ``(B, 3, H, W)`` float32 normalised RGB. Output: the feature map of the last index in
-    ``out_indices`` (0 = stem, 4 = stage4) when it holds one index, else a tuple in index order;
-    RTMPose uses ``out_indices=(4,)``: ``(B, int(1024 * widen_factor), H/32, W/32)``.
+    Input: ``(B, 3, H, W)`` float32 normalised RGB. Output: tuple of the feature maps named by
+    ``out_indices`` (0 = stem, 1..4 = stages; strides 2, 4, 8, 16, 32), in index order. RTMPose uses
+    ``out_indices=(4,)``: ``((B, int(1024 * widen_factor), H/32, W/32),)``.
     """
 
     def __init__(self, *, deepen_factor: float = 1.0, widen_factor: float = 1.0, expand_ratio: float = 0.5,
@@ -144,7 +144,7 @@ class CSPNeXt(nn.Module):
             self.add_module(f"stage{i + 1}", nn.Sequential(*stage))
             self.out_channels.append(out_ch)
 
-    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"input must have shape (B, 3, H, W), got {tuple(x.shape)}")
         outs = []
@@ -154,7 +154,7 @@ class CSPNeXt(nn.Module):
                 outs.append(x)
             if i >= max(self.out_indices):
                 break
-        return outs[0] if len(outs) == 1 else tuple(outs)
+        return tuple(outs)
 
 
 def cspnext(deepen_factor: float = 1.0, widen_factor: float = 1.0, *, expand_ratio: float = 0.5,

@@ -167,9 +167,10 @@ class VisionTransformer(nn.Module):
     """ViT encoder returning the last layer's patch tokens as a feature map.
 
     Input: ``(B, 3, H, W)`` float32 normalised RGB crop (ViTPose: H, W = 256, 192).
-    Output: ``(B, C, H', W')`` with ``H' = (H + 2 * padding - patch) // patch + 1`` (16 x 12 for
-    256 x 192), channel = ``arch.embed_dims``. Inputs of another size get position embeddings
-    resized bicubically from the ``img_size`` grid (as mmpretrain does).
+    Output: a 1-tuple (MMPose's backbone convention) holding ``(B, C, H', W')`` with
+    ``H' = (H + 2 * padding - patch) // patch + 1`` (16 x 12 for 256 x 192), ``C = arch.embed_dims``.
+    Inputs of another size get position embeddings resized bicubically from the ``img_size`` grid
+    (as mmpretrain does at run time).
     """
 
     def __init__(self, arch: ViTArch, *, img_size: tuple[int, int] = (256, 192), patch_size: int = 16,
@@ -188,14 +189,14 @@ class VisionTransformer(nn.Module):
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches, arch.embed_dims))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         self.drop_after_pos = nn.Dropout(drop_rate)
-        rates = torch.linspace(0.0, drop_path_rate, arch.num_layers).tolist() if arch.num_layers > 1 \
-            else [0.0] * arch.num_layers
+        n = arch.num_layers
+        rates = [drop_path_rate * i / (n - 1) if n > 1 else 0.0 for i in range(n)]  # linear 0 -> rate
         self.layers = nn.ModuleList(
             EncoderLayer(arch, qkv_bias=qkv_bias, drop_rate=drop_rate, drop_path_rate=rate, ln_eps=ln_eps)
             for rate in rates)
         self.ln1 = nn.LayerNorm(arch.embed_dims, eps=ln_eps) if final_norm else nn.Identity()
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> tuple[Tensor]:
         if x.ndim != 4 or x.shape[1] != self.patch_embed.projection.in_channels:
             raise ValueError(f"input must have shape (B, {self.patch_embed.projection.in_channels}, H, W), "
                              f"got {tuple(x.shape)}")
@@ -206,7 +207,7 @@ class VisionTransformer(nn.Module):
             tokens = layer(tokens)
         tokens = self.ln1(tokens)
         b = tokens.shape[0]
-        return tokens.transpose(1, 2).reshape(b, self.embed_dims, grid[0], grid[1])
+        return (tokens.transpose(1, 2).reshape(b, self.embed_dims, grid[0], grid[1]),)
 
 
 def vit(arch: str | ViTArch | dict[str, int] = "base", *, img_size: tuple[int, int] = (256, 192),

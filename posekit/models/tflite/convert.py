@@ -309,7 +309,8 @@ def _strided_slice(ctx: _Context, op: TFOp) -> None:
     for i in range(len(shape)):
         b = None if o.BeginMask() >> i & 1 else int(begin[i])
         e = None if o.EndMask() >> i & 1 else int(end[i])
-        if o.ShrinkAxisMask() >> i & 1:
+        if o.ShrinkAxisMask() >> i & 1:  # a single index: begin[i] (masks do not apply)
+            b = int(begin[i])
             e, squeeze = (None if b == -1 else b + 1), squeeze + [i]
         slices.append([b, e, int(strides[i])])
     if slices[0][0] not in (None, 0) or 0 in squeeze or (slices[0][1] is not None and slices[0][1] < 1):

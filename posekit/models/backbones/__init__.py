@@ -1,0 +1,1 @@
+"""Backbones: import from the module files (resnet, hrnet, vit, cspnext)."""

@@ -1,0 +1,1 @@
+"""Heads: import from the module files (heatmap, srcnn_refine, rtmcc, ...)."""

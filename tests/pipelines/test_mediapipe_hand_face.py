@@ -1,0 +1,201 @@
+"""MediaPipe hand and face-mesh pipelines: decoding of LiteRT's outputs (the original .tflite run by
+``ai-edge-litert``) versus the converted PyTorch modules on the same ROIs, and structure on real images.
+
+Needs ``$POSEKIT_TFLITE_DIR`` with the MediaPipe ``.tflite`` files (or the posekit weights cache for the
+converted-module tests); skips with the reason otherwise. No fixtures exist for hands and faces.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from posekit.io.image import load_image
+from posekit.pipelines import _roi
+from posekit.pipelines.mediapipe import load_detector, load_landmark_module
+from posekit.pipelines.mediapipe_face import MediaPipeFaceMeshEstimator
+from posekit.pipelines.mediapipe_hand import MediaPipeHandEstimator
+from posekit.skeletons import hand21, mediapipe_face468
+from tests.conftest import shared_path
+
+
+def _tflite_path(filename: str) -> Path:
+    folder = os.environ.get("POSEKIT_TFLITE_DIR")
+    if not folder or not (Path(folder) / filename).is_file():
+        pytest.skip(f"set POSEKIT_TFLITE_DIR to a folder holding MediaPipe's {filename}")
+    return Path(folder) / filename
+
+
+def _module(asset: str, filename: str):
+    folder = os.environ.get("POSEKIT_TFLITE_DIR")
+    if folder and (Path(folder) / filename).is_file():
+        return load_landmark_module(asset, filename)
+    try:
+        from posekit.models import _weights
+
+        cached = _weights.converted_path(getattr(_weights, asset)).is_file()
+    except Exception as exc:
+        pytest.skip(f"posekit weights cache unavailable ({exc!r}); set POSEKIT_TFLITE_DIR")
+    if not cached:
+        pytest.skip(f"{filename} not converted: set POSEKIT_TFLITE_DIR or run `posekit weights fetch`")
+    return load_landmark_module(asset, filename)
+
+
+class _LiteRT:
+    """The original .tflite as a landmark model: (B, 3, S, S) float32 -> TFLite outputs (looped over B)."""
+
+    def __init__(self, path: Path) -> None:
+        interpreter = pytest.importorskip("ai_edge_litert.interpreter")
+        self.it = interpreter.Interpreter(model_path=str(path))
+        self.it.allocate_tensors()
+        self.inp = self.it.get_input_details()[0]["index"]
+        self.outs = [d["index"] for d in self.it.get_output_details()]
+
+    def __call__(self, x: torch.Tensor) -> list[torch.Tensor]:
+        per_sample = []
+        for sample in x.permute(0, 2, 3, 1).cpu().numpy():
+            self.it.set_tensor(self.inp, np.ascontiguousarray(sample[None]))
+            self.it.invoke()
+            per_sample.append([self.it.get_tensor(i).copy() for i in self.outs])
+        return [torch.from_numpy(np.concatenate([s[k] for s in per_sample])) for k in range(len(self.outs))]
+
+
+@pytest.fixture(scope="module")
+def hand_image():
+    return load_image(shared_path("data", "coco", "train2017_subset", "000000551757.jpg"))  # one large hand
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    return np.load(shared_path("fixtures", "blazepose", "astronaut_rgb_uint8_512x512x3.npy"))
+
+
+@pytest.fixture(scope="module")
+def hand_estimator():
+    pytest.importorskip("posekit.detect.mediapipe")
+    model = _module("HAND_LANDMARK_FULL", "hand_landmark_full.tflite")
+    _module("PALM_DETECTION_FULL", "palm_detection_full.tflite")
+    detector = load_detector("PALM_DETECTION_FULL", "palm_detection_full.tflite", "PALM_DETECTION_FULL_CONFIG")
+    return MediaPipeHandEstimator(model, detector)
+
+
+@pytest.fixture(scope="module")
+def face_estimator():
+    pytest.importorskip("posekit.detect.mediapipe")
+    model = _module("FACE_LANDMARK", "face_landmark.tflite")
+    _module("FACE_DETECTION_SHORT_RANGE", "face_detection_short_range.tflite")
+    detector = load_detector("FACE_DETECTION_SHORT_RANGE", "face_detection_short_range.tflite",
+                             "FACE_DETECTION_SHORT_RANGE_CONFIG")
+    return MediaPipeFaceMeshEstimator(model, detector)
+
+
+def _inside_rotated_rect(points: np.ndarray, rois: _roi.Rois, i: int, margin: float = 0.0) -> np.ndarray:
+    c, s = np.cos(rois.rotation[i]), np.sin(rois.rotation[i])
+    d = points - rois.center_px[i]
+    local = np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]], -1)
+    return np.all(np.abs(local) <= rois.size_px[i] / 2 * (1 + margin), axis=1)
+
+
+# ---------------------------------------------------------------------------------------------------- hands
+def test_hand_structure_on_real_image(hand_estimator, hand_image):
+    res = hand_estimator.predict_landmarks(hand_image)
+    assert len(res) >= 1
+    best = int(np.argmax(res.instance_scores))
+    assert res.instance_scores[best] > 0.9
+    poses = res.poses
+    assert poses.skeleton is hand21 and poses.keypoints.shape[1:] == (21, 2)
+    kp = poses.keypoints[best]
+    # Every landmark inside its crop (the wrist is cut off by the image's bottom edge, hence the margin).
+    assert _inside_rotated_rect(kp, res.rois, best, margin=0.05).all()
+    h, w = hand_image.shape[:2]
+    assert (kp >= 0).all() and (kp[:, 0] < w).all() and (kp[:, 1] < 1.02 * h).all()
+    # Fingertips lie farther from the wrist than their MCP joints.
+    dist = np.linalg.norm(kp - kp[0], axis=1)
+    for mcp, tip in ((5, 8), (9, 12), (13, 16), (17, 20)):
+        assert dist[tip] > dist[mcp]
+    np.testing.assert_allclose(poses.scores[best], res.instance_scores[best])
+    assert res.handedness is not None and 0.0 <= res.handedness[best] <= 1.0
+    world = poses.keypoints_3d[best]
+    span = np.linalg.norm(world[12] - world[0])  # wrist -> middle fingertip, metres
+    assert 0.08 < span < 0.3
+    # The tracking ROI for the next frame encloses the palm.
+    assert _inside_rotated_rect(kp[[0, 5, 9, 13, 17]], res.next_rois, best).all()
+
+
+def test_hand_litert_and_converted_module_agree(hand_estimator, hand_image):
+    ref_model = _LiteRT(_tflite_path("hand_landmark_full.tflite"))
+    rois = hand_estimator.predict_landmarks(hand_image).rois
+    assert len(rois) >= 1
+    torch_res = hand_estimator.predict_landmarks(hand_image, rois=rois)
+    lite_res = MediaPipeHandEstimator(ref_model).predict_landmarks(hand_image, rois=rois)
+    assert len(lite_res) == len(torch_res)
+    np.testing.assert_allclose(torch_res.landmarks[..., :2], lite_res.landmarks[..., :2], atol=0.05)
+    np.testing.assert_allclose(torch_res.world_landmarks, lite_res.world_landmarks, atol=1e-3)
+    np.testing.assert_allclose(torch_res.instance_scores, lite_res.instance_scores, atol=1e-3)
+    np.testing.assert_allclose(torch_res.handedness, lite_res.handedness, atol=1e-3)
+
+
+def test_hand_lite_variant_runs(hand_image):
+    model = MediaPipeHandEstimator(_LiteRT(_tflite_path("hand_landmark_lite.tflite")))
+    box = np.array([[80.0, 300.0, 420.0, 640.0]], np.float32)  # around the hand of 000000551757
+    res = model.predict_landmarks(hand_image, boxes=box)
+    assert len(res) == 1 and float(res.rois.rotation[0]) == 0.0
+    np.testing.assert_allclose(res.rois.size_px[0], [340 * 1.5] * 2, rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------------- faces
+def test_face_mesh_on_astronaut(face_estimator, astronaut):
+    res = face_estimator.predict_landmarks(astronaut)
+    assert len(res) == 1 and res.instance_scores[0] > 0.9
+    poses = res.poses
+    assert poses.skeleton is mediapipe_face468 and poses.keypoints.shape == (1, 468, 2)
+    x1, y1, x2, y2 = poses.boxes[0]
+    kp = poses.keypoints[0]
+    # The mesh lies inside the face detection box, up to the forehead above the detector's box (15 % margin),
+    # and its bounds overlap the box closely.
+    mx, my = 0.15 * (x2 - x1), 0.15 * (y2 - y1)
+    assert ((kp[:, 0] > x1 - mx) & (kp[:, 0] < x2 + mx) & (kp[:, 1] > y1 - my) & (kp[:, 1] < y2 + my)).all()
+    mesh = np.r_[kp.min(0), kp.max(0)]
+    inter = np.prod(np.clip(np.minimum(mesh[2:], [x2, y2]) - np.maximum(mesh[:2], [x1, y1]), 0, None))
+    union = np.prod(mesh[2:] - mesh[:2]) + (x2 - x1) * (y2 - y1) - inter
+    assert inter / union > 0.75
+    assert _inside_rotated_rect(kp, res.rois, 0).all()
+    # Anatomy: the nose tip (1) lies between the eyes' outer corners (33, 263) and above the chin (152).
+    assert min(kp[33, 0], kp[263, 0]) < kp[1, 0] < max(kp[33, 0], kp[263, 0])
+    assert kp[1, 1] < kp[152, 1]
+    np.testing.assert_allclose(poses.keypoints_3d[0, :, :2], kp, atol=1e-4)
+
+
+def test_face_litert_and_converted_module_agree(face_estimator, astronaut):
+    ref_model = _LiteRT(_tflite_path("face_landmark.tflite"))
+    rois = face_estimator.predict_landmarks(astronaut).rois
+    torch_res = face_estimator.predict_landmarks(astronaut, rois=rois)
+    lite_res = MediaPipeFaceMeshEstimator(ref_model).predict_landmarks(astronaut, rois=rois)
+    assert len(lite_res) == len(torch_res) == 1
+    np.testing.assert_allclose(torch_res.landmarks, lite_res.landmarks, atol=0.05)
+    np.testing.assert_allclose(torch_res.instance_scores, lite_res.instance_scores, atol=1e-3)
+
+
+def test_face_stream_tracks_without_detector(face_estimator, astronaut):
+    calls = []
+
+    def counting(image):
+        calls.append(1)
+        return face_estimator.detector(image)
+
+    est = MediaPipeFaceMeshEstimator(face_estimator.landmark_model, counting)
+    results = list(est.stream([astronaut, astronaut, astronaut]))
+    assert [len(r) for r in results] == [1, 1, 1] and len(calls) == 1
+    moved = np.linalg.norm(results[2].poses.keypoints[0] - results[0].poses.keypoints[0], axis=1)
+    assert np.median(moved) < 3.0
+
+
+def test_no_face_or_hand_gives_empty_poses(face_estimator, hand_estimator):
+    blank = np.full((200, 300, 3), 90, np.uint8)
+    for est, k in ((face_estimator, 468), (hand_estimator, 21)):
+        poses = est(blank)
+        assert len(poses) == 0 and poses.keypoints.shape == (0, k, 2) and poses.image_size == (300, 200)
