@@ -39,6 +39,18 @@ __all__ = [
 Border = Literal["zero", "replicate"]
 
 
+def _check_image(image: object, what: str = "image") -> np.ndarray:
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"{what} must be an (H, W, 3) RGB uint8 numpy array, got {type(image).__name__}")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"{what} must have shape (H, W, 3) (RGB), got {image.shape}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"{what} must be uint8 RGB, got dtype {image.dtype}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"{what} is empty: shape {image.shape}")
+    return image
+
+
 def warp_perspective_u8(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int], *,
                         border: Border = "zero") -> np.ndarray:
     """``cv2.warpPerspective(image, matrix, size, INTER_LINEAR)`` exactly as OpenCV 4 computes it for uint8.
@@ -94,7 +106,7 @@ def rect_matrix(center: tuple[float, float], size: tuple[float, float], rotation
     converter builds it: ``cv2.boxPoints`` of the rect (centre and size in pixels, ``rotation`` in radians,
     clockwise in the image) mapped onto the tensor corners with ``cv2.getPerspectiveTransform``."""
     f32 = np.float32
-    angle = float(f32(rotation) * f32(180.0) / f32(np.pi))
+    angle = float(f32(np.float64(f32(rotation) * f32(180.0)) / np.pi))  # C++: float * 180.f / M_PI (double)
     cx, cy, w, h = (float(f32(v)) for v in (center[0], center[1], size[0], size[1]))
     src = cv2.boxPoints(((cx, cy), (w, h), angle))
     tw, th = (float(v) for v in out_size)
@@ -117,9 +129,12 @@ def letterbox(image: np.ndarray, size: tuple[int, int], *, value_range: tuple[fl
         ``(left, top, right, bottom)`` as fractions of the tensor width/height (the padded border is 0 before
         the value mapping, i.e. ``value_range[0]``).
     """
+    _check_image(image)
     f32 = np.float32
     h, w = image.shape[:2]
     tw, th = (int(v) for v in size)
+    if tw <= 0 or th <= 0:
+        raise ValueError(f"size must be a positive (width, height), got {size}")
     tensor_aspect = f32(th) / f32(tw)
     roi_aspect = f32(h) / f32(w)
     if tensor_aspect > roi_aspect:
@@ -189,18 +204,6 @@ PALM_DETECTION_LITE_CONFIG = _config("palm_detection_lite", 192, (8, 16, 16, 16)
 FACE_DETECTION_SHORT_RANGE_CONFIG = _config("face_detection_short_range", 128, (8, 16, 16, 16), 6, 896, (-1.0, 1.0))
 
 
-def _check_image(image: object, what: str = "image") -> np.ndarray:
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"{what} must be an (H, W, 3) RGB uint8 numpy array, got {type(image).__name__}")
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"{what} must have shape (H, W, 3) (RGB), got {image.shape}")
-    if image.dtype != np.uint8:
-        raise ValueError(f"{what} must be uint8 RGB, got dtype {image.dtype}")
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(f"{what} is empty: shape {image.shape}")
-    return image
-
-
 def postprocess(raw_boxes: np.ndarray, raw_scores: np.ndarray, *, config: MediaPipeDetectorConfig,
                 image_size: tuple[int, int], padding: Sequence[float] = (0.0, 0.0, 0.0, 0.0),
                 min_score: float | None = None, max_detections: int | None = None,
@@ -222,8 +225,12 @@ def postprocess(raw_boxes: np.ndarray, raw_scores: np.ndarray, *, config: MediaP
         y down, origin at the image's top-left corner; may lie outside the image), labels 0.
     """
     anchors = ssd_anchors(config.anchors) if anchors is None else anchors
-    dec = decode_ssd(np.asarray(raw_boxes).reshape(1, len(anchors), -1),
-                     np.asarray(raw_scores).reshape(1, len(anchors), -1), anchors, config.decode)
+    raw_boxes, raw_scores = np.asarray(raw_boxes), np.asarray(raw_scores)
+    n, c = len(anchors), config.decode.num_coords
+    if raw_boxes.size != n * c or raw_scores.size == 0 or raw_scores.size % n:
+        raise ValueError(f"{config.name}: raw_boxes must hold ({n}, {c}) and raw_scores ({n}, num_classes) values, "
+                         f"got shapes {raw_boxes.shape} and {raw_scores.shape}")
+    dec = decode_ssd(raw_boxes.reshape(1, n, c), raw_scores.reshape(1, n, -1), anchors, config.decode)
     boxes, scores, kpts = dec.boxes[0], dec.scores[0], dec.keypoints[0]
     thr = config.min_score if min_score is None else float(min_score)
     w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
@@ -295,7 +302,7 @@ class MediaPipeDetector:
         return torch.device("cpu") if p is None else p.device
 
     def __call__(self, image: np.ndarray) -> Detections:
-        return self.detect_batch([image])[0]
+        return self.detect_batch([_check_image(image)])[0]
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
         """Detections for each of ``images`` ((H, W, 3) RGB uint8 arrays, any sizes), one network run."""

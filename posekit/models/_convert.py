@@ -105,4 +105,5 @@ def load_official(model: nn.Module, state_dict: Mapping[str, torch.Tensor], *, s
     try:
         model.load_state_dict(remapped, strict=True)
     except RuntimeError as err:  # e.g. a non-tensor value
-        raise ValueError(f"checkpoint (source={source!r}) could not be loaded into {type(model).__name__}: {err}") from err
+        name = type(model).__name__
+        raise ValueError(f"checkpoint (source={source!r}) could not be loaded into {name}: {err}") from err

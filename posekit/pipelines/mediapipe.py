@@ -109,7 +109,10 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
 
     skeleton: Skeleton
     input_size: int
+    num_landmarks: int
     default_box_scale: float = 1.25
+    #: optional :class:`LandmarkResult` fields this pipeline fills, as (name, per-instance shape) pairs
+    optional_fields: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     def __init__(
         self, landmark_model: Callable[[torch.Tensor], Sequence[torch.Tensor]], detector: Callable | None = None,
@@ -182,7 +185,7 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
         with torch.inference_mode():
             for start in range(0, len(crops), max(chunk, 1)):
                 x = torch.from_numpy(crops[start:start + chunk]).to(device)
-                x = x.permute(0, 3, 1, 2).float() * _F(1.0 / 255.0)  # MediaPipe: convertTo(scale = 1/255)
+                x = x.permute(0, 3, 1, 2).contiguous().float() * _F(1.0 / 255.0)  # MediaPipe's convertTo
                 out = self.landmark_model(x)
                 out = [out] if isinstance(out, torch.Tensor) else list(out)
                 parts.append([o.detach().float().cpu().numpy() for o in out])
@@ -241,8 +244,10 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
                 size: tuple[int, int]) -> tuple[LandmarkResult, np.ndarray]:
         if outputs is None or len(rois) == 0:
             empty = Rois.empty(size)
+            extra = {k: np.zeros((0, *shape), _F) for k, shape in self.optional_fields}
             return LandmarkResult(Poses.empty(self.skeleton, image_size=size), empty,
-                                  np.zeros((0, 0, 3), _F), np.zeros(0, _F), empty), np.zeros(0, np.int64)
+                                  np.zeros((0, self.num_landmarks, 3), _F), np.zeros(0, _F), empty,
+                                  **extra), np.zeros(0, np.int64)
         dec = self._decode(outputs, rois)
         keep = np.flatnonzero(dec["instance_scores"] > self.min_presence)
         dec = {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in dec.items()}
@@ -271,14 +276,17 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
             redetect = tracked is None or len(tracked) == 0 or (
                 redetect_interval is not None and index % redetect_interval == 0)
             rois = tracked if tracked is not None else Rois.empty(size)
+            boxes = rois.bounds_px()  # tracked instances report their ROI's bound
             if redetect:
-                new, _ = self._plan(rgb, None, None)
+                new, new_boxes = self._plan(rgb, None, None)
                 if len(rois) and len(new):
-                    new = new[_iou(new.bounds_px(), rois.bounds_px()).max(1) <= max_overlap]
+                    fresh = _iou(new.bounds_px(), rois.bounds_px()).max(1) <= max_overlap
+                    new, new_boxes = new[fresh], new_boxes[fresh]
                 rois = Rois.concat([rois, new], size)
+                boxes = np.concatenate([boxes, new_boxes]).astype(_F)
                 ids = np.concatenate([ids, np.arange(next_id, next_id + len(new), dtype=np.int64)])
                 next_id += len(new)
-            result, kept = self._predict_plans([rgb], [(rois, rois.bounds_px())])[0]
+            result, kept = self._predict_plans([rgb], [(rois, boxes)])[0]
             ids = ids[kept]
             tracked = result.next_rois
             yield replace(result, track_ids=ids.copy(), poses=replace(result.poses, track_ids=ids.copy()))
@@ -380,7 +388,9 @@ class BlazePoseEstimator(MediaPipeLandmarkEstimator):
 
     skeleton = blazepose33
     input_size = 256
+    num_landmarks = 39
     default_box_scale = 1.25
+    optional_fields = (("world_landmarks", (39, 3)), ("visibility", (39,)), ("presence", (39,)))
 
     def __init__(self, landmark_model: Callable, detector: Callable | None = None, *, kernel_size: int = 9,
                  min_confidence_to_refine: float = 0.5, **kwargs: Any) -> None:

@@ -52,6 +52,7 @@ class MediaPipeFaceMeshEstimator(MediaPipeLandmarkEstimator):
 
     skeleton = mediapipe_face468
     input_size = 192
+    num_landmarks = 468
     default_box_scale = 1.5
 
     def _rois_from_detections(self, detections: Detections, image_size: tuple[int, int]) -> Rois:

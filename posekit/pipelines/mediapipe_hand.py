@@ -61,7 +61,9 @@ class MediaPipeHandEstimator(MediaPipeLandmarkEstimator):
 
     skeleton = hand21
     input_size = 224
+    num_landmarks = 21
     default_box_scale = 1.5
+    optional_fields = (("world_landmarks", (21, 3)), ("handedness", ()))
 
     def _rois_from_detections(self, detections: Detections, image_size: tuple[int, int]) -> Rois:
         kp = np.asarray(detections.keypoints, np.float64)

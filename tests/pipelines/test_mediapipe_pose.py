@@ -78,7 +78,8 @@ def astronaut():
 def reference():
     load = lambda name: np.load(shared_path(*FIX, name))  # noqa: E731
     return {"image": load("decoded_image_landmarks_39x5.npy"), "world": load("decoded_world_landmarks_39x3.npy"),
-            "mp": load("mp_solutions_pose_landmarks_33x5.npy"), "mp_world": load("mp_solutions_pose_world_landmarks_33x5.npy")}
+            "mp": load("mp_solutions_pose_landmarks_33x5.npy"),
+            "mp_world": load("mp_solutions_pose_world_landmarks_33x5.npy")}
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +184,10 @@ def test_predict_batch_runs_one_model_call_for_several_images(astronaut, landmar
     assert counting.batches == [2] and [len(r) for r in results] == [1, 1]
     single = est.predict_landmarks(image, detections=dets)
     np.testing.assert_allclose(results[0].landmarks, single.landmarks, atol=1e-2)  # batched conv rounding
+    chunked = _CountingModel(landmark_model)
+    results_1 = BlazePoseEstimator(chunked, batch_size=1).predict_batch([image, flipped], detections=[dets, dets_f])
+    assert chunked.batches == [1, 1]
+    np.testing.assert_allclose(results_1[1].landmarks, results[1].landmarks, atol=1e-2)
 
 
 def test_boxes_give_unrotated_roi_and_close_landmarks(astronaut, landmark_model):
@@ -222,8 +227,12 @@ def test_stream_tracks_from_auxiliary_landmarks(astronaut, landmark_model, detec
 
 def test_nobody_gives_empty_poses(landmark_model, detector):
     est = BlazePoseEstimator(landmark_model, detector)
-    poses = est(np.full((240, 320, 3), 127, np.uint8))
+    blank = np.full((240, 320, 3), 127, np.uint8)
+    poses = est(blank)
     assert len(poses) == 0 and poses.keypoints.shape == (0, 33, 2) and poses.image_size == (320, 240)
+    res = est.predict_landmarks(blank)
+    assert res.landmarks.shape == (0, 39, 3) and res.visibility.shape == (0, 39)
+    assert res.world_landmarks.shape == (0, 39, 3) and len(res.next_rois) == 0
 
 
 def test_bad_images_raise_clear_errors(landmark_model):

@@ -79,7 +79,8 @@ def stages_from_extra(extra: Mapping[str, Any]) -> tuple[HRNetStage, ...]:
         stage = HRNetStage(int(cfg["num_modules"]), str(cfg["block"]), cfg["num_blocks"], cfg["num_channels"])
         if "num_branches" in cfg and int(cfg["num_branches"]) != stage.num_branches:
             raise ValueError(
-                f"HRNet extra[{key!r}]: num_branches={cfg['num_branches']} but num_blocks has {stage.num_branches} entries"
+                f"HRNet extra[{key!r}]: num_branches={cfg['num_branches']} "
+                f"but num_blocks has {stage.num_branches} entries"
             )
         stages.append(stage)
     return tuple(stages)
@@ -236,7 +237,9 @@ class HRNet(nn.Module):
         return tuple(y_list)
 
 
-def hrnet(extra: Mapping[str, Any] | Sequence[HRNetStage], *, in_channels: int = 3, multiscale_output: bool = False) -> HRNet:
+def hrnet(
+    extra: Mapping[str, Any] | Sequence[HRNetStage], *, in_channels: int = 3, multiscale_output: bool = False
+) -> HRNet:
     """HRNet from an MMPose ``extra`` dict (see :func:`stages_from_extra`) or four :class:`HRNetStage`."""
     stages = stages_from_extra(extra) if isinstance(extra, Mapping) else tuple(extra)
     return HRNet(stages, in_channels=in_channels, multiscale_output=multiscale_output)

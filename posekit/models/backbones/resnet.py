@@ -158,7 +158,8 @@ class ResNet(nn.Module):
             raise ValueError(f"num_stages must be in 1..4, got {num_stages}")
         if len(strides) < num_stages or len(dilations) < num_stages:
             raise ValueError(
-                f"strides and dilations need >= num_stages={num_stages} entries, got {tuple(strides)}, {tuple(dilations)}"
+                f"strides and dilations need >= num_stages={num_stages} entries, "
+                f"got {tuple(strides)}, {tuple(dilations)}"
             )
         out_indices = tuple(int(i) for i in out_indices)
         if not out_indices or any(not 0 <= i < num_stages for i in out_indices):

@@ -12,8 +12,13 @@ an untrained refine head returns ``up`` exactly (decoding a refined heatmap then
 upsampled one) and training starts from bilinear upsampling. Gradients still reach conv3 (its input is
 non-zero), and through it the earlier convs once conv3 moves away from zero.
 
-Heatmap units and keypoint frames are unchanged except for resolution: a heatmap pixel of the refined
-map is ``1 / upscale`` of a coarse one (the codec's heatmap_size must be multiplied by ``upscale``).
+Frames: the refined map has ``upscale`` times the coarse resolution (decode it with the codec's
+heatmap_size multiplied by ``upscale``). Bilinear upsampling with ``align_corners=False`` puts fine index
+``j`` at coarse index ``(j + 0.5) / upscale - 0.5``, so with MSRA's ``input = index * scale_factor``
+convention a keypoint decoded from the (untrained) refined map lies
+``0.5 * coarse_scale_factor * (1 - 1 / upscale)`` input pixels too far right/down (1 px for a 4x coarse
+map upsampled 2x); :meth:`SRCNNRefine.input_offset` returns it. A trained refine head learns whatever
+frame its targets use.
 """
 
 from __future__ import annotations
@@ -67,6 +72,11 @@ class SRCNNRefine(nn.Module):
         self.relu = nn.ReLU()
         nn.init.zeros_(self.conv3.weight)
         nn.init.zeros_(self.conv3.bias)
+
+    def input_offset(self, coarse_scale_factor: float) -> float:
+        """Input-space pixels to subtract from MSRA-decoded keypoints of the upsampled map
+        (``0.5 * coarse_scale_factor * (1 - 1 / upscale)``, x and y alike); see the module docstring."""
+        return 0.5 * float(coarse_scale_factor) * (1.0 - 1.0 / self.upscale)
 
     def upsample(self, heatmaps: Tensor) -> Tensor:
         """Bilinear (``align_corners=False``) upsampling by ``upscale``: ``(B, K, h, w)`` -> ``(B, K, h*s, w*s)``."""
