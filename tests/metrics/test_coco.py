@@ -161,7 +161,7 @@ def test_single_match_ap_from_hand_computed_oks(with_area, use_area):
     assert gt == before  # not modified
     assert stats["AP"] == pytest.approx(ap) and stats["AR"] == pytest.approx(ap)
     assert ap == (0.5 if area == 3000.0 else 0.4)  # OKS 0.714 with the GT area, 0.673 with 0.53 * w * h
-    assert stats["AP .5"] == 1.0 and stats["AP .75"] == 0.0
+    assert stats["AP .5"] == pytest.approx(1.0) and stats["AP .75"] == 0.0
     assert stats["AP (M)"] == pytest.approx(ap) and stats["AP (L)"] == -1  # 2544 or 3000 px^2: medium range
 
 
@@ -227,7 +227,8 @@ def test_bad_inputs_raise_clear_errors(records):
 
 def test_any_skeleton_with_its_sigmas():
     skeleton = Skeleton("tri", ("a", "b", "c"), ((0, 1), (1, 2)), sigmas=tuple(SIGMAS3))
-    predictions = KeypointPredictions(
-        image_ids=[1], keypoints=[[[20.0, 30.0], [40.0, 50.0], [60.0, 90.0]]], keypoint_scores=[[0.9, 0.9, 0.9]])
+    offsets = np.array([[3.75, -2.5], [5.0, 6.25], [-7.5, 2.5]])
+    keypoints = np.array([[20.0, 30.0], [40.0, 50.0], [60.0, 90.0]]) + offsets
+    predictions = KeypointPredictions(image_ids=[1], keypoints=[keypoints], keypoint_scores=[[0.9, 0.9, 0.9]])
     stats = coco_metric(_toy_gt(with_area=True), predictions, sigmas=skeleton.sigmas_array())
-    assert stats["AP"] == 1.0
+    assert stats["AP"] == pytest.approx(_expected_ap(offsets, 3000.0)[0]) == pytest.approx(0.5)
