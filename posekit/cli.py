@@ -65,6 +65,9 @@ def predict(
     kpt_thr: Annotated[float, typer.Option(help="Keypoint score threshold for drawing.")] = 0.3,
     device: Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1, ...")] = "cpu",
     coco17: Annotated[bool, typer.Option("--coco17", help="Convert results to the COCO-17 skeleton.")] = False,
+    tiles: Annotated[int, typer.Option(
+        help="BlazePose: also detect on a TILES x TILES grid of overlapping tiles to find small people "
+             "(1 = MediaPipe's single pass; people found by it keep MediaPipe's exact result).")] = 1,
 ) -> None:
     """Estimate poses in images; print a summary, optionally write results JSON and drawings.
 
@@ -78,11 +81,12 @@ def predict(
     if not files:
         _fail("no images given (folders are searched for " + ", ".join(sorted(IMAGE_SUFFIXES)) + ")")
     try:
-        est = posekit.PoseEstimator.from_pretrained(model, device=device)
+        options = {"tiles": tiles} if tiles != 1 else {}
+        est = posekit.PoseEstimator.from_pretrained(model, device=device, **options)
     except KeyError as exc:
         _fail(str(exc.args[0]))
-    except ValueError as exc:
-        _fail(str(exc))
+    except (ValueError, TypeError) as exc:
+        _fail(f"{model}: {exc}")
     target = None
     if coco17:
         from posekit.skeletons import coco17 as target

@@ -45,9 +45,8 @@ __all__ = ["load_coco_keypoints", "parse_coco_keypoints", "skeleton_from_categor
 
 _WHOLEBODY_PARTS = (("foot_kpts", 6), ("face_kpts", 68), ("lefthand_kpts", 21), ("righthand_kpts", 21))
 _WHOLEBODY_BOXES = ("face_box", "lefthand_box", "righthand_box")
-_MMPOSE_HAND_NAMES = ("wrist",) + tuple(
-    f"{finger}{i}" for finger in ("thumb", "forefinger", "middle_finger", "ring_finger", "pinky_finger") for i in range(1, 5)
-)
+_FINGERS = ("thumb", "forefinger", "middle_finger", "ring_finger", "pinky_finger")
+_MMPOSE_HAND_NAMES = ("wrist",) + tuple(f"{finger}{i}" for finger in _FINGERS for i in range(1, 5))
 _NAMED_TABLES = (sk.coco17, sk.ap10k17, sk.mpii16, sk.lsp14, sk.h36m17, sk.hand21, sk.coco_wholebody133)
 _BY_COUNT = {17: sk.coco17, 21: sk.hand21, 68: sk.face68, 133: sk.coco_wholebody133}
 
@@ -134,8 +133,14 @@ def parse_coco_keypoints(
     categories = _categories(data["categories"], category_ids, name)
     images = _images(data["images"], log)
     annotations = [(i, a) for i, a in enumerate(data["annotations"])
-                   if not isinstance(a, Mapping) or a.get("category_id") in categories or category_ids is None]
+                   if category_ids is None or not isinstance(a, Mapping) or _has(categories, a.get("category_id"))]
     skeleton, wholebody = _layout(categories, [a for _, a in annotations], skeleton, skeleton_name, log, name)
+    if skeleton is None:  # no keypoint names and no readable 'keypoints': nothing can be loaded
+        for index, ann in annotations:
+            rid = ann.get("id") if isinstance(ann, Mapping) else None
+            log.skip(index, "bad_shape", f"annotations[{index}]: no readable 'keypoints' and the categories name "
+                     "no keypoints, so K is unknown (pass skeleton=...)", rid)
+        return [], log.report(source, len(annotations), 0)
 
     parsed = []  # (index, annotation, (K, 3) float64 keypoints)
     for index, ann in annotations:
@@ -216,8 +221,8 @@ def _flip_pairs(names: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
 def _categories(raw: list, wanted: Collection[int] | None, name: str) -> dict[Any, Mapping]:
     out = {}
     for i, cat in enumerate(raw):
-        if not isinstance(cat, Mapping) or "id" not in cat:
-            raise ValueError(f"{name}: categories[{i}] must be an object with an 'id'")
+        if not isinstance(cat, Mapping) or not isinstance(cat.get("id"), (int, str)):
+            raise ValueError(f"{name}: categories[{i}] must be an object with an int or str 'id'")
         if wanted is None or cat["id"] in wanted:
             out[cat["id"]] = cat
     if not out:
@@ -229,10 +234,10 @@ def _categories(raw: list, wanted: Collection[int] | None, name: str) -> dict[An
 def _images(raw: list, log: _Collector) -> dict[Any, Mapping]:
     out = {}
     for i, image in enumerate(raw):
-        if isinstance(image, Mapping) and "id" in image:
+        if isinstance(image, Mapping) and "id" in image and isinstance(image["id"], (int, str)):
             out[image["id"]] = image
         else:
-            log.notes.append(f"images[{i}] has no 'id' and is ignored")
+            log.notes.append(f"images[{i}] has no int or str 'id' and is ignored")
     return out
 
 
@@ -247,8 +252,16 @@ def _count(ann: Any) -> int | None:
     return arr.shape[0] if arr.ndim == 2 and arr.shape[1] == 3 else None
 
 
-def _layout(categories, annotations, skeleton, skeleton_name, log, name) -> tuple[Skeleton, bool]:
-    """(skeleton, assemble COCO-WholeBody parts?) for the selected annotations."""
+def _has(mapping: Mapping, key: Any) -> bool:
+    """``key in mapping``, False for unhashable keys (a malformed record's id)."""
+    try:
+        return key in mapping
+    except TypeError:
+        return False
+
+
+def _layout(categories, annotations, skeleton, skeleton_name, log, name) -> tuple[Skeleton | None, bool]:
+    """(skeleton, assemble COCO-WholeBody parts?) for the selected annotations; None when K is unknowable."""
     has_parts = any(isinstance(a, Mapping) and all(p in a for p, _ in _WHOLEBODY_PARTS) for a in annotations)
     if skeleton is not None:
         if not isinstance(skeleton, Skeleton):
@@ -281,8 +294,7 @@ def _layout(categories, annotations, skeleton, skeleton_name, log, name) -> tupl
         log.notes.append(f"no keypoint names: {k} keypoints read as {_BY_COUNT[k].name}")
         return _BY_COUNT[k], False
     if k == 0:
-        raise ValueError(f"{name}: cannot tell the number of keypoints (no names, no readable annotation); "
-                         "pass skeleton=...")
+        return None, False
     generic = skeleton_from_category({**category, "keypoints": list(names)}, num_keypoints=k, name=skeleton_name)
     if category.get("skeleton") and not generic.links:
         log.notes.append("the category's 'skeleton' links do not fit its keypoints and were dropped")
@@ -315,11 +327,13 @@ def _keypoints(index, ann, k, wholebody, categories, images, log) -> np.ndarray 
     if missing:
         log.skip(index, "missing_key", f"annotations[{index}] lacks the key(s) {missing}", rid)
         return None
-    if ann["category_id"] not in categories:
-        log.skip(index, "bad_value", f"annotations[{index}]['category_id'] = {ann['category_id']!r} is not a category", rid)
+    if not _has(categories, ann["category_id"]):
+        log.skip(index, "bad_value",
+                 f"annotations[{index}]['category_id'] = {ann['category_id']!r} is not a category", rid)
         return None
-    if ann["image_id"] not in images:
-        log.skip(index, "unknown_image", f"annotations[{index}]['image_id'] = {ann['image_id']!r} is not in 'images'", rid)
+    if not _has(images, ann["image_id"]):
+        log.skip(index, "unknown_image",
+                 f"annotations[{index}]['image_id'] = {ann['image_id']!r} is not in 'images'", rid)
         return None
     parts = [("keypoints", 17 if wholebody else k)] + (list(_WHOLEBODY_PARTS) if wholebody else [])
     blocks = []
@@ -357,8 +371,9 @@ def _sample(index, ann, triples, skeleton, image, root, check_images, exists, mi
     flags = np.nan_to_num(triples[:, 2], nan=0.0)
     labelled = (flags > 0) & np.isfinite(triples[:, :2]).all(axis=1)
     if labelled.sum() < min_keypoints:
+        count = int(labelled.sum())
         log.skip(index, "too_few_keypoints",
-                 f"annotations[{index}] has {int(labelled.sum())} labelled keypoints (min_keypoints={min_keypoints})", rid)
+                 f"annotations[{index}] has {count} labelled keypoints (min_keypoints={min_keypoints})", rid)
         return None
     box = None
     if ann.get("bbox") is not None:

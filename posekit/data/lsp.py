@@ -108,14 +108,16 @@ def _read_joints(path: Path, *, extended: bool) -> np.ndarray:
     except (ValueError, TypeError, OSError, NotImplementedError) as exc:
         raise ValueError(f"cannot read {str(path)!r} as a MATLAB file: {exc}") from exc
     if "joints" not in mat:
-        raise ValueError(f"{str(path)!r} has no 'joints' array; it has {sorted(k for k in mat if not k.startswith('__'))}")
+        have = sorted(k for k in mat if not k.startswith("__"))
+        raise ValueError(f"{str(path)!r} has no 'joints' array; it has {have}")
     joints = np.asarray(mat["joints"], dtype=np.float64)
-    if extended:
-        if joints.ndim != 3 or joints.shape[:2] != (14, 3):
-            raise ValueError(f"LSP-extended {str(path)!r}: 'joints' must have shape (14, 3, N), got {joints.shape}"
-                             + ("; this looks like LSP's (3, 14, N): pass extended=False" if joints.shape[:2] == (3, 14) else ""))
-        return joints.transpose(2, 0, 1)
-    if joints.ndim != 3 or joints.shape[:2] != (3, 14):
-        raise ValueError(f"LSP {str(path)!r}: 'joints' must have shape (3, 14, N), got {joints.shape}"
-                         + ("; this looks like LSP-extended's (14, 3, N): pass extended=True" if joints.shape[:2] == (14, 3) else ""))
-    return joints.transpose(2, 1, 0)
+    want, other = ((14, 3), (3, 14)) if extended else ((3, 14), (14, 3))
+    if joints.ndim != 3 or joints.shape[:2] != want:
+        name, other_name = ("LSP-extended", "LSP") if extended else ("LSP", "LSP-extended")
+        hint = ""
+        if joints.ndim == 3 and joints.shape[:2] == other:
+            hint = f"; this looks like {other_name}'s ({other[0]}, {other[1]}, N): pass extended={not extended}"
+        raise ValueError(
+            f"{name} {str(path)!r}: 'joints' must have shape ({want[0]}, {want[1]}, N), got {joints.shape}{hint}"
+        )
+    return joints.transpose(2, 0, 1) if extended else joints.transpose(2, 1, 0)

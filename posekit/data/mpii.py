@@ -175,7 +175,9 @@ def _read_h5(path: Path) -> dict[str, np.ndarray]:
     with handle:
         missing = [key for key in _H5_KEYS if key not in handle]
         if missing:
-            raise ValueError(f"MPII annotation file {str(path)!r} lacks the field(s) {missing}; it has {sorted(handle)}")
+            raise ValueError(
+                f"MPII annotation file {str(path)!r} lacks the field(s) {missing}; it has {sorted(handle)}"
+            )
         fields = {key: handle[key][()] for key in handle if isinstance(handle[key], h5py.Dataset)}
     fields["imgname"] = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in fields["imgname"]])
     n = len(fields["imgname"])

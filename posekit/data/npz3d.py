@@ -43,6 +43,7 @@ H36M32_TO_17 = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
 _ALLOWED = {
     ("numpy._core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "scalar"), ("numpy", "ndarray"),
     ("numpy", "dtype"), ("numpy._core.numeric", "_frombuffer"), ("builtins", "slice"), ("collections", "OrderedDict"),
+    ("_codecs", "encode"),  # protocol-2 pickles spell bytes as _codecs.encode(str, "latin1")
 }
 
 
@@ -114,7 +115,9 @@ def load_npz3d(path: str | os.PathLike, *, joints17: bool = True) -> tuple[list[
                          f"it has {sorted(members)}{hint}")
     data = _unwrap(members[key])
     if not isinstance(data, Mapping):
-        raise ValueError(f"{str(path)!r}: {key!r} must hold a dict {{subject: {{action: ...}}}}, got {type(data).__name__}")
+        raise ValueError(
+            f"{str(path)!r}: {key!r} must hold a dict {{subject: {{action: ...}}}}, got {type(data).__name__}"
+        )
     metadata = _unwrap(members["metadata"]) if "metadata" in members else {}
     metadata = metadata if isinstance(metadata, Mapping) else {}
 
@@ -125,11 +128,15 @@ def load_npz3d(path: str | os.PathLike, *, joints17: bool = True) -> tuple[list[
         actions = data[subject]
         if not isinstance(actions, Mapping):
             num_records += 1
-            log.skip(str(subject), "bad_value", f"subject {subject!r} must map actions to arrays, got {type(actions).__name__}")
+            log.skip(str(subject), "bad_value",
+                     f"subject {subject!r} must map actions to arrays, got {type(actions).__name__}")
             continue
         for action in sorted(actions, key=str):
             value = actions[action]
-            views = [(None, value)] if is_3d else list(enumerate(value if isinstance(value, (list, tuple)) else [value]))
+            if is_3d:
+                views = [(None, value)]
+            else:
+                views = list(enumerate(value if isinstance(value, (list, tuple)) else [value]))
             for camera, arr in views:
                 num_records += 1
                 where = f"{subject}/{action}" + ("" if camera is None else f"/{camera}")
@@ -201,8 +208,10 @@ def _read_npz(path: Path) -> dict[str, Any]:
             with archive.open(member) as fp:
                 try:
                     version = np.lib.format.read_magic(fp)
-                    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-                    _, _, dtype = read_header(fp)
+                    if version == (1, 0):
+                        _, _, dtype = np.lib.format.read_array_header_1_0(fp)
+                    else:
+                        _, _, dtype = np.lib.format.read_array_header_2_0(fp)
                     if dtype.hasobject:
                         out[member[:-4]] = _ArraysOnlyUnpickler(fp, encoding="latin1").load()
                     else:

@@ -75,7 +75,9 @@ class PoseSample:
         k = self.skeleton.num_keypoints
         kpts = np.array(self.keypoints, dtype=np.float32, copy=True)
         if kpts.shape != (k, 2):
-            raise ValueError(f"keypoints must have shape ({k}, 2) for skeleton {self.skeleton.name!r}, got {kpts.shape}")
+            raise ValueError(
+                f"keypoints must have shape ({k}, 2) for skeleton {self.skeleton.name!r}, got {kpts.shape}"
+            )
         kpts[~np.isfinite(kpts).all(axis=1)] = np.nan
         vis = np.array(self.visible, dtype=np.float32, copy=True)
         if vis.shape != (k,):

@@ -33,7 +33,7 @@ from posekit.types import Detections
 __all__ = [
     "MediaPipeDetectorConfig", "MediaPipeDetector", "POSE_DETECTION_CONFIG", "PALM_DETECTION_FULL_CONFIG",
     "PALM_DETECTION_LITE_CONFIG", "FACE_DETECTION_SHORT_RANGE_CONFIG", "warp_perspective_u8", "rect_matrix",
-    "letterbox", "postprocess", "blazepose_detector", "palm_detector", "face_detector",
+    "letterbox", "postprocess", "alignment_boxes", "blazepose_detector", "palm_detector", "face_detector",
 ]
 
 Border = Literal["zero", "replicate"]
@@ -250,13 +250,19 @@ def postprocess(raw_boxes: np.ndarray, raw_scores: np.ndarray, *, config: MediaP
     if box == "body":
         if config.alignment is None:
             raise ValueError(f"box='body' needs alignment keypoints; {config.name} has none (use box='model')")
-        c, s = config.alignment
-        centre = kpts[:, c]
-        half = np.linalg.norm(kpts[:, s] - centre, axis=-1)[:, None]
-        boxes = np.concatenate([centre - half, centre + half], axis=-1)
+        boxes = alignment_boxes(kpts, config.alignment)
     elif box != "model":
         raise ValueError(f"box must be 'model' or 'body', got {box!r}")
     return Detections(boxes.astype(f32), scores, np.zeros(len(scores), np.int64), kpts.astype(f32))
+
+
+def alignment_boxes(keypoints: np.ndarray, alignment: tuple[int, int]) -> np.ndarray:
+    """(N, 4) xyxy squares centred on keypoint ``alignment[0]`` with half-side its distance to keypoint
+    ``alignment[1]`` (BlazePose's body extent), from (N, K, 2) detector keypoints in pixels."""
+    c, s = alignment
+    centre = keypoints[:, c]
+    half = np.linalg.norm(keypoints[:, s] - centre, axis=-1)[:, None]
+    return np.concatenate([centre - half, centre + half], axis=-1)
 
 
 class MediaPipeDetector:

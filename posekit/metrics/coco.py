@@ -48,7 +48,7 @@ STAT_NAMES = ("AP", "AP .5", "AP .75", "AP (M)", "AP (L)", "AR", "AR .5", "AR .7
 GT_AREA_FACTOR = 0.53
 """GT area = ``GT_AREA_FACTOR * w * h`` of the GT box when the annotation has no ``area`` (xtcocotools)."""
 
-_SCORE_MODES = ("bbox_keypoint", "keypoint", "bbox", "bbox_rle")
+_SCORE_MODES = ("bbox_keypoint", "keypoint", "bbox")
 _NMS_MODES = ("oks_nms", "soft_oks_nms", "none")
 
 
@@ -247,26 +247,22 @@ class KeypointPredictions:
         records = list(records)
         if not records:
             raise ValueError("records is empty")
-        fields: dict[str, list] = {"image_ids": [], "keypoints": [], "keypoint_scores": [], "bbox_scores": [],
-                                   "areas": [], "instance_ids": []}
+        areas = []
         for i, rec in enumerate(records):
-            image_id = rec.get("img_id", rec.get("image_id"))
-            if image_id is None or "keypoints" not in rec or "keypoint_scores" not in rec:
+            if ("img_id" not in rec and "image_id" not in rec) or not {"keypoints", "keypoint_scores"} <= set(rec):
                 raise ValueError(f"records[{i}] needs 'img_id' (or 'image_id'), 'keypoints' and 'keypoint_scores'")
-            fields["image_ids"].append(image_id)
-            fields["keypoints"].append(rec["keypoints"])
-            fields["keypoint_scores"].append(rec["keypoint_scores"])
-            fields["bbox_scores"].append(rec.get("bbox_score", 1.0))
-            fields["instance_ids"].append(rec.get("id", i))
             if "area" in rec:
-                fields["areas"].append(np.float32(rec["area"]))
+                areas.append(np.float32(rec["area"]))
             elif "bbox_scales" in rec:
-                fields["areas"].append(np.prod(np.asarray(rec["bbox_scales"], dtype=np.float32)))
-        if fields["areas"] and len(fields["areas"]) != len(records):
+                areas.append(np.prod(np.asarray(rec["bbox_scales"], dtype=np.float32)))
+        if areas and len(areas) != len(records):
             raise ValueError("either every record or none has an 'area' or 'bbox_scales'")
         return cls(
-            image_ids=fields["image_ids"], keypoints=fields["keypoints"], keypoint_scores=fields["keypoint_scores"],
-            bbox_scores=fields["bbox_scores"], areas=fields["areas"] or None, instance_ids=fields["instance_ids"],
+            image_ids=[rec.get("img_id", rec.get("image_id")) for rec in records],
+            keypoints=[rec["keypoints"] for rec in records],
+            keypoint_scores=[rec["keypoint_scores"] for rec in records],
+            bbox_scores=[rec.get("bbox_score", 1.0) for rec in records], areas=areas or None,
+            instance_ids=[rec.get("id", i) for i, rec in enumerate(records)],
         )
 
     @classmethod
@@ -305,27 +301,25 @@ def rescore_instances(
         keypoint_scores: (N, K) keypoint scores (cast to float32).
         bbox_scores: (N,) detection scores (cast to float32).
         score_mode: ``"bbox_keypoint"``: box score x mean of the keypoint scores ``> keypoint_score_thr`` (0 when
-            none); ``"keypoint"``: plain mean of all keypoint scores; ``"bbox"``: the box score;
-            ``"bbox_rle"``: box score + mean + max of the keypoint scores.
+            none); ``"keypoint"``: plain mean of all keypoint scores; ``"bbox"``: the box score.
         keypoint_score_thr: threshold of ``"bbox_keypoint"``.
 
     Returns:
-        (N,) float32 scores (float64 for ``"bbox_rle"``).
+        (N,) float32 scores.
     """
     if score_mode not in _SCORE_MODES:
         raise ValueError(f"score_mode must be one of {_SCORE_MODES}, got {score_mode!r}")
     kps = _array("keypoint_scores", keypoint_scores, np.float32, (None, None), "(N, K)")
     n = kps.shape[0]
+    if kps.shape[1] == 0:
+        raise ValueError("keypoint_scores must have at least one keypoint (K >= 1)")
     box = _array("bbox_scores", bbox_scores, np.float32, (n,), f"({n},)")
     if score_mode == "bbox":
         return box.copy()
     if score_mode == "keypoint":
         return np.array([np.mean(row) for row in kps], dtype=np.float32).reshape(n)
-    if score_mode == "bbox_rle":
-        return np.array([float(b + np.mean(row) + np.max(row)) for b, row in zip(box, kps)], np.float64).reshape(n)
     above = kps > np.float32(keypoint_score_thr)
-    total = np.cumsum(np.where(above, kps, np.float32(0)), axis=1, dtype=np.float32)[:, -1] if kps.shape[1] else \
-        np.zeros(n, np.float32)
+    total = np.cumsum(np.where(above, kps, np.float32(0)), axis=1, dtype=np.float32)[:, -1]
     count = above.sum(axis=1)
     mean = np.where(count > 0, total / np.maximum(count, 1).astype(np.float32), np.float32(0))
     return (box * mean.astype(np.float32)).astype(np.float32)

@@ -11,6 +11,17 @@ Sources:
   ``conv_layers.{n}.{param}`` when ``n < len(head.conv_layers)``, else ``final_layer.{param}``
   (``HeatmapHead._load_state_dict_pre_hook``). ``final_layer.{param}`` stays as it is.
 
+* ``"vitpose_original"``: checkpoints of the original ViTPose repository (ViTAE-Transformer/ViTPose, an
+  MMPose 0.x fork with its own ``ViT``): ``keypoint_head.`` handled as ``"mmpose_v0"``, and in the backbone
+  ``patch_embed.proj`` -> ``patch_embed.projection``, ``blocks.{i}.norm1/norm2`` -> ``layers.{i}.ln1/ln2``,
+  ``blocks.{i}.attn.{qkv,proj}`` -> ``layers.{i}.attn.{qkv,proj}``, ``blocks.{i}.mlp.fc1/fc2`` ->
+  ``layers.{i}.ffn.layers.0.0/ffn.layers.1``, ``last_norm`` -> ``ln1``. Its ``pos_embed`` has one extra
+  leading (class-token) row that the original forward adds to every patch
+  (``x + pos_embed[:, 1:] + pos_embed[:, :1]``); it is folded in: ``pos_embed[:, 1:] + pos_embed[:, :1]``
+  (a new tensor, computed in float32 and cast back to the checkpoint's dtype).
+
+:func:`guess_source` picks the source from the keys.
+
 The input ``state_dict`` is never modified; tensors are copied into the model by ``load_state_dict``
 (fp16 checkpoints load into fp32 parameters).
 """
@@ -22,9 +33,9 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-__all__ = ["SOURCES", "load_official", "remap_state_dict"]
+__all__ = ["SOURCES", "guess_source", "load_official", "remap_state_dict"]
 
-SOURCES = ("mmpose", "mmpose_v0")
+SOURCES = ("mmpose", "mmpose_v0", "vitpose_original")
 
 
 def _num_conv_layers(model: nn.Module) -> int:
@@ -42,6 +53,46 @@ def _v0_head_key(key: str, num_conv: int) -> str:
     return key
 
 
+_VITPOSE_RENAMES = (
+    ("backbone.patch_embed.proj.", "backbone.patch_embed.projection."),
+    ("backbone.last_norm.", "backbone.ln1."),
+)
+_VITPOSE_BLOCK_RENAMES = (
+    ("norm1.", "ln1."), ("norm2.", "ln2."), ("mlp.fc1.", "ffn.layers.0.0."), ("mlp.fc2.", "ffn.layers.1."),
+    ("attn.qkv.", "attn.qkv."), ("attn.proj.", "attn.proj."),
+)
+
+
+def _vitpose_key(key: str) -> str:
+    for old, new in _VITPOSE_RENAMES:
+        if key.startswith(old):
+            return new + key[len(old):]
+    if key.startswith("backbone.blocks."):
+        index, _, rest = key[len("backbone.blocks."):].partition(".")
+        for old, new in _VITPOSE_BLOCK_RENAMES:
+            if rest.startswith(old):
+                return f"backbone.layers.{index}.{new}{rest[len(old):]}"
+    return key
+
+
+def _fold_cls_pos_embed(value: torch.Tensor) -> torch.Tensor:
+    if value.ndim != 3 or value.shape[1] < 2:
+        raise ValueError(f"original ViTPose pos_embed must have shape (1, 1 + N, C), got {tuple(value.shape)}")
+    v = value.float()
+    return (v[:, 1:] + v[:, :1]).to(value.dtype)
+
+
+def guess_source(state_dict: Mapping[str, torch.Tensor]) -> str:
+    """``"vitpose_original"`` for original-ViTPose keys (``backbone.blocks.*``), ``"mmpose_v0"`` for a
+    ``keypoint_head.`` prefix, else ``"mmpose"`` (a DDP ``module.`` prefix is ignored)."""
+    keys = [k[len("module."):] if k.startswith("module.") else k for k in state_dict]
+    if any(k.startswith(("backbone.blocks.", "backbone.patch_embed.proj.")) for k in keys):
+        return "vitpose_original"
+    if any(k.startswith("keypoint_head.") for k in keys):
+        return "mmpose_v0"
+    return "mmpose"
+
+
 def remap_state_dict(
     state_dict: Mapping[str, torch.Tensor], *, source: str, model: nn.Module | None = None
 ) -> dict[str, torch.Tensor]:
@@ -56,10 +107,14 @@ def remap_state_dict(
     out: dict[str, torch.Tensor] = {}
     for key, value in state_dict.items():
         new = key[len("module.") :] if key.startswith("module.") else key
-        if source == "mmpose_v0":
+        if source in ("mmpose_v0", "vitpose_original"):
             if new.startswith("keypoint_head."):
                 new = "head." + new[len("keypoint_head.") :]
             new = _v0_head_key(new, num_conv)
+        if source == "vitpose_original":
+            new = _vitpose_key(new)
+            if new == "backbone.pos_embed":
+                value = _fold_cls_pos_embed(value)
         if new in out:
             raise ValueError(f"checkpoint keys collide after remapping: {key!r} -> {new!r}")
         out[new] = value
@@ -91,7 +146,8 @@ def load_official(model: nn.Module, state_dict: Mapping[str, torch.Tensor], *, s
     Args:
         model: e.g. a :class:`posekit.models.topdown.TopdownModel` built with the checkpoint's config.
         state_dict: the checkpoint's ``state_dict`` (``checkpoint['state_dict']``; unwrap it first).
-        source: ``"mmpose"`` (1.x) or ``"mmpose_v0"`` (0.x, ``keypoint_head.`` prefix).
+        source: ``"mmpose"`` (1.x), ``"mmpose_v0"`` (0.x, ``keypoint_head.`` prefix) or ``"vitpose_original"``
+            (the original ViTPose repository); :func:`guess_source` picks one from the keys.
 
     Raises:
         ValueError: naming every missing key, unexpected key and shape mismatch (checkpoint vs model).

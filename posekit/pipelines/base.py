@@ -18,9 +18,20 @@ class PoseEstimator:
     ``est(image)`` accepts a path, an HxWx3 RGB uint8 array or a PIL image (see :func:`posekit.load_image`)
     and returns :class:`~posekit.types.Poses` in image pixels. ``boxes`` (N, 4) xyxy pixels, when given,
     replace the detector.
+
+    ``PoseEstimator(model, detector, **options)`` builds the top-down pipeline
+    (:class:`posekit.pipelines.topdown.TopDownEstimator`, a subclass) around a model from
+    :func:`posekit.create_model`; ``PoseEstimator.from_pretrained(name)`` builds any registered pipeline.
     """
 
     skeleton: Skeleton
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> PoseEstimator:
+        if cls is PoseEstimator and (args or kwargs):
+            from posekit.pipelines.topdown import TopDownEstimator
+
+            return super().__new__(TopDownEstimator)  # Python then runs TopDownEstimator.__init__(*args, **kwargs)
+        return super().__new__(cls)
 
     @classmethod
     def from_pretrained(cls, name: str, **kwargs: Any) -> PoseEstimator:

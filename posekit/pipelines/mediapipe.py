@@ -437,13 +437,20 @@ def load_detector(asset_name: str, filename: str, config_name: str, *, device: s
 
 def blazepose_full(*, device: str | torch.device = "cpu", detector: Callable | None = None,
                    landmark_model: Callable | None = None, min_detection_score: float | None = None,
-                   **kwargs: Any) -> BlazePoseEstimator:
+                   tiles: int = 1, **kwargs: Any) -> BlazePoseEstimator:
     """BlazePose full with MediaPipe's pose detector (body boxes); models are loaded (converted from the cached
-    MediaPipe wheel, or from ``$POSEKIT_TFLITE_DIR``) only when not given. ``kwargs`` go to
-    :class:`BlazePoseEstimator`."""
+    MediaPipe wheel, or from ``$POSEKIT_TFLITE_DIR``) only when not given.
+
+    ``tiles > 1`` also runs the detector on a ``tiles x tiles`` grid of overlapping tiles (one batch) to find small
+    people; people found on the whole image keep MediaPipe's exact result (see
+    :class:`posekit.detect.tiled.TiledDetector`). ``kwargs`` go to :class:`BlazePoseEstimator`."""
     if landmark_model is None:
         landmark_model = load_landmark_module("POSE_LANDMARK_FULL", "pose_landmark_full.tflite").to(device)
     if detector is None:
         detector = load_detector("POSE_DETECTION", "pose_detection.tflite", "POSE_DETECTION_CONFIG",
-                                 device=device, min_score=min_detection_score, box="body")
+                                 device=device, min_score=min_detection_score, box="model" if tiles > 1 else "body")
+        if tiles > 1:
+            from posekit.detect.tiled import TiledDetector
+
+            detector = TiledDetector(detector, grid=tiles)
     return BlazePoseEstimator(landmark_model, detector, **kwargs)

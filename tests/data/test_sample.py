@@ -44,7 +44,8 @@ def test_sample_unlabelled_keypoint_is_never_visible():
 @pytest.mark.parametrize(
     "kw, match",
     [
-        (dict(keypoints=np.zeros((14, 2))), r"keypoints must have shape \(17, 2\) for skeleton 'coco17', got \(14, 2\)"),
+        (dict(keypoints=np.zeros((14, 2))),
+         r"keypoints must have shape \(17, 2\) for skeleton 'coco17', got \(14, 2\)"),
         (dict(visible=np.ones(16)), r"visible must have shape \(17,\)"),
         (dict(visible=np.full(17, 2.0)), r"visible must lie in \[0, 1\]"),
         (dict(box=[0, 0, 1]), r"box must be 4 finite numbers"),
