@@ -68,6 +68,11 @@ def predict(
     tiles: Annotated[int, typer.Option(
         help="BlazePose: also detect on a TILES x TILES grid of overlapping tiles to find small people "
              "(1 = MediaPipe's single pass; people found by it keep MediaPipe's exact result).")] = 1,
+    weights: Annotated[Optional[Path], typer.Option(
+        help="Checkpoint file for the model (official MMPose 1.x/0.x or original ViTPose .pth).")] = None,
+    boxes: Annotated[Optional[Path], typer.Option(
+        help="COCO detections JSON (results list or dataset dict) giving the person boxes; images are looked up "
+             "by file name, else by the number ending the file name (COCO image id).")] = None,
 ) -> None:
     """Estimate poses in images; print a summary, optionally write results JSON and drawings.
 
@@ -80,12 +85,24 @@ def predict(
     files = _expand_images(images)
     if not files:
         _fail("no images given (folders are searched for " + ", ".join(sorted(IMAGE_SUFFIXES)) + ")")
+    if weights is not None and not weights.is_file():
+        _fail(f"--weights {weights}: no such file")
+    box_file = None
+    if boxes is not None:
+        from posekit.detect.boxes import BoxesFromFile
+
+        try:
+            box_file = BoxesFromFile(boxes)
+        except (OSError, ValueError) as exc:
+            _fail(f"--boxes: {exc}")
     try:
         options = {"tiles": tiles} if tiles != 1 else {}
+        if weights is not None:
+            options["weights"] = weights
         est = posekit.PoseEstimator.from_pretrained(model, device=device, **options)
     except KeyError as exc:
         _fail(str(exc.args[0]))
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RuntimeError, OSError) as exc:  # RuntimeError: weights download/checksum
         _fail(f"{model}: {exc}")
     target = None
     if coco17:
@@ -99,7 +116,10 @@ def predict(
             typer.echo(f"posekit: skipping {path}: {exc}", err=True)
             failed.append(str(path))
             continue
-        poses = est(image)
+        if box_file is None:
+            poses = est(image)
+        else:
+            poses = est(image, boxes=_boxes_for(box_file, path, index, est))
         if target is not None:
             poses = poses.to_skeleton(target)
         typer.echo(f"{path}: {len(poses)} pose(s), {poses.skeleton.name}")
@@ -113,6 +133,17 @@ def predict(
     if failed:
         typer.echo(f"posekit: {len(failed)} image(s) could not be read: {', '.join(failed)}", err=True)
         raise typer.Exit(1)
+
+
+def _boxes_for(box_file, path: Path, index: int, est):  # noqa: ANN001, ANN202 (lazy imports)
+    """Detections of image ``path`` in a BoxesFromFile: by file name, else by COCO image id from the stem."""
+    from posekit.pipelines.topdown import TopDownEstimator
+
+    try:
+        dets = box_file[path.name]
+    except KeyError:
+        dets = box_file[_image_id(path, index)]
+    return dets if isinstance(est, TopDownEstimator) else dets.boxes
 
 
 @weights_app.command("fetch")
@@ -154,13 +185,50 @@ def video(
 
 @app.command("eval")
 def evaluate(
-    model: Annotated[str, typer.Option("--model", "-m")] = DEFAULT_MODEL,
-    dataset: Annotated[str, typer.Option(help="coco, lsp, mpii, ...")] = "coco",
-    ann: Annotated[Optional[Path], typer.Option(help="Annotation file.")] = None,
-    images: Annotated[Optional[Path], typer.Option(help="Image folder.")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `posekit models`).")] = DEFAULT_MODEL,
+    dataset: Annotated[str, typer.Option(help="coco (any COCO-format keypoint JSON), lsp (test split "
+                                              "1001-2000), lspet or mpii (hg_valid.h5).")] = "coco",
+    ann: Annotated[Optional[Path], typer.Option(help="Annotation file (lsp/lspet: the folder with joints.mat).")] = None,
+    images: Annotated[Optional[Path], typer.Option(help="Image folder (lsp: ANN/images, the default).")] = None,
+    weights: Annotated[Optional[Path], typer.Option(help="Local checkpoint for models that take one.")] = None,
+    boxes: Annotated[str, typer.Option(help="Person boxes: gt, detector, or a COCO detections JSON file.")] = "gt",
+    flip: Annotated[Optional[bool], typer.Option("--flip/--no-flip", help="Flip test (default: the model's).")] = None,
+    min_presence: Annotated[Optional[float], typer.Option(
+        help="MediaPipe pipelines: drop instances whose presence flag is not above this (default: the "
+             "pipeline's 0.5; 0 keeps a prediction for every box).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per model call and per flushed write.")] = 8,
+    out: Annotated[Optional[Path], typer.Option(help="Output folder [default: posekit-eval/MODEL-DATASET].")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N images.")] = None,
+    resume: Annotated[bool, typer.Option(help="Keep the images already in OUT/predictions.jsonl.")] = False,
+    device: Annotated[str, typer.Option(help="torch device: cpu, cuda, ...")] = "cpu",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Evaluate a model on a dataset: COCO AP (pycocotools), PCK/PCKh/AUC, NME, MPJPE."""
-    _later("eval", "datasets and evaluation")
+    """Evaluate a model on a dataset: PCK@0.2 (bbox and torso), PCKh (MPII), COCO AP (pycocotools).
+
+    Writes OUT/predictions.jsonl (one line per image, appended and flushed as it goes), OUT/results.json (COCO
+    results) and OUT/report.json, and prints a per-joint table. Bad annotation records and unreadable images are
+    reported and skipped.
+    """
+    from posekit import evaluate as ev
+
+    if ann is None:
+        _fail("--ann is required (the annotation file; for lsp the folder holding joints.mat)")
+    out = out if out is not None else Path("posekit-eval") / f"{model}-{dataset}"
+    try:
+        report = ev.run_evaluation(model=model, dataset=dataset, ann=ann, images=images, out=out, weights=weights,
+                                   boxes=boxes, flip=flip, min_presence=min_presence, batch_size=batch_size,
+                                   limit=limit, resume=resume,
+                                   device=device, progress=progress)
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    typer.echo(ev.format_table(report))
+    for rec in report["load_report"]["skipped"][:20]:
+        typer.echo(f"posekit: skipped annotation {rec['index']} ({rec['reason']}): {rec['message']}", err=True)
+    for rec in report["image_errors"]:
+        typer.echo(f"posekit: skipped image {rec['image']}: {rec['error']}", err=True)
+    typer.echo(f"wrote {report['files']['report']}, {report['files']['results']}, {report['files']['predictions']}")
 
 
 @app.command()

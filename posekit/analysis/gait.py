@@ -1,15 +1,21 @@
 """Gait measures from the two ankle trajectories of one person: steps, cadence, stance/swing ratio.
 
 Steps: the distance between the ankles peaks once per step (the feet are furthest apart around each heel strike),
-so the step events are the local maxima of ``|left - right|`` found by :func:`scipy.signal.find_peaks` with a
-minimum spacing (``min_step_s``) and a minimum prominence (default 30 % of the distance's 5-95 % range). Cadence
-is ``60 * (steps - 1) / (time of the last step - time of the first)`` in steps per minute.
+so the step events are the local maxima of ``|left - right|`` (smoothed over ``step_smooth_s``) found by
+:func:`scipy.signal.find_peaks` with a minimum spacing (``min_step_s``) and a minimum prominence (default 30 % of
+the distance's 5-95 % range); each event is the middle of the peak's flat top (the samples within 20 % of the
+prominence of the maximum), which for walking is the middle of the double-support phase, just after heel strike.
+Cadence (steps per minute) is ``120 / median stride time``, a stride being the time from a step event to the
+next but one (robust to a missed event and to unequal left and right steps; ``60 / step time`` with 2 events).
+Events that fall more than ``min_step_s / 2`` from any visible sample are dropped.
 
 Stance/swing: a foot is in stance while its ankle is (nearly) still, i.e. its speed is below
 ``stance_speed_fraction`` times the ankle's 95th-percentile speed. That needs a static camera and a walk that
 moves the feet across the image (a side or oblique view); it is NaN when fewer than 2 steps are found (standing,
-too short a clip) or an ankle is visible in too few samples. Positions are smoothed with a short Savitzky-Golay filter
-before speeds are taken, so keypoint jitter does not read as swing.
+too short a clip) or an ankle is visible in too few samples. Positions are smoothed with a short Savitzky-Golay
+filter before speeds are taken, so keypoint jitter does not read as swing. The slow start and end of a swing fall
+under the threshold too, so stance is over-estimated a little (by about 0.03 for a smooth swing and the default
+fraction 0.2).
 
 Works in image pixels (T, 2) or in 3D (T, 3); all measures are ratios, counts or times, so units cancel.
 """
@@ -19,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import find_peaks
+from scipy.signal import find_peaks, savgol_filter
 
 from posekit.analysis.repetitions import frame_times
 from posekit.skeletons import Skeleton
@@ -82,6 +88,18 @@ def _stance_ratio(pos: np.ndarray, t: np.ndarray, fraction: float, window: int, 
     return float(np.mean(speed < fraction * fast))
 
 
+def _plateau_middle(x: np.ndarray, peak: int, prominence: float) -> int:
+    """Middle index of the run around ``peak`` where ``x`` stays within 20 % of ``prominence`` of the peak value
+    (a noisy flat top, e.g. double support, has its maximum anywhere on it)."""
+    floor = x[peak] - 0.2 * prominence
+    lo, hi = peak, peak
+    while lo > 0 and x[lo - 1] >= floor:
+        lo -= 1
+    while hi < len(x) - 1 and x[hi + 1] >= floor:
+        hi += 1
+    return (lo + hi) // 2
+
+
 def gait_measures(
     left_ankle: np.ndarray,
     right_ankle: np.ndarray,
@@ -89,6 +107,7 @@ def gait_measures(
     time_s: np.ndarray | None = None,
     fps: float | None = None,
     min_step_s: float = 0.25,
+    step_smooth_s: float = 0.2,
     prominence: float | None = None,
     stance_speed_fraction: float = 0.2,
     smooth_window: int = 5,
@@ -100,6 +119,8 @@ def gait_measures(
         left_ankle, right_ankle: (T, 2) image pixels (x right, y down) or (T, 3) 3D points; NaN = not visible.
         time_s: (T,) sample times in seconds, or ``fps``: constant sample rate (exactly one).
         min_step_s: minimum time between two step events.
+        step_smooth_s: the ankle distance is smoothed (Savitzky-Golay, order 2) over about this many seconds
+            before its peaks are taken (0 = no smoothing).
         prominence: minimum prominence of an ankle-distance peak, in the trajectories' units (default 30 % of
             the distance's 5-95 % range).
         stance_speed_fraction: stance threshold as a fraction of the ankle's 95th-percentile speed.
@@ -122,10 +143,25 @@ def gait_measures(
             p5, p95 = np.percentile(dist[ok], [5, 95])
             prominence = 0.3 * (p95 - p5)
         dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
-        peaks, _ = find_peaks(filled, distance=max(1, int(round(min_step_s / dt))),
-                              prominence=max(float(prominence), 1e-12))
-        steps = peaks[ok[peaks]].astype(np.int64)
-    cadence = 60.0 * (len(steps) - 1) / (t[steps[-1]] - t[steps[0]]) if len(steps) >= 2 else float("nan")
+        # smooth over ~0.2 s so a flat, noisy double-support plateau peaks near its middle
+        w = int(round(step_smooth_s / dt)) // 2 * 2 + 1
+        if w > 2 and len(filled) >= w:
+            filled = savgol_filter(filled, w, 2)
+        peaks, props = find_peaks(filled, distance=max(1, int(round(min_step_s / dt))),
+                                  prominence=max(float(prominence), 1e-12))
+        steps = np.array([_plateau_middle(filled, p, prom) for p, prom in zip(peaks, props["prominences"])],
+                         dtype=np.int64)
+        if len(steps):  # drop events that fall deep inside a gap (interpolated, not seen)
+            tv = t[ok]
+            j = np.clip(np.searchsorted(tv, t[steps]), 1, len(tv) - 1)
+            nearest = np.minimum(np.abs(tv[j] - t[steps]), np.abs(tv[j - 1] - t[steps]))
+            steps = steps[nearest <= min_step_s / 2]
+    if len(steps) >= 3:  # two steps per stride; the median stride is robust to a missed step and to limping
+        cadence = 120.0 / float(np.median(t[steps[2:]] - t[steps[:-2]]))
+    elif len(steps) == 2:
+        cadence = 60.0 / float(t[steps[1]] - t[steps[0]])
+    else:
+        cadence = float("nan")
     if len(steps) >= 2:
         stance = [_stance_ratio(p, t, stance_speed_fraction, smooth_window, min_visible) for p in (left, right)]
     else:  # no walking found: stance and swing are undefined

@@ -183,7 +183,25 @@ class TopDownEstimator(PoseEstimator):
         if not isinstance(crops, np.ndarray) or crops.dtype != np.uint8 or crops.shape[1:] != (h, w, 3):
             shape = crops.shape if isinstance(crops, np.ndarray) else type(crops).__name__
             raise ValueError(f"crops must be a uint8 array of shape (N, {h}, {w}, 3), got {shape}")
-        decoded = self._decode(self._forward(crops))
+        x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2)
+        return self.predict_inputs(x, center, scale, normalized=False)
+
+    def predict_inputs(self, inputs: torch.Tensor, center: np.ndarray, scale: np.ndarray, *,
+                       normalized: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Keypoints from model inputs ``(N, 3, H, W)``: already normalised float (``normalized=True``, e.g.
+        MMPose's preprocessed tensor) or 0-255 RGB values; ``center``/``scale`` (N, 2) as in
+        :meth:`predict_crops`. Returns keypoints (N, K, 2) float32 image pixels and raw scores (N, K) float32."""
+        w, h = self.spec.input_size
+        if not isinstance(inputs, torch.Tensor) or inputs.ndim != 4 or tuple(inputs.shape[1:]) != (3, h, w):
+            shape = tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs).__name__
+            raise ValueError(f"inputs must be a tensor of shape (N, 3, {h}, {w}), got {shape}")
+        n, k = inputs.shape[0], self.skeleton.num_keypoints
+        if len(np.asarray(center)) != n or len(np.asarray(scale)) != n:
+            raise ValueError(f"center and scale must have {n} rows (one per input), got "
+                             f"{np.shape(center)} and {np.shape(scale)}")
+        if n == 0:
+            return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
+        decoded = self._decode(self._forward(inputs, normalized=normalized))
         keypoints = crop_to_image(decoded.keypoints, center, scale, (w, h)).astype(np.float32)
         return keypoints, decoded.scores.astype(np.float32)
 
@@ -215,13 +233,14 @@ class TopDownEstimator(PoseEstimator):
             raise ValueError(f"boxes must have shape (N, 4) as x1, y1, x2, y2 pixels, got {arr.shape}")
         return arr, np.ones(len(arr), np.float32)
 
-    def _forward(self, crops: np.ndarray) -> Any:
-        """Fused raw outputs for (N, H, W, 3) uint8 RGB crops: heatmaps (N, K, h, w) or SimCC ``(x, y)``."""
+    def _forward(self, inputs: torch.Tensor, *, normalized: bool) -> Any:
+        """Fused raw outputs (CPU float32) for (N, 3, H, W) inputs: heatmaps (N, K, h, w) or SimCC ``(x, y)``."""
         outputs = []
         with torch.inference_mode():
-            for start in range(0, len(crops), self.batch_size):
-                chunk = torch.from_numpy(crops[start:start + self.batch_size]).to(self.device)
-                x = (chunk.permute(0, 3, 1, 2).float() - self._mean) / self._std
+            for start in range(0, len(inputs), self.batch_size):
+                x = inputs[start:start + self.batch_size].to(self.device).float()
+                if not normalized:
+                    x = (x - self._mean) / self._std
                 n = x.shape[0]
                 if self.flip_test:
                     out = self.model(torch.cat([x, x.flip(-1)]))

@@ -13,7 +13,8 @@ frame gives the ``dof`` rotations in the listed order, ``M = R_last ... R_first`
 ``Rz Ry Rx``). The bone's rotation relative to its parent, expressed in world-at-rest axes, is
 ``L = C M C^-1``; the accumulated rotation is ``G = G_parent L`` and the bone's end is
 ``end = start + G (direction * length)`` (Acclaim spec / CMU ``amc_parser``). The root's AMC channels follow
-``:root order`` (``TX TY TZ RX RY RZ``) with the root ``axis`` order.
+``:root order`` (``TX TY TZ RX RY RZ``): translation in file units, rotations composed in the listed order
+like a bone's dof, with the root ``orientation``/``axis`` in the role of ``C`` (zero in the CMU files).
 """
 
 from __future__ import annotations
@@ -235,7 +236,7 @@ def read_amc(path: str | os.PathLike, *, angle_unit: str | None = None) -> AmcMo
         if not frames:
             raise ValueError(f"{path}:{lineno}: bone values before the first frame number: {line!r}")
         try:
-            values = [float(v) for v in parts[1:]]
+            values = list(map(float, parts[1:]))
         except ValueError as err:
             raise ValueError(f"{path}:{lineno}: non-numeric value in {line!r}") from err
         seq = rows.setdefault(parts[0], [])
@@ -260,7 +261,8 @@ def forward_kinematics(skeleton: AsfSkeleton, motion: AmcMotion | None = None) -
 
     Args:
         skeleton: from :func:`read_asf`.
-        motion: from :func:`read_amc`; ``None`` gives the rest pose (all angles zero, root at its ASF position).
+        motion: from :func:`read_amc`; ``None`` gives the rest pose (all angles zero, root at its ASF
+            ``position``): every bone end is then the sum of ``direction * length`` along its chain.
 
     Returns:
         ``(T, 1 + num_bones, 3)`` float64 millimetres, world frame (Y up), points in
@@ -270,7 +272,7 @@ def forward_kinematics(skeleton: AsfSkeleton, motion: AmcMotion | None = None) -
     if motion is None:
         T = 1
         root_t = np.asarray(skeleton.root_position, dtype=np.float64)[None]
-        root_r = _euler(skeleton.root_axis_order, np.asarray(skeleton.root_orientation)[None])
+        root_r = np.eye(3)[None]
         values: dict[str, np.ndarray] = {}
         to_rad = 1.0
     else:
@@ -287,11 +289,8 @@ def forward_kinematics(skeleton: AsfSkeleton, motion: AmcMotion | None = None) -
         root_t = np.stack([rv[:, col[c]] if c in col else np.zeros(T) for c in ("tx", "ty", "tz")], axis=-1)
         order = "".join(c[1] for c in skeleton.root_order if c.startswith("r")).upper()
         angles = np.stack([rv[:, col[c]] for c in skeleton.root_order if c.startswith("r")], axis=-1) * to_rad
-        # The root axis gives the order of the rotation channels (CMU: ``axis XYZ`` with ``order ... RX RY RZ``).
-        axis_order = skeleton.root_axis_order
-        angles = np.stack([angles[:, order.index(a)] for a in axis_order], axis=-1)
-        c0 = _euler(axis_order, np.asarray(skeleton.root_orientation)[None])
-        root_r = c0 @ _euler(axis_order, angles)
+        c0 = _euler(skeleton.root_axis_order, np.asarray(skeleton.root_orientation))
+        root_r = c0 @ _euler(order, angles) @ c0.T
     pos = np.zeros((T, 1 + len(skeleton.bones), 3), dtype=np.float64)
     pos[:, 0] = root_t * mm
     index = {"root": 0}
@@ -309,6 +308,6 @@ def forward_kinematics(skeleton: AsfSkeleton, motion: AmcMotion | None = None) -
         # (a bone without motion values has L = C I C^-1 = I: it inherits the parent's rotation)
         offset = np.asarray(bone.direction) * bone.length * mm
         pos[:, i] = pos[:, index[bone.parent]] + np.einsum("...ij,j->...i", g, offset)
-        rot[bone.name] = np.broadcast_to(g, (T, 3, 3)) if g.ndim == 2 else g
+        rot[bone.name] = g
         index[bone.name] = i
     return pos

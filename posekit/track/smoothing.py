@@ -5,7 +5,8 @@ One-Euro (Casiez, Roussel and Vogel, CHI 2012): a first-order low-pass whose cut
     ``cutoff = min_cutoff + beta * |dx/dt|``,  ``alpha = 1 / (1 + 1 / (2 pi cutoff dt))``,
 
 so slow motion is smoothed hard (jitter goes) and fast motion is followed with little lag. The speed is the norm
-of a keypoint's low-passed 2D velocity (cutoff ``d_cutoff``), measured in units of the person's size per second
+of a keypoint's low-passed 2D velocity (cutoff ``d_cutoff``; differences of the raw measurements, as in the
+reference C++ implementation and MediaPipe, so the lag does not depend on the frame rate), measured in units of the person's size per second
 (size = the longer side of the pose's box), so ``beta`` does not depend on the image resolution or on how far the
 person is from the camera. Timestamps are seconds and may be irregular (variable frame rate, dropped frames).
 
@@ -34,10 +35,12 @@ def one_euro_alpha(cutoff_hz: np.ndarray | float, dt_s: np.ndarray | float) -> n
 
 @dataclass
 class _TrackFilter:
-    """Mutable filter state of one track: per keypoint last time (K,), value (K, 2), derivative (K, 2)."""
+    """Mutable filter state of one track: per keypoint last time (K,), filtered value (K, 2), raw value
+    (K, 2) and filtered derivative (K, 2)."""
 
     t: np.ndarray
     x: np.ndarray
+    raw: np.ndarray
     dx: np.ndarray
     last_seen_s: float
 
@@ -55,7 +58,7 @@ class OneEuroSmoother:
     as NaN and its filter keeps its state; when it reappears the filter continues with the longer time step.
     """
 
-    def __init__(self, *, min_cutoff: float = 1.0, beta: float = 1.0, d_cutoff: float = 1.0,
+    def __init__(self, *, min_cutoff: float = 0.5, beta: float = 20.0, d_cutoff: float = 1.0,
                  max_gap_s: float = 1.0) -> None:
         for name, v in (("min_cutoff", min_cutoff), ("d_cutoff", d_cutoff), ("max_gap_s", max_gap_s)):
             if not (np.isfinite(v) and v > 0):
@@ -84,7 +87,8 @@ class OneEuroSmoother:
         state = self._filters.get(track_id)
         if state is None or state.t.shape[0] != x.shape[0] or time_s - state.last_seen_s > self.max_gap_s:
             k = x.shape[0]
-            state = _TrackFilter(np.full(k, np.nan), np.full((k, 2), np.nan), np.zeros((k, 2)), time_s)
+            state = _TrackFilter(np.full(k, np.nan), np.full((k, 2), np.nan), np.full((k, 2), np.nan),
+                                 np.zeros((k, 2)), time_s)
             self._filters[track_id] = state
         state.last_seen_s = time_s
         fresh = valid & ~np.isfinite(state.t)
@@ -92,7 +96,7 @@ class OneEuroSmoother:
         out = np.where(valid[:, None], x, np.nan)
         if step.any():
             dt = np.maximum(time_s - state.t[step], 1e-6)[:, None]
-            dx = (x[step] - state.x[step]) / dt
+            dx = (x[step] - state.raw[step]) / dt
             dx_hat = state.dx[step] + one_euro_alpha(self.d_cutoff, dt) * (dx - state.dx[step])
             speed = np.linalg.norm(dx_hat, axis=1, keepdims=True) / max(float(scale), 1e-6)
             cutoff = self.min_cutoff + self.beta * speed
@@ -101,6 +105,7 @@ class OneEuroSmoother:
         state.dx[fresh] = 0.0
         upd = fresh | step
         state.x[upd] = out[upd]
+        state.raw[upd] = x[upd]
         state.t[upd] = time_s
         return out
 

@@ -1,0 +1,263 @@
+"""The zoo's models in ONNX: export by public name, and posekit pipelines running on ONNX Runtime.
+
+* :func:`export_model` writes the ONNX file(s) of a model name (``posekit export``): MediaPipe models give two
+  files, ``<out>/<name>_detector.onnx`` and ``<out>/<name>_landmark.onnx``; top-down models one,
+  ``<out>/<name>.onnx``.
+* :func:`mediapipe_onnx` / :func:`blazepose_full_onnx` build the MediaPipe landmark pipelines with both networks
+  replaced by :class:`~posekit.export.ort_backend.OrtModule` s. Their ONNX files are exported on first use
+  (dynamic batch) into ``<cache>/onnx/`` (``$POSEKIT_HOME/onnx``; see :func:`posekit.models._weights.cache_dir`),
+  named by the network and a fingerprint of its converted graph and weights, so a changed conversion gives a new
+  file instead of a stale one.
+* :func:`topdown_onnx_estimator`: a :class:`~posekit.pipelines.topdown.TopDownEstimator` on an exported top-down
+  file (through :class:`OrtTorchModule`, since that estimator takes ``nn.Module`` s).
+
+Only the networks run in ONNX Runtime; pre- and post-processing are posekit's (NumPy / OpenCV; the pipelines
+themselves still import torch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import torch
+
+from posekit.export.onnx import export_onnx
+from posekit.export.ort_backend import OrtModule
+
+__all__ = [
+    "MediaPipeNetworks", "MEDIAPIPE_NETWORKS", "export_model", "mediapipe_onnx_files", "mediapipe_onnx",
+    "blazepose_full_onnx", "OrtTorchModule", "topdown_onnx_estimator",
+]
+
+
+@dataclass(frozen=True)
+class MediaPipeNetworks:
+    """The two networks of a MediaPipe pipeline.
+
+    Attributes:
+        detector, landmark: ``(asset, tflite_file)``: the asset's name in :mod:`posekit.models._weights` and its
+            ``.tflite`` file name (as :func:`posekit.pipelines.mediapipe.load_landmark_module` takes them, so
+            ``$POSEKIT_TFLITE_DIR`` works).
+        detector_config: the :class:`~posekit.detect.mediapipe.MediaPipeDetectorConfig`'s name in
+            :mod:`posekit.detect.mediapipe`.
+    """
+
+    detector: tuple[str, str]
+    landmark: tuple[str, str]
+    detector_config: str
+
+
+#: The MediaPipe entries of the public model registry and their networks.
+MEDIAPIPE_NETWORKS = MappingProxyType({
+    "blazepose_full": MediaPipeNetworks(("POSE_DETECTION", "pose_detection.tflite"),
+                                        ("POSE_LANDMARK_FULL", "pose_landmark_full.tflite"), "POSE_DETECTION_CONFIG"),
+    "mediapipe_hand_full": MediaPipeNetworks(("PALM_DETECTION_FULL", "palm_detection_full.tflite"),
+                                             ("HAND_LANDMARK_FULL", "hand_landmark_full.tflite"),
+                                             "PALM_DETECTION_FULL_CONFIG"),
+    "mediapipe_hand_lite": MediaPipeNetworks(("PALM_DETECTION_LITE", "palm_detection_lite.tflite"),
+                                             ("HAND_LANDMARK_LITE", "hand_landmark_lite.tflite"),
+                                             "PALM_DETECTION_LITE_CONFIG"),
+    "mediapipe_face_mesh": MediaPipeNetworks(("FACE_DETECTION_SHORT_RANGE", "face_detection_short_range.tflite"),
+                                             ("FACE_LANDMARK", "face_landmark.tflite"),
+                                             "FACE_DETECTION_SHORT_RANGE_CONFIG"),
+})
+
+
+def _mediapipe_networks(name: str) -> MediaPipeNetworks:
+    from posekit.models._registry import get_entry
+
+    get_entry(name)  # unknown names: KeyError with the closest known names
+    if name not in MEDIAPIPE_NETWORKS:
+        raise ValueError(f"{name!r} is not a MediaPipe model; MediaPipe models: {', '.join(MEDIAPIPE_NETWORKS)}")
+    return MEDIAPIPE_NETWORKS[name]
+
+
+def _load_tflite_module(asset: tuple[str, str]) -> torch.nn.Module:
+    from posekit.pipelines.mediapipe import load_landmark_module
+
+    return load_landmark_module(*asset)
+
+
+def _nchw_shape(module: torch.nn.Module) -> tuple[int, int, int, int]:
+    """(1, C, H, W) from a TFLite graph's NHWC input shape."""
+    b, h, w, c = module.input_shapes[0]  # type: ignore[attr-defined]
+    return (1, int(c), int(h), int(w))
+
+
+def _fingerprint(module: torch.nn.Module) -> str:
+    """First 12 hex digits of the sha256 of a module's graph description (TFLite spec) and weights."""
+    digest = hashlib.sha256()
+    spec = getattr(module, "spec", None)
+    if isinstance(spec, dict):
+        digest.update(json.dumps(spec, sort_keys=True, default=str).encode())
+    for key, value in module.state_dict().items():
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def _export_tflite(module: torch.nn.Module, path: Path, *, model: str, role: str, tflite: str, dynamic_batch: bool,
+                   opset: int, progress: Callable[[str], None] | None) -> Path:
+    meta = {"posekit.model": model, "posekit.network": role, "posekit.source": tflite,
+            "posekit.fingerprint": _fingerprint(module)}
+    return export_onnx(module, path, input_shape=_nchw_shape(module), dynamic_batch=dynamic_batch, opset=opset,
+                       metadata=meta, progress=progress)
+
+
+def mediapipe_onnx_files(name: str, *, folder: str | os.PathLike[str] | None = None, opset: int = 17,
+                         progress: Callable[[str], None] | None = None) -> tuple[Path, Path]:
+    """``(detector, landmark)`` ONNX files (dynamic batch) of a MediaPipe model, exported on first use.
+
+    Files live in ``folder`` (default ``<cache>/onnx``) as ``<network>-<fingerprint>-opset<opset>.onnx``; an
+    existing file is reused (files only ever appear complete and verified, see
+    :func:`~posekit.export.onnx.export_onnx`).
+    """
+    nets = _mediapipe_networks(name)
+    if folder is None:
+        from posekit.models._weights import cache_dir
+
+        folder = cache_dir() / "onnx"
+    folder = Path(folder)
+    paths = []
+    for role, asset in (("detector", nets.detector), ("landmark", nets.landmark)):
+        module = _load_tflite_module(asset)
+        stem = asset[1].rsplit(".", 1)[0]
+        path = folder / f"{stem}-{_fingerprint(module)}-opset{opset}.onnx"
+        if not path.is_file():
+            _export_tflite(module, path, model=name, role=role, tflite=asset[1], dynamic_batch=True, opset=opset,
+                           progress=progress)
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def export_model(name: str, out: str | os.PathLike[str], *, dynamic_batch: bool = False, opset: int = 17,
+                 weights: str | os.PathLike[str] | None = None, progress: Callable[[str], None] | None = None
+                 ) -> list[Path]:
+    """Export the network(s) of the public model ``name`` (see :func:`posekit.list_models`), verified in ONNX
+    Runtime against PyTorch (:func:`~posekit.export.onnx.export_onnx`).
+
+    Args:
+        name: a public model name.
+        out: output folder (created). For a top-down model also a file path ending in ``.onnx``.
+        dynamic_batch: symbolic batch axis (needed for flip test or batches of several crops).
+        opset: ONNX opset version.
+        weights: top-down models: an official checkpoint to load (else random initialisation, which is enough to
+            test deployment); not accepted for MediaPipe models (their weights come from the MediaPipe wheel).
+        progress: called with one line per exported file.
+
+    Returns:
+        The written paths: MediaPipe ``[<out>/<name>_detector.onnx, <out>/<name>_landmark.onnx]``, top-down
+        ``[<out>/<name>.onnx]`` (or ``[out]``). Unknown names raise ``KeyError`` (with the closest names).
+    """
+    from posekit.models._registry import create_model, get_entry
+
+    entry = get_entry(name)
+    out = Path(out)
+    if name in MEDIAPIPE_NETWORKS:
+        if weights is not None:
+            raise ValueError(f"{name} takes its weights from the MediaPipe wheel; weights= is for top-down models")
+        if out.suffix == ".onnx":
+            raise ValueError(f"{name} has two networks: out must be a folder, got the file name {str(out)!r}")
+        nets = MEDIAPIPE_NETWORKS[name]
+        paths = []
+        for role, asset in (("detector", nets.detector), ("landmark", nets.landmark)):
+            paths.append(_export_tflite(_load_tflite_module(asset), out / f"{name}_{role}.onnx", model=name, role=role,
+                                        tflite=asset[1], dynamic_batch=dynamic_batch, opset=opset, progress=progress))
+        return paths
+    if entry.task == "lift3d":
+        raise ValueError(f"{name} is a 3D lifter; ONNX export covers the 2D image models")
+    model = create_model(name, weights=weights) if weights is not None else create_model(name)
+    spec = getattr(model, "spec", None)
+    if spec is None:
+        raise ValueError(f"{name}: the network has no input specification (model.spec); cannot export it")
+    from posekit.codecs import SimCC
+
+    width, height = spec.codec.input_size
+    names = ("simcc_x", "simcc_y") if isinstance(spec.codec, SimCC) else ("heatmaps",)
+    path = out if out.suffix == ".onnx" else out / f"{name}.onnx"
+    meta = {"posekit.model": name, "posekit.network": "topdown", "posekit.weights": str(weights or "random"),
+            "posekit.input_size": f"{width}x{height}", "posekit.mean": json.dumps(list(spec.mean)),
+            "posekit.std": json.dumps(list(spec.std))}
+    return [export_onnx(model, path, input_shape=(1, 3, int(height), int(width)), dynamic_batch=dynamic_batch,
+                        opset=opset, output_names=names, metadata=meta, progress=progress)]
+
+
+def mediapipe_onnx(name: str, *, folder: str | os.PathLike[str] | None = None, opset: int = 17,
+                   intra_op_num_threads: int | None = None, providers: Any = None,
+                   min_detection_score: float | None = None, tiles: int = 1, **kwargs: Any) -> Any:
+    """A MediaPipe pipeline (``blazepose_full``, ``mediapipe_hand_full``/``_lite``, ``mediapipe_face_mesh``)
+    whose detector and landmark networks run in ONNX Runtime (files from :func:`mediapipe_onnx_files`).
+
+    ``intra_op_num_threads`` / ``providers`` go to both :class:`OrtModule` s; ``tiles`` (BlazePose only) as in
+    :func:`posekit.pipelines.mediapipe.blazepose_full`; ``kwargs`` to the estimator class.
+    """
+    from posekit.detect import mediapipe as mp_detect
+
+    nets = _mediapipe_networks(name)
+    if tiles != 1 and name != "blazepose_full":
+        raise ValueError(f"tiles is a BlazePose option, got tiles={tiles} for {name}")
+    det_path, lm_path = mediapipe_onnx_files(name, folder=folder, opset=opset)
+    ort = {"intra_op_num_threads": intra_op_num_threads, "providers": providers}
+    landmark = OrtModule(lm_path, **ort)
+    box = ("model" if tiles > 1 else "body") if name == "blazepose_full" else "model"
+    detector: Any = mp_detect.MediaPipeDetector(OrtModule(det_path, **ort), getattr(mp_detect, nets.detector_config),
+                                                min_score=min_detection_score, box=box)
+    if name == "blazepose_full":
+        from posekit.pipelines.mediapipe import blazepose_full
+
+        if tiles > 1:
+            from posekit.detect.tiled import TiledDetector
+
+            detector = TiledDetector(detector, grid=tiles)
+        return blazepose_full(detector=detector, landmark_model=landmark, **kwargs)
+    if name == "mediapipe_face_mesh":
+        from posekit.pipelines.mediapipe_face import mediapipe_face_mesh
+
+        return mediapipe_face_mesh(detector=detector, landmark_model=landmark, **kwargs)
+    from posekit.pipelines.mediapipe_hand import mediapipe_hand
+
+    return mediapipe_hand(variant=name.rsplit("_", 1)[1], detector=detector, landmark_model=landmark, **kwargs)
+
+
+def blazepose_full_onnx(**kwargs: Any) -> Any:
+    """:func:`posekit.pipelines.mediapipe.blazepose_full` on ONNX Runtime: :func:`mediapipe_onnx` with
+    ``"blazepose_full"`` (keywords: ``folder``, ``opset``, ``intra_op_num_threads``, ``providers``,
+    ``min_detection_score``, ``tiles``, and the :class:`~posekit.pipelines.mediapipe.BlazePoseEstimator` options)."""
+    return mediapipe_onnx("blazepose_full", **kwargs)
+
+
+class OrtTorchModule(torch.nn.Module):
+    """An :class:`OrtModule` inside an ``nn.Module`` (no parameters, CPU), for code that requires a torch module
+    (e.g. :class:`~posekit.pipelines.topdown.TopDownEstimator`). ``forward(x)`` returns what the ONNX file's
+    module returned, as CPU tensors; ``spec`` is attached when given."""
+
+    def __init__(self, ort_module: OrtModule, *, spec: Any = None) -> None:
+        super().__init__()
+        if not isinstance(ort_module, OrtModule):
+            raise TypeError(f"ort_module must be an OrtModule, got {type(ort_module).__name__}")
+        self.ort = ort_module
+        if spec is not None:
+            self.spec = spec
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return self.ort(x)
+
+
+def topdown_onnx_estimator(path: str | os.PathLike[str], spec: Any, detector: Any = None, *,
+                           intra_op_num_threads: int | None = None, providers: Any = None, **options: Any) -> Any:
+    """:class:`~posekit.pipelines.topdown.TopDownEstimator` whose network is the ONNX file ``path`` (a top-down
+    model exported with a dynamic batch when flip test or several persons are used).
+
+    ``spec`` is the model's :class:`~posekit.models._families.TopdownSpec` (``create_model(name).spec``);
+    ``detector`` and ``options`` go to the estimator."""
+    from posekit.pipelines.topdown import TopDownEstimator
+
+    ort = OrtModule(path, intra_op_num_threads=intra_op_num_threads, providers=providers)
+    return TopDownEstimator(OrtTorchModule(ort, spec=spec), detector, spec=spec, **options)
