@@ -20,8 +20,10 @@ def _rgb_image(image: np.ndarray) -> None:
 
 
 def _affine(values: np.ndarray, alpha: float = 1.0, beta: float = 0.0) -> np.ndarray:
-    """``clip(values * alpha + beta, 0, 255)`` truncated to uint8 (MMPose ``PhotometricDistortion._convert``)."""
-    return np.clip(values.astype(np.float32) * np.float32(alpha) + np.float32(beta), 0, 255).astype(np.uint8)
+    """``clip(values * alpha + beta, 0, 255)`` in float32, truncated to uint8 (MMPose
+    ``PhotometricDistortion._convert``), through a 256-entry lookup table (the same values, several times faster)."""
+    table = np.clip(np.arange(256, dtype=np.float32) * np.float32(alpha) + np.float32(beta), 0, 255).astype(np.uint8)
+    return cv2.LUT(np.ascontiguousarray(values), table)
 
 
 def photometric_distortion(

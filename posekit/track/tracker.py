@@ -1,7 +1,7 @@
 """Persistent person ids across video frames: Hungarian matching on box IoU + OKS with a constant-velocity model.
 
-Each frame, every live track is moved forward by its velocity to the current frame (boxes as centre/size, keypoints
-translated with the box centre), then tracks and the frame's poses are paired by
+Each frame, every live track is moved forward to the current frame by the velocity of its box centre (the box
+keeps its last size, the keypoints are translated with the centre), then tracks and the frame's poses are paired by
 :func:`scipy.optimize.linear_sum_assignment` on the similarity
 
     ``s = iou_weight * IoU(predicted box, box) + (1 - iou_weight) * OKS(predicted keypoints, keypoints)``
@@ -13,7 +13,8 @@ Unmatched poses start tentative tracks; a track is confirmed, and given the next
 ids start on the first frame. A tentative track that misses a frame is dropped; a confirmed one survives
 ``max_age`` frames without a match (an occluded person keeps the id) and is then dropped.
 
-All positions are image pixels (x right, y down); velocities are pixels per frame, where a frame is one step of
+All positions are image pixels (x right, y down); velocities are pixels per frame (an exponential average of the
+displacements between matches), where a frame is one step of
 ``frame_index`` (so ``--every N`` sampling works: the gaps between indices are the time steps).
 """
 
@@ -65,18 +66,19 @@ class _Track:
 
     track_id: int  # -1 while tentative
     box: np.ndarray  # (4,) float64 cx, cy, w, h pixels at ``last_frame``
-    velocity: np.ndarray  # (4,) float64 pixels per frame
+    velocity: np.ndarray  # (2,) float64 pixels per frame of the box centre
     keypoints: np.ndarray  # (K, 2) float64 pixels at ``last_frame``; NaN = missing
     scores: np.ndarray  # (K,) float64
     last_frame: int
     hits: int = 1
 
     def predict(self, frame_index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Box (cx, cy, w, h) and (K, 2) keypoints moved forward to ``frame_index``."""
-        dt = frame_index - self.last_frame
-        box = self.box + self.velocity * dt
-        box[2:] = np.maximum(box[2:], 1.0)
-        return box, self.keypoints + (self.velocity[:2] * dt)[None]
+        """Box (cx, cy, w, h) and (K, 2) keypoints moved forward to ``frame_index`` (the centre moves with the
+        velocity, the size is kept: extrapolating a noisy size change over a gap collapses the box)."""
+        shift = self.velocity * (frame_index - self.last_frame)
+        box = self.box.copy()
+        box[:2] += shift
+        return box, self.keypoints + shift[None]
 
 
 class Tracker:
@@ -221,7 +223,7 @@ class Tracker:
         for c in range(len(poses)):
             if c in matched_dets:
                 continue
-            track = _Track(-1, boxes[c].copy(), np.zeros(4), poses.keypoints[c].astype(np.float64),
+            track = _Track(-1, boxes[c].copy(), np.zeros(2), poses.keypoints[c].astype(np.float64),
                            poses.scores[c].astype(np.float64), frame_index)
             self._confirm_if_due(track)
             ids[c] = track.track_id
@@ -237,7 +239,7 @@ class Tracker:
     def _match(self, track: _Track, box: np.ndarray, keypoints: np.ndarray, scores: np.ndarray,
                frame_index: int) -> None:
         dt = frame_index - track.last_frame
-        measured = (box - track.box) / dt
+        measured = (box[:2] - track.box[:2]) / dt
         a = 1.0 if track.hits == 1 else self.velocity_smoothing
         track.velocity = a * measured + (1 - a) * track.velocity
         track.box = box.copy()

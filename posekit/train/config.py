@@ -315,7 +315,10 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
         items = value
         if cli:
             text = value.strip()
-            items = yaml.safe_load(text) if text.startswith("[") else [_Cli(s) for s in text.split(",") if s.strip()]
+            try:
+                items = yaml.safe_load(text) if text.startswith("[") else [_Cli(s) for s in text.split(",")]
+            except yaml.YAMLError:
+                raise bad(" (write a list as 1,2 or [1, 2])") from None
         if not isinstance(items, (list, tuple)):
             raise bad()
         if len(args) == 2 and args[1] is Ellipsis:

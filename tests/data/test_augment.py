@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -160,9 +161,12 @@ def test_half_pixel_false_is_mmpose_arithmetic(udp):
     np.testing.assert_array_equal(crop.image, warp_crops(image, m, (48, 64))[0])
     np.testing.assert_allclose(crop.keypoints, transform_points(kpts[None], m)[0], rtol=0, atol=1e-4)
     np.testing.assert_allclose(crop.matrix, m[0])
-    exact = affine_crop(inst, input_size=(48, 64), udp=udp)
-    shift = crop.matrix[:, :2] @ [0.5, 0.5]  # the labels' offset from the content in the MMPose convention
-    np.testing.assert_allclose(crop.keypoints - exact.keypoints, np.broadcast_to(shift, kpts.shape), atol=1e-4)
+    exact = affine_crop(inst, input_size=(48, 64), udp=udp)  # same labels; the image moves under them
+    np.testing.assert_allclose(crop.keypoints, exact.keypoints, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(exact.matrix, crop.matrix, rtol=0, atol=1e-4)
+    m_exact = warp_matrix(inst.center[None] - 0.5, crop.scale[None], (48, 64), rotation=25.0, udp=udp)
+    np.testing.assert_array_equal(exact.image, warp_crops(image, m_exact, (48, 64))[0])
+    assert not np.array_equal(crop.image, exact.image)
 
 
 @pytest.mark.parametrize("udp", [False, True])
@@ -284,6 +288,40 @@ def test_photometric_distortion_keeps_gray_gray_and_input_intact():
     same = photometric_distortion(color, np.random.default_rng(9), brightness_delta=0, contrast_range=(1, 1),
                                   saturation_range=(1, 1), hue_delta=0, channel_swap=False)
     assert np.abs(same.astype(int) - color).max() <= 4  # only the uint8 HSV round trip remains
+
+
+def _ref_photometric(img, rng):
+    """MMPose 1.3.2 PhotometricDistortion.transform with its draws in order (RGB image, contrast applied once
+    before or after the HSV steps, hue modulo 180: the two documented fixes)."""
+    mode, b_flag, c_flag, hsv_mode, swap = (rng.integers(2), rng.integers(2), rng.integers(2), rng.integers(4),
+                                            rng.integers(2))
+    beta, alpha, sat = rng.uniform(-32, 32), rng.uniform(0.5, 1.5), rng.uniform(0.5, 1.5)
+    hue, order = rng.integers(-18, 18), rng.permutation(3)
+
+    def convert(x, a=1.0, b=0.0):
+        return np.clip(x.astype(np.float32) * a + b, 0, 255).astype(np.uint8)
+
+    if b_flag:
+        img = convert(img, b=beta)
+    if c_flag and mode == 0:
+        img = convert(img, a=alpha)
+    if hsv_mode:
+        hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+        if hsv_mode in (1, 3):
+            hsv[:, :, 1] = convert(hsv[:, :, 1], a=sat)
+        if hsv_mode in (2, 3):
+            hsv[:, :, 0] = (hsv[:, :, 0].astype(int) + hue) % 180
+        img = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    if c_flag and mode == 1:
+        img = convert(img, a=alpha)
+    return img[..., order] if swap else img
+
+
+def test_photometric_distortion_matches_the_mmpose_formula():
+    image = np.random.default_rng(12).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    for seed in range(30):
+        out = photometric_distortion(image, np.random.default_rng(seed))
+        np.testing.assert_array_equal(out, _ref_photometric(image.copy(), np.random.default_rng(seed)))
 
 
 def test_coarse_dropout_erases_only_its_holes():

@@ -123,6 +123,8 @@ def test_unknown_key_in_a_recipe_file(tmp_path):
     ("runtime.precision=bf61", r"expected one of 'fp32', 'bf16', 'fp16'.*did you mean 'bf16'"),
     ("augment.scale_range=0.5", r"augment.scale_range: expected tuple\[float, float\].*needs 2 values"),
     ("runtime.grad_clip=big", r"runtime.grad_clip: expected float or None"),
+    ("optim.betas=[0.9, 0.99", r"optim.betas: expected tuple\[float, float\].*write a list as"),
+    ("optim.betas=0.9,", r"optim.betas.1: expected float, got ''"),
     ("model=resnet", r"model is a section; set its fields instead"),
     ("data.train.5.path=x", r"data.train has 1 entries"),
     ("optim.lr.x=1", r"optim.lr is a value, not a section"),

@@ -9,7 +9,7 @@
 * :mod:`~posekit.models.lifters.convert` -- key map for the original VideoPose3D checkpoints.
 
 Outputs are root-relative 3D joints in the camera frame (x right, y down, z forward); the official MMPose
-checkpoints work in **metres** (``model.output_unit``); ``lift_sequence(..., unit="mm")`` converts.
+checkpoints work in **metres** (``model.output_unit``); ``lift_sequence`` returns millimetres by default.
 MMPose checkpoints load with ``posekit.models._convert.load_official(model, state_dict, source="mmpose")``
 (``"mmpose_v0"`` for the pre-1.0 files with ``keypoint_head.`` keys, i.e. the official lifter weights).
 """

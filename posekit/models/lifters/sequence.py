@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from torch import nn
 
 __all__ = ["lift_sequence", "sequence_padding"]
 
-_UNIT_SCALE = {"m": 1.0, "mm": 1000.0}
+_UNIT_SCALE = MappingProxyType({"m": 1.0, "mm": 1000.0})
 
 
 def sequence_padding(receptive_field: int, *, causal: bool) -> tuple[int, int]:
