@@ -7,7 +7,8 @@ keeps its last size, the keypoints are translated with the centre), then tracks 
     ``s = iou_weight * IoU(predicted box, box) + (1 - iou_weight) * OKS(predicted keypoints, keypoints)``
 
 (OKS as :func:`posekit.postprocess.oks_iou`, with the box area as the instance area; when a pair shares no keypoint
-scoring above ``keypoint_threshold`` the IoU alone is used). Pairs with ``s < min_similarity`` are not matched.
+scoring above ``keypoint_threshold`` the IoU alone is used). Pairs with ``s < min_similarity``, or with an OKS below
+``min_oks``, are not matched.
 Unmatched poses start tentative tracks; a track is confirmed, and given the next free id (0, 1, 2, ...), after
 ``min_hits`` matched frames, or at once during the first ``min_hits`` updates of the stream (as SORT does), so
 ids start on the first frame. A tentative track that misses a frame is dropped; a confirmed one survives
@@ -92,6 +93,8 @@ class Tracker:
         velocity_smoothing: weight in (0, 1] of the newest velocity measurement in the exponential average
             (1 = last displacement only).
         keypoint_threshold: keypoints scoring at or below this are left out of the OKS.
+        min_oks: a pair whose OKS is below this is never matched, however large its box IoU (keeps a track from
+            jumping to a neighbour whose box overlaps but whose keypoints are elsewhere).
         sigmas: (K,) OKS sigmas; default the skeleton's, or :data:`DEFAULT_OKS_SIGMA` for every keypoint when
             the skeleton defines none.
 
@@ -102,11 +105,12 @@ class Tracker:
         self,
         *,
         iou_weight: float = 0.5,
-        min_similarity: float = 0.1,
+        min_similarity: float = 0.3,
         max_age: int = 30,
         min_hits: int = 3,
         velocity_smoothing: float = 0.5,
         keypoint_threshold: float = 0.3,
+        min_oks: float = 0.1,
         sigmas: np.ndarray | None = None,
     ) -> None:
         if not 0.0 <= iou_weight <= 1.0:
@@ -117,6 +121,8 @@ class Tracker:
             raise ValueError(f"max_age must be an integer >= 0, got {max_age!r}")
         if int(min_hits) != min_hits or min_hits < 1:
             raise ValueError(f"min_hits must be an integer >= 1, got {min_hits!r}")
+        if not 0.0 <= min_oks <= 1.0:
+            raise ValueError(f"min_oks must be in [0, 1], got {min_oks}")
         if not 0.0 < velocity_smoothing <= 1.0:
             raise ValueError(f"velocity_smoothing must be in (0, 1], got {velocity_smoothing}")
         self.iou_weight = float(iou_weight)
@@ -125,6 +131,7 @@ class Tracker:
         self.min_hits = int(min_hits)
         self.velocity_smoothing = float(velocity_smoothing)
         self.keypoint_threshold = float(keypoint_threshold)
+        self.min_oks = float(min_oks)
         self._sigmas_arg = None if sigmas is None else np.asarray(sigmas, dtype=np.float64).copy()
         self.reset()
 
@@ -175,7 +182,8 @@ class Tracker:
                           score_threshold=self.keypoint_threshold)
             trk_ok = np.isfinite(kpts).all(-1) & (track.scores > self.keypoint_threshold)
             shared = (det_ok & trk_ok[None]).any(axis=1)
-            sim[i] = np.where(shared, self.iou_weight * iou[i] + (1 - self.iou_weight) * oks, iou[i])
+            blend = self.iou_weight * iou[i] + (1 - self.iou_weight) * oks
+            sim[i] = np.where(shared, np.where(oks >= self.min_oks, blend, 0.0), iou[i])
         return sim
 
     def update(self, poses: Poses, *, frame_index: int) -> Poses:
