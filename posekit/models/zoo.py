@@ -251,6 +251,42 @@ def _topdown_entries() -> tuple[TopdownEntry, ...]:
     return tuple(out)
 
 
+# ------------------------------------------------------------------------------------------------- 2D -> 3D
+
+
+def _simplebaseline3d(**kwargs: Any) -> Any:
+    from posekit.models.lifters.mlp import simplebaseline3d
+
+    return simplebaseline3d(**kwargs)
+
+
+def _videopose3d(receptive_field: int) -> Callable[..., Any]:
+    def build(**kwargs: Any) -> Any:
+        from posekit.models.lifters.temporal import videopose3d
+
+        return videopose3d(receptive_field=receptive_field, **kwargs)
+
+    return build
+
+
+_H36M_LICENSE = "MMPose (Apache-2.0) weights trained on Human3.6M: research use only"
+
+
+def _lifter_entries() -> tuple[ModelEntry, ...]:
+    out = [ModelEntry(
+        "simplebaseline3d_h36m", "lift3d", skeletons.h36m17,
+        "SimpleBaseline3D residual MLP, 1 frame -> root-relative 3D (MMPose layout; weights=official .pth)",
+        _simplebaseline3d, license=_H36M_LICENSE,
+    )]
+    for rf in (27, 81, 243):
+        out.append(ModelEntry(
+            f"videopose3d_{rf}f_h36m", "lift3d", skeletons.h36m17,
+            f"VideoPose3D dilated temporal convolutions, {rf}-frame window -> root-relative 3D",
+            _videopose3d(rf), license=_H36M_LICENSE,
+        ))
+    return tuple(out)
+
+
 MODELS: tuple[ModelEntry, ...] = (
     ModelEntry(
         "blazepose_full", "body", skeletons.blazepose33,
@@ -273,4 +309,5 @@ MODELS: tuple[ModelEntry, ...] = (
         _mediapipe_module("FACE_LANDMARK"), _face_mesh, offline=True, license=_MP_LICENSE,
     ),
     *_topdown_entries(),
+    *_lifter_entries(),
 )

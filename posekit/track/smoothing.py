@@ -6,9 +6,13 @@ One-Euro (Casiez, Roussel and Vogel, CHI 2012): a first-order low-pass whose cut
 
 so slow motion is smoothed hard (jitter goes) and fast motion is followed with little lag. The speed is the norm
 of a keypoint's low-passed 2D velocity (cutoff ``d_cutoff``; differences of the raw measurements, as in the
-reference C++ implementation and MediaPipe, so the lag does not depend on the frame rate), measured in units of the person's size per second
-(size = the longer side of the pose's box), so ``beta`` does not depend on the image resolution or on how far the
-person is from the camera. Timestamps are seconds and may be irregular (variable frame rate, dropped frames).
+reference C++ implementation and MediaPipe, so the lag does not depend on the frame rate), measured in person
+sizes per second (size = the longer side of the pose's box), so ``beta`` does not depend on the image resolution
+or on how far the person is from the camera.
+
+Defaults (``min_cutoff=0.5`` Hz, ``beta=20``, ``d_cutoff=1`` Hz) were chosen on a synthetic clip with jitter of 1 %
+of the person's height at 20-45 frames/s: jitter drops ~1.9x while still, ~1.16x overall, with ~10 ms lag
+(``tests/track/test_smoothing.py``). Lower ``beta`` smooths more and lags more. Timestamps are seconds and may be irregular (variable frame rate, dropped frames).
 
 Savitzky-Golay: :func:`scipy.signal.savgol_filter` along time on every run of consecutive valid frames of each
 keypoint; NaN gaps stay NaN and are never bridged.
