@@ -195,7 +195,7 @@ def evaluate(
     flip: Annotated[Optional[bool], typer.Option("--flip/--no-flip", help="Flip test (default: the model's).")] = None,
     min_presence: Annotated[Optional[float], typer.Option(
         help="MediaPipe pipelines: drop instances whose presence flag is not above this (default: the "
-             "pipeline's 0.5; 0 keeps a prediction for every box).")] = None,
+             "pipeline's 0.5; -1 keeps a prediction for every box, even a presence of exactly 0).")] = None,
     batch_size: Annotated[int, typer.Option(help="Images per model call and per flushed write.")] = 8,
     out: Annotated[Optional[Path], typer.Option(help="Output folder [default: posekit-eval/MODEL-DATASET].")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Only the first N images.")] = None,
@@ -233,20 +233,64 @@ def evaluate(
 
 @app.command()
 def train(
-    config: Annotated[Path, typer.Argument(help="YAML recipe.")],
-    overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides.")] = None,
+    config: Annotated[Path, typer.Argument(help="YAML recipe (see recipes/).")],
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. optim.lr=1e-4.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint in runtime.out_dir "
+                                                          "(or runtime.resume=PATH).")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")] = True,
 ) -> None:
-    """Train or fine-tune a model from a YAML recipe with key=value overrides."""
-    _later("train", "training")
+    """Train or fine-tune a model from a YAML recipe with key=value overrides (DDP: run under torchrun)."""
+    from posekit.train.config import ConfigError, load_config
+    from posekit.train.loop import latest_checkpoint
+    from posekit.train.loop import train as run_training
+
+    items = list(overrides or [])
+    try:
+        cfg = load_config(config, items)
+        if resume and cfg.runtime.resume is None:
+            cfg = load_config(config, [*items, f"runtime.resume={latest_checkpoint(cfg.runtime.out_dir)}"])
+    except (ConfigError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    try:
+        result = run_training(cfg, progress=progress)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    summary = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
+    typer.echo(f"step {result.step}/{result.total_steps}, {result.images_per_s:.1f} images/s; "
+               f"checkpoint {result.checkpoint}" + (f"; {summary}" if summary else ""))
 
 
 @app.command()
 def export(
-    model: Annotated[str, typer.Option("--model", "-m")] = DEFAULT_MODEL,
-    format: Annotated[str, typer.Option("--format", help="onnx")] = "onnx",
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `posekit models`).")] = DEFAULT_MODEL,
+    format: Annotated[str, typer.Option("--format", help="Export format: onnx.")] = "onnx",
+    out: Annotated[Path, typer.Option(
+        help="Output folder (MediaPipe models: <out>/<name>_detector.onnx and <out>/<name>_landmark.onnx; "
+             "top-down models: <out>/<name>.onnx, or give a path ending in .onnx).")] = Path("."),
+    dynamic_batch: Annotated[bool, typer.Option(
+        "--dynamic-batch", help="Symbolic batch axis (several crops per call, flip test).")] = False,
+    weights: Annotated[Optional[Path], typer.Option(
+        help="Top-down models: official checkpoint to load (default: random weights).")] = None,
+    opset: Annotated[int, typer.Option(help="ONNX opset version.")] = 17,
 ) -> None:
-    """Export a model to ONNX and verify it with ONNX Runtime."""
-    _later("export", "ONNX export")
+    """Export a model to ONNX and verify it with ONNX Runtime against PyTorch (1e-4) before writing it."""
+    if format.lower() != "onnx":
+        _fail(f"unknown export format {format!r}; supported: onnx")
+    try:
+        from posekit.export.onnx import OnnxVerificationError
+        from posekit.export.ort_pipelines import export_model
+    except ImportError as exc:
+        _fail(f"ONNX export needs the onnx and onnxruntime packages ({exc})", 1)
+    try:
+        paths = export_model(model, out, dynamic_batch=dynamic_batch, opset=opset, weights=weights,
+                             progress=typer.echo)
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+    except OnnxVerificationError as exc:
+        _fail(str(exc), 1)
+    except (ValueError, TypeError, OSError) as exc:
+        _fail(f"{model}: {exc}", 1)
+    typer.echo(f"wrote {len(paths)} file(s): {', '.join(str(p) for p in paths)}")
 
 
 @app.command()
@@ -259,11 +303,86 @@ def bench(
 
 @app.command()
 def lift(
-    results: Annotated[Path, typer.Argument(help="JSON lines of 2D poses from `posekit video --json`.")],
-    model: Annotated[str, typer.Option("--model", "-m")] = "videopose3d_243f_h36m",
+    results: Annotated[Path, typer.Argument(help="JSON lines of 2D poses (`posekit video --json`: one "
+                                                 "FrameResult.to_json() object per frame).")],
+    model: Annotated[Optional[str], typer.Option(
+        "--model", "-m", help="Lifter: simplebaseline3d_h36m or videopose3d_{27,81,243}f_h36m; optional with a "
+                              "posekit .safetensors checkpoint (its own architecture is used).")] = None,
+    weights: Annotated[Optional[Path], typer.Option(
+        help="posekit lifter checkpoint (.safetensors from `python -m posekit.train.lift`) or an official "
+             "MMPose / VideoPose3D checkpoint of --model.")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder: lift3d.json, lift3d.csv, lift3d.png.")] = Path("posekit-lift"),
+    track: Annotated[str, typer.Option(help="Which person: longest (most frames), all, or a track id.")] = "longest",
+    min_score: Annotated[float, typer.Option(
+        help="2D keypoints below this score count as missing (interpolated over time).")] = 0.3,
+    animation: Annotated[bool, typer.Option(
+        "--animation/--no-animation", help="Also write lift3d.mp4 (ffmpeg) or lift3d.gif (pillow).")] = False,
+    device: Annotated[str, typer.Option(help="torch device: cpu, cuda, ...")] = "cpu",
 ) -> None:
-    """Lift 2D keypoints to 3D (h36m17, root-relative millimetres)."""
-    _later("lift", "2D-to-3D lifting")
+    """Lift 2D keypoints to 3D: h36m17 joints in root-relative camera-frame millimetres (JSON, CSV, figure).
+
+    Detector skeletons (blazepose33, coco17, ...) are converted to h36m17 first (posekit.threed.to_h36m). Bad
+    lines are reported with their line number and skipped; the others are still lifted (exit code 1).
+    """
+    import numpy as np
+
+    from posekit.pipelines.lifting import collect_tracks, interpolate_missing, resolve_lifter
+    from posekit.threed.lift_io import (animate_lift, plot_lift_frames, read_results_jsonl, write_lift_csv,
+                                        write_lift_json)
+
+    try:
+        lifter = resolve_lifter(model, weights, device=device)
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+    except (OSError, ValueError, RuntimeError) as exc:
+        _fail(str(exc))
+    try:
+        frames, errors = read_results_jsonl(results)
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(str(exc))
+    for message in errors:
+        typer.echo(f"posekit: skipping {message}", err=True)
+    if not frames:
+        _fail(f"no valid line in {results}")
+    tracks = collect_tracks(frames, min_score=min_score) if any(len(p) for _, _, p in frames) else []
+    if track not in ("longest", "all"):
+        if not track.lstrip("-").isdigit():
+            _fail(f"--track must be longest, all or a track id, got {track!r}")
+        tracks = [t for t in tracks if t.track_id == int(track)]
+    elif track == "longest":
+        tracks = tracks[:1]
+    if not tracks:
+        _fail(f"no person to lift in {results}" + ("" if track in ("longest", "all") else f" with track id {track}"))
+    size = next((p.image_size for _, _, p in frames if p.image_size is not None), None)
+    lifted = []
+    for t in tracks:
+        try:
+            k2d = interpolate_missing(t.keypoints)
+        except ValueError as exc:
+            typer.echo(f"posekit: skipping track {t.track_id}: {exc}", err=True)
+            errors.append(f"track {t.track_id}")
+            continue
+        lifted.append({"track_id": t.track_id, "frames": t.frames, "time_s": t.times, "observed": t.observed,
+                       "keypoints_3d": lifter.lift(k2d, image_size=size), "keypoints_2d": k2d, "scores": t.scores})
+    if not lifted:
+        _fail("no track could be lifted")
+    info = {"model": model, "weights": None if weights is None else str(weights),
+            "normalization": lifter.normalization, "receptive_field": lifter.receptive_field}
+    write_lift_json(out / "lift3d.json", lifted, lifter=info)
+    write_lift_csv(out / "lift3d.csv", lifted)
+    main_track = lifted[0]
+    title = f"{results.name}: track {main_track['track_id']}, {lifter.name}"
+    files = [out / "lift3d.json", out / "lift3d.csv",
+             plot_lift_frames(out / "lift3d.png", main_track["keypoints_3d"], main_track["frames"], title=title)]
+    if animation:
+        dt = np.diff(main_track["time_s"])
+        fps = 1.0 / float(np.nanmedian(dt)) if np.isfinite(dt).any() and np.nanmedian(dt) > 0 else 30.0
+        files.append(animate_lift(out / "lift3d", main_track["keypoints_3d"], main_track["frames"], fps=fps))
+    n = sum(len(t["frames"]) for t in lifted)
+    typer.echo(f"lifted {len(lifted)} track(s), {n} frame(s) with {lifter.name}; wrote "
+               + ", ".join(str(f) for f in files))
+    if errors:
+        raise typer.Exit(1)
 
 
 def main() -> None:  # pragma: no cover - console entry

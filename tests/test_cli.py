@@ -51,3 +51,28 @@ def test_predict_no_images_is_a_clear_error(tmp_path: Path):
 def test_unimplemented_verbs_fail_clearly():
     res = posekit("bench")
     assert res.returncode == 2 and "not available in this version yet" in res.stderr
+
+
+def test_predict_default_model_writes_results_and_drawings(tmp_path: Path):
+    """The main job: the offline default (BlazePose) on real images; an unreadable file is reported and skipped."""
+    good = shared_path("data", "coco", "openpose_examples", "COCO_val2014_000000000241.jpg")
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    out = tmp_path / "results.json"
+    res = posekit("predict", str(good), str(bad), "--out", str(out), "--save-vis", str(tmp_path / "vis"))
+    assert res.returncode == 1, res.stderr  # one image failed
+    assert "broken.jpg" in res.stderr and "3 pose(s)" in res.stdout
+    results = json.loads(out.read_text())
+    assert len(results) == 3 and {r["image_id"] for r in results} == {241}
+    assert all(len(r["keypoints"]) == 33 * 3 and r["file_name"] == good.name for r in results)
+    drawn = tmp_path / "vis" / "COCO_val2014_000000000241.png"
+    assert drawn.is_file() and drawn.stat().st_size > 10_000
+
+
+def test_predict_coco17_conversion(tmp_path: Path):
+    img = shared_path("data", "coco", "openpose_examples", "COCO_val2014_000000000294.jpg")
+    out = tmp_path / "r.json"
+    res = posekit("predict", str(img), "--coco17", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    (rec,) = json.loads(out.read_text())
+    assert len(rec["keypoints"]) == 17 * 3

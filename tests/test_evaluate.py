@@ -61,7 +61,7 @@ def test_cli_lsp_subset_report_schema_and_pck(tmp_path: Path):
     from posekit.skeletons import BLAZEPOSE33_TO_COCO17, COCO17_TO_LSP14
 
     lsp = shared_path("data", "lsp")
-    res = posekit("eval", "--dataset", "lsp", "--ann", str(lsp), "--limit", "4", "--batch-size", "3",
+    res = posekit("eval", "--dataset", "lsp", "--ann", str(lsp), "--limit", "3", "--batch-size", "2",
                   "--out", str(tmp_path), "--no-progress")
     assert res.returncode == 0, res.stderr
     assert "PCK@0.2 torso" in res.stdout and "neck" in res.stdout and "unmapped" in res.stdout
@@ -72,19 +72,19 @@ def test_cli_lsp_subset_report_schema_and_pck(tmp_path: Path):
         assert key in report, key
     assert report["skeleton"]["mapping"] == "blazepose33 -> coco17 -> lsp14"
     assert report["skeleton"]["unmapped"] == ["neck", "head_top"]
-    assert report["counts"]["images_evaluated"] == 4 and report["image_errors"] == []
+    assert report["counts"]["images_evaluated"] == 3 and report["image_errors"] == []
     torso = report["metrics"]["pck_torso"]
     assert torso["per_joint"]["neck"] is None and torso["mean_over"] == 12
     assert report["timing"]["seconds_per_image"] > 0
 
-    # predictions file: header + one line per image (images im1001..im1004)
+    # predictions file: header + one line per image (images im1001..im1003)
     lines = _lines(tmp_path / "predictions.jsonl")
-    assert lines[0]["posekit_eval_predictions"] == 1 and len(lines) == 5
-    assert [Path(r["image"]).name for r in lines[1:]] == [f"im{1001 + i}.jpg" for i in range(4)]
+    assert lines[0]["posekit_eval_predictions"] == 1 and len(lines) == 4
+    assert [Path(r["image"]).name for r in lines[1:]] == [f"im{1001 + i}.jpg" for i in range(3)]
 
     # independent PCK@0.2 (torso) from joints.mat and the predictions file
     joints = scipy.io.loadmat(str(lsp / "joints.mat"))["joints"]  # (3, 14, 2000)
-    gt = joints[:2, :, 1000:1004].transpose(2, 1, 0)
+    gt = joints[:2, :, 1000:1003].transpose(2, 1, 0)
     route = BLAZEPOSE33_TO_COCO17.then(COCO17_TO_LSP14)
     pred = np.stack([route.apply(np.array(r["instances"][0]["keypoints"], float))[0] for r in lines[1:]])
     ref = np.linalg.norm(gt[:, 9] - gt[:, 2], axis=1)  # left shoulder - right hip
@@ -93,7 +93,7 @@ def test_cli_lsp_subset_report_schema_and_pck(tmp_path: Path):
     assert torso["mean"] == pytest.approx(hit[:, :12].mean())
 
     results = json.loads((tmp_path / "results.json").read_text())
-    assert [r["image_id"] for r in results] == [1001, 1002, 1003, 1004]
+    assert [r["image_id"] for r in results] == [1001, 1002, 1003]
     assert all(len(r["keypoints"]) == 14 * 3 for r in results)
 
 
@@ -107,17 +107,17 @@ def test_cli_coco_subset_gt_boxes_ap_matches_pycocotools(tmp_path: Path):
 
     ann, images = shared_path(*COCO_ANN), shared_path(*COCO_IMAGES)
     res = posekit("eval", "--dataset", "coco", "--ann", str(ann), "--images", str(images), "--boxes", "gt",
-                  "--limit", "3", "--out", str(tmp_path), "--no-progress")
+                  "--limit", "2", "--out", str(tmp_path), "--no-progress")
     assert res.returncode == 0, res.stderr
     assert "COCO keypoints (pycocotools): AP" in res.stdout
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["skeleton"]["mapping"] == "blazepose33 -> coco17" and report["skeleton"]["unmapped"] == []
 
-    # pycocotools on the written results against the GT of the same 3 images
+    # pycocotools on the written results against the GT of the same 2 images
     data = json.loads(ann.read_text())
     names = {Path(r["image"]).name for r in _lines(tmp_path / "predictions.jsonl")[1:]}
     ids = {im["id"] for im in data["images"] if im["file_name"] in names}
-    assert len(ids) == 3
+    assert len(ids) == 2
     gt = {"images": [i for i in data["images"] if i["id"] in ids], "categories": data["categories"],
           "annotations": [dict(a, area=0.53 * a["bbox"][2] * a["bbox"][3]) for a in data["annotations"]
                           if a["image_id"] in ids]}
@@ -139,7 +139,7 @@ def test_cli_bad_annotations_and_unreadable_image_are_reported_not_fatal(tmp_pat
     _need_blazepose()
     ann, images = shared_path(*COCO_ANN), shared_path(*COCO_IMAGES)
     data = json.loads(ann.read_text())
-    keep = [im for im in data["images"] if any(a["image_id"] == im["id"] for a in data["annotations"])][:2]
+    keep = [im for im in data["images"] if any(a["image_id"] == im["id"] for a in data["annotations"])][:1]
     anns = [a for a in data["annotations"] if a["image_id"] in {im["id"] for im in keep}]
     folder = tmp_path / "images"
     folder.mkdir()
@@ -167,7 +167,7 @@ def test_cli_bad_annotations_and_unreadable_image_are_reported_not_fatal(tmp_pat
     assert reasons == {9001: "missing_key", 9002: "bad_shape", 9003: "too_few_keypoints", 9004: "missing_image"}
     assert [Path(e["image"]).name for e in report["image_errors"]] == ["broken.jpg"]
     assert "broken.jpg" in res.stderr and "missing_key" in res.stderr
-    assert report["counts"]["images_evaluated"] == 2 and report["counts"]["images_failed"] == 1
+    assert report["counts"]["images_evaluated"] == 1 and report["counts"]["images_failed"] == 1
     assert report["counts"]["samples_evaluated"] == len([a for a in anns if a["num_keypoints"] > 0])
     assert 0 <= report["metrics"]["coco"]["stats"]["AP"] <= 1
 
@@ -188,19 +188,19 @@ def test_resume_gives_the_same_result_as_one_run(tmp_path: Path, blazepose):
     from posekit.evaluate import load_eval_set, predict_to_file, read_predictions, score_predictions
 
     lsp = shared_path("data", "lsp")
-    full = load_eval_set("lsp", ann=lsp, limit=5)
+    full = load_eval_set("lsp", ann=lsp, limit=3)
 
     one = tmp_path / "one.jsonl"
     predict_to_file(blazepose, full, one, model="blazepose_full", batch_size=2, progress=False)
-    # "killed" after 2 images, and a line cut in half by the crash
+    # "killed" after 1 image, and a line cut in half by the crash
     two = tmp_path / "two.jsonl"
-    predict_to_file(blazepose, load_eval_set("lsp", ann=lsp, limit=2), two, model="blazepose_full",
+    predict_to_file(blazepose, load_eval_set("lsp", ann=lsp, limit=1), two, model="blazepose_full",
                     batch_size=2, progress=False)
     with two.open("a") as fh:
         fh.write('{"image": "/cut/in/ha')
     counts = predict_to_file(blazepose, full, two, model="blazepose_full", batch_size=2, resume=True,
                              progress=False)
-    assert counts == {"predicted": 3, "resumed": 2, "failed": 0}
+    assert counts == {"predicted": 2, "resumed": 1, "failed": 0}
     h1, r1, broken1 = read_predictions(one)
     h2, r2, broken2 = read_predictions(two)
     assert h1 == h2 and broken1 == broken2 == 0

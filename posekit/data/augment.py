@@ -24,6 +24,13 @@ crop arithmetic instead, for a model that will run behind a pipeline which does 
 an image pixel right of and below their content, an offset the network learns and the unshifted back-projection
 undoes (exactly without rotation augmentation; the flip stays ``x -> W - x`` so flipped labels agree).
 
+**The default is** ``half_pixel=False``: training crops are cut exactly as the inference pipeline
+(:class:`posekit.pipelines.topdown.TopDownEstimator`, MMPose's arithmetic) cuts them, so a model trained here learns
+MMPose's crop convention and inference reproduces it (bit for bit for an unrotated crop); the half-pixel offset is
+then part of what the network learns and is undone by the pipeline's unshifted back-projection, and MMPose
+checkpoints fine-tuned here keep the convention they were trained with. ``half_pixel=True`` is the geometrically
+exact crop (labels on their content at any zoom), for pipelines that shift by half a pixel.
+
 Visibility is carried, never recomputed: keypoints pushed out of the crop keep their ``visible`` value, as in
 MMPose, whose encoders then give them zero weight (``MSRAHeatmap`` once the Gaussian misses the map, ``SimCC`` /
 ``Regression`` once outside the input). Unlabelled keypoints are NaN and stay NaN.
@@ -289,7 +296,7 @@ def random_box_transform(
                    rotation=inst.rotation + angle)
 
 
-def affine_crop(inst: Instance, *, input_size: Sequence[int], udp: bool = False, half_pixel: bool = True) -> Crop:
+def affine_crop(inst: Instance, *, input_size: Sequence[int], udp: bool = False, half_pixel: bool = False) -> Crop:
     """Cut the crop region out as the model input (MMPose ``TopdownAffine``, standard or UDP).
 
     The region's size is first grown to the input's aspect ratio (:func:`posekit.crops.fix_aspect_ratio`); the
@@ -301,7 +308,7 @@ def affine_crop(inst: Instance, *, input_size: Sequence[int], udp: bool = False,
         input_size: ``(width, height)`` of the model input.
         udp: use the UDP warp matrix (ViTPose, ``UDPHeatmap``); note its opposite rotation sense.
         half_pixel: ``True``: the exact crop of the module docstring (centre and keypoints shifted by -0.5 into
-            OpenCV's frame). ``False``: MMPose's arithmetic, the warp matrix of the unshifted centre applied to the
+            OpenCV's frame). ``False`` (default): MMPose's arithmetic, the warp matrix of the unshifted centre applied to the
             unshifted keypoints -- the crop :class:`posekit.pipelines.topdown.PoseEstimator` cuts at inference
             (bit for bit), with labels half a pixel (times the zoom) off the image content.
 
@@ -322,7 +329,7 @@ def affine_crop(inst: Instance, *, input_size: Sequence[int], udp: bool = False,
 
 def crop_instance(image: np.ndarray, keypoints: np.ndarray, visible: np.ndarray, box: np.ndarray, *,
                   input_size: Sequence[int], padding: float = 1.25, udp: bool = False,
-                  half_pixel: bool = True) -> Crop:
+                  half_pixel: bool = False) -> Crop:
     """The deterministic validation crop: ``box`` enlarged ``padding`` times, no augmentation."""
     return affine_crop(Instance.from_box(image, keypoints, visible, box, padding=padding), input_size=input_size,
                        udp=udp, half_pixel=half_pixel)
@@ -389,7 +396,8 @@ class TopdownAugment:
         upper_ids, lower_ids: keypoint indices of the body halves (:func:`body_halves`).
         options: :class:`AugmentOptions`.
         udp: UDP crops (models trained with ``UDPHeatmap``).
-        half_pixel: the crop convention of :func:`affine_crop` (``False`` = MMPose's, as the inference pipeline).
+        half_pixel: the crop convention of :func:`affine_crop` (default ``False`` = MMPose's, as the inference
+            pipeline; see the module docstring).
 
     Example:
         >>> from posekit.skeletons import lsp14
@@ -406,7 +414,7 @@ class TopdownAugment:
     lower_ids: tuple[int, ...]
     options: AugmentOptions = AugmentOptions()
     udp: bool = False
-    half_pixel: bool = True
+    half_pixel: bool = False
 
     def __post_init__(self) -> None:
         size = tuple(int(v) for v in self.input_size)
@@ -423,7 +431,7 @@ class TopdownAugment:
 
     @classmethod
     def for_skeleton(cls, skeleton: Skeleton, *, input_size: Sequence[int], options: AugmentOptions | None = None,
-                     udp: bool = False, half_pixel: bool = True) -> TopdownAugment:
+                     udp: bool = False, half_pixel: bool = False) -> TopdownAugment:
         """Pipeline for ``skeleton``'s flip pairs and body halves."""
         upper, lower = body_halves(skeleton)
         return cls(tuple(input_size), skeleton.flip_indices, upper, lower, options or AugmentOptions(), udp,

@@ -8,11 +8,12 @@ leaves a file under the final name).
 
 Error measure (per output): ``max |ort - torch| / max(1, max |torch|)``, i.e. relative to the largest reference
 magnitude, absolute for outputs below 1 in magnitude (probabilities, tiny sigmoid outputs). An output passes when
-this is at most ``rtol`` (1e-4). Some outputs are ill-conditioned in float32 (e.g. BlazePose's segmentation logits
-reach ~1600 and differ between two float32 PyTorch runs by ~1e-3 relative); for an output above ``rtol``, the
-module is also run in float64 and the output passes when ONNX Runtime is no farther from the float64 result than
-``max(rtol, 2 x PyTorch-float32's own distance from it)``: the export is then as exact as PyTorch itself. Both
-figures are reported in :class:`OnnxCheck`.
+this is at most ``rtol`` (1e-4). Some outputs are ill-conditioned in float32: BlazePose's segmentation logits reach
+~1600 and two float32 PyTorch runs that only order their sums differently (NCHW vs channels_last memory format)
+differ by ~5e-4 relative. For an output above ``rtol`` the module is run again in channels_last (same float32
+maths, other kernels), and the output passes when the ONNX Runtime error is at most 4 x that PyTorch-vs-PyTorch
+difference: the export is then as exact as PyTorch itself is. (A float64 reference would be cleaner but costs
+~60 s per batch for the BlazePose landmark model on 2 CPU cores.) Both figures are reported in :class:`OnnxCheck`.
 
 The file carries metadata (``metadata_props``): ``posekit.output_is_tuple`` (``"1"`` when the module returns a
 tuple, so :class:`posekit.export.ort_backend.OrtModule` returns the same structure), ``posekit.input_layout``
@@ -53,19 +54,17 @@ class OnnxCheck:
         input: what was fed: ``"uniform[0,1)"``, ``"normal(0,1)"`` or ``"check_inputs[i]"``.
         batch: its batch size.
         output_names: the ONNX output names, in order.
-        errors: per output, ``max |ort - torch_fp32| / max(1, max |torch_fp32|)``.
-        errors_fp64: per output, the same against a float64 PyTorch run, or None where it was not needed (error
-            within ``rtol``) or not possible (the module does not run in float64).
-        torch_fp32_errors: per output, PyTorch float32's own error against float64 (None as above).
-        passed: per output, whether it is within tolerance (see the module docstring).
+        errors: per output, ``max |ort - torch| / max(1, max |torch|)``.
+        torch_noise: per output, the same measure between PyTorch's NCHW and channels_last runs (float32 rounding
+            of PyTorch itself), or None where it was not needed (error within ``rtol``).
+        passed: per output, ``error <= rtol`` or ``error <= 4 * torch_noise``.
     """
 
     input: str
     batch: int
     output_names: tuple[str, ...]
     errors: tuple[float, ...]
-    errors_fp64: tuple[float | None, ...]
-    torch_fp32_errors: tuple[float | None, ...]
+    torch_noise: tuple[float | None, ...]
     passed: tuple[bool, ...]
 
     @property
@@ -127,10 +126,13 @@ def _err(a: np.ndarray, ref: np.ndarray) -> float:
     return float(np.abs(a.astype(np.float64) - ref.astype(np.float64)).max(initial=0.0)) / scale
 
 
-def _run_torch(model: torch.nn.Module, x: np.ndarray, dtype: torch.dtype) -> list[np.ndarray]:
+def _run_torch(model: torch.nn.Module, x: np.ndarray, *, channels_last: bool = False) -> list[np.ndarray]:
+    t = torch.from_numpy(x)
+    if channels_last:
+        t = t.contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
-        out, _ = _flatten(model(torch.from_numpy(x).to(dtype)), type(model).__name__)
-    return [o.detach().cpu().numpy() for o in out]
+        out, _ = _flatten(model(t), type(model).__name__)
+    return [o.detach().cpu().float().numpy() for o in out]
 
 
 def _session(path: Path) -> Any:
@@ -149,60 +151,50 @@ def verify_onnx(
 
     Args:
         path: the ``.onnx`` file (one input, NCHW float32).
-        model: the PyTorch module it was exported from (eval mode; not modified: the float64 run uses a copy).
+        model: the PyTorch module it was exported from (eval mode; not modified; a model off the CPU is compared
+            through a CPU copy).
         inputs: ``(label, (B, C, H, W) float32 array)`` pairs.
         rtol: tolerance on the error measure of the module docstring.
 
     Returns:
         One :class:`OnnxCheck` per input. Raises :class:`OnnxVerificationError` naming the worst failing output
-        (error against PyTorch float32 and, when computed, against float64) when any output fails.
+        (its error and PyTorch's own float32 variation) when any output fails.
     """
     sess = _session(Path(path))
     in_name = sess.get_inputs()[0].name
     names = tuple(o.name for o in sess.get_outputs())
-    cpu_model = model if all(p.device.type == "cpu" for p in model.parameters()) else copy.deepcopy(model).cpu()
-    model64: torch.nn.Module | None | bool = None  # None: not built yet; False: float64 not possible
+    params = list(model.parameters())
+    cpu_model = model if all(p.device.type == "cpu" for p in params) else copy.deepcopy(model).cpu()
     checks = []
     for label, x in inputs:
         ort_out = sess.run(None, {in_name: x})
-        ref = _run_torch(cpu_model, x, torch.float32)
+        ref = _run_torch(cpu_model, x)
         if len(ref) != len(ort_out):
             raise OnnxVerificationError(f"{path}: ONNX Runtime returns {len(ort_out)} outputs, PyTorch {len(ref)}")
-        errors, errs64, noise64, passed = [], [], [], []
-        ref64 = None
+        errors, noise, passed = [], [], []
+        ref_cl = None
         for k, (o, r) in enumerate(zip(ort_out, ref)):
             if o.shape != r.shape:
                 raise OnnxVerificationError(f"{path}: output {names[k]!r} on {label} has shape {o.shape} in ONNX "
                                             f"Runtime but {r.shape} in PyTorch")
-            e = _err(o, r)
-            e64 = n64 = None
+            e, n = _err(o, r), None
             ok = e <= rtol
             if not ok:
-                if model64 is None:
-                    try:
-                        model64 = copy.deepcopy(cpu_model).double()
-                        _run_torch(model64, x[:1], torch.float64)
-                    except (RuntimeError, TypeError):
-                        model64 = False
-                if model64 is not False and ref64 is None:
-                    ref64 = _run_torch(model64, x, torch.float64)  # type: ignore[arg-type]
-                if ref64 is not None:
-                    e64, n64 = _err(o, ref64[k]), _err(r, ref64[k])
-                    ok = e64 <= max(rtol, 2.0 * n64)
+                if ref_cl is None:
+                    ref_cl = _run_torch(cpu_model, x, channels_last=True)
+                n = _err(ref_cl[k], r)
+                ok = e <= 4.0 * n
             errors.append(e)
-            errs64.append(e64)
-            noise64.append(n64)
+            noise.append(n)
             passed.append(ok)
-        checks.append(OnnxCheck(label, int(x.shape[0]), names, tuple(errors), tuple(errs64), tuple(noise64),
-                                tuple(passed)))
+        checks.append(OnnxCheck(label, int(x.shape[0]), names, tuple(errors), tuple(noise), tuple(passed)))
     bad = [(c.errors[k], c, k) for c in checks for k in range(len(names)) if not c.passed[k]]
     if bad:
         e, c, k = max(bad, key=lambda t: t[0])
-        extra = "" if c.errors_fp64[k] is None else (
-            f"; against PyTorch float64 {c.errors_fp64[k]:.3g} (PyTorch float32's own error {c.torch_fp32_errors[k]:.3g})")
         raise OnnxVerificationError(
             f"{path}: ONNX Runtime differs from PyTorch on output {names[k]!r} for input {c.input} (batch {c.batch}):"
-            f" max error {e:.3g} relative to max(1, max|ref|) > {rtol:g}{extra}; {len(bad)} output check(s) failed")
+            f" max error {e:.3g} relative to max(1, max|ref|) > {rtol:g} (PyTorch's own float32 variation "
+            f"{c.torch_noise[k]:.3g}); {len(bad)} output check(s) failed")
     return tuple(checks)
 
 
@@ -303,7 +295,7 @@ def export_onnx(
     if progress is not None:
         strict = [c.errors[k] for c in checks for k in range(len(c.errors)) if c.errors[k] <= rtol]
         loose = sorted({c.output_names[k] for c in checks for k in range(len(c.errors)) if c.errors[k] > rtol})
-        note = (f"; {', '.join(loose)} within PyTorch float32's own error against float64" if loose else "")
+        note = (f"; {', '.join(loose)} within 4 x PyTorch's own float32 variation (NCHW vs channels_last)" if loose else "")
         progress(f"{path}: exported in {seconds:.1f} s (opset {opset}, {'dynamic' if dynamic_batch else 'fixed'} "
                  f"batch); ONNX Runtime vs PyTorch on {len(checks)} inputs: max error {max(strict, default=0):.2g} "
                  f"(relative to max(1, max|ref|); tolerance {rtol:g}){note}")

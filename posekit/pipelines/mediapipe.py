@@ -28,6 +28,7 @@ from posekit.io.image import load_image
 from posekit.pipelines import _roi
 from posekit.pipelines._roi import Rois
 from posekit.pipelines.base import PoseEstimator
+from posekit.pipelines.engine import EngineOptions, as_input, autocast, prepare_module
 from posekit.skeletons import Skeleton, blazepose33
 from posekit.types import Detections, Poses
 
@@ -105,6 +106,13 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
             ``ThresholdingCalculator``, ``flag > threshold``).
         box_scale: enlargement of a caller's box (``boxes=``) into a square, unrotated ROI.
         batch_size: at most this many crops per model call (None = all at once).
+        precision: ``"fp32"`` (default, MediaPipe parity), ``"bf16"`` (autocast; landmarks within 0.5 px of fp32
+            on the astronaut fixture) or ``"fp16"`` (CUDA only); see :mod:`posekit.pipelines.engine`.
+        compile: run the landmark model through :func:`torch.compile` (needs an ``nn.Module``).
+        channels_last: NHWC memory format for the landmark model and its input. Default off (``None`` means
+            off here, unlike the top-down pipeline): channels_last convolutions sum in another order, so fp32
+            outputs are no longer bit-identical to the reference (differences ~1e-6 relative), which is what the
+            MediaPipe parity tests check.
     """
 
     skeleton: Skeleton
@@ -117,12 +125,21 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
     def __init__(
         self, landmark_model: Callable[[torch.Tensor], Sequence[torch.Tensor]], detector: Callable | None = None,
         *, min_presence: float = 0.5, box_scale: float | None = None, batch_size: int | None = None,
+        precision: str = "fp32", compile: bool = False, channels_last: bool | None = None,
     ) -> None:
         if not callable(landmark_model):
             raise TypeError(f"landmark_model must be callable, got {type(landmark_model).__name__}")
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 or None, got {batch_size}")
+        is_module = isinstance(landmark_model, torch.nn.Module)
+        if (compile or channels_last) and not is_module:
+            raise ValueError(f"compile and channels_last need an nn.Module landmark model, got "
+                             f"{type(landmark_model).__name__}")
         self.landmark_model = landmark_model
+        self.engine = EngineOptions(device=_callable_device(landmark_model), precision=precision, compile=compile,
+                                    channels_last=bool(channels_last), batch_size=batch_size)
+        prepared = prepare_module(landmark_model, self.engine) if is_module else landmark_model
+        self._compiled = prepared if prepared is not landmark_model else None
         self.detector = detector
         self.min_presence = float(min_presence)
         self.box_scale = float(self.default_box_scale if box_scale is None else box_scale)
@@ -170,23 +187,20 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
 
     # -- model ----------------------------------------------------------------------------------------------
     def _device(self) -> torch.device:
-        if isinstance(self.landmark_model, torch.nn.Module):
-            for p in self.landmark_model.parameters():
-                return p.device
-            for b in self.landmark_model.buffers():
-                return b.device
-        return torch.device("cpu")
+        return _callable_device(self.landmark_model)
 
     def _run_model(self, crops: np.ndarray) -> list[np.ndarray]:
         """(B, S, S, 3) uint8 crops -> model outputs as float32 NumPy arrays with batch B."""
         chunk = len(crops) if self.batch_size is None else self.batch_size
         parts: list[list[np.ndarray]] = []
         device = self._device()
+        model = self.landmark_model if self._compiled is None else self._compiled
         with torch.inference_mode():
             for start in range(0, len(crops), max(chunk, 1)):
-                x = torch.from_numpy(crops[start:start + chunk]).to(device)
-                x = x.permute(0, 3, 1, 2).contiguous().float() * _F(1.0 / 255.0)  # MediaPipe's convertTo
-                out = self.landmark_model(x)
+                x = torch.from_numpy(crops[start:start + chunk]).to(device).permute(0, 3, 1, 2)
+                x = as_input(x, self.engine.channels_last).float() * _F(1.0 / 255.0)  # MediaPipe's convertTo
+                with autocast(self.engine):
+                    out = model(x)
                 out = [out] if isinstance(out, torch.Tensor) else list(out)
                 parts.append([o.detach().float().cpu().numpy() for o in out])
         return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
@@ -290,6 +304,14 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
             ids = ids[kept]
             tracked = result.next_rois
             yield replace(result, track_ids=ids.copy(), poses=replace(result.poses, track_ids=ids.copy()))
+
+
+def _callable_device(model: Any) -> torch.device:
+    """Where an ``nn.Module``'s parameters (else buffers) live; CPU for other callables."""
+    if isinstance(model, torch.nn.Module):
+        for t in (*model.parameters(), *model.buffers()):
+            return t.device
+    return torch.device("cpu")
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -15,6 +15,10 @@ of an image with array operations (no per-keypoint Python loops):
    (:func:`posekit.postprocess.fuse_flip_heatmaps` / :func:`~posekit.postprocess.fuse_flip_simcc`);
 4. the codec decodes crop-pixel keypoints, :func:`posekit.crops.crop_to_image` maps them to image pixels.
 
+Engine options (:mod:`posekit.pipelines.engine`): ``precision="bf16"`` (CPU/CUDA) or ``"fp16"`` (CUDA) autocast,
+``compile=True`` (:func:`torch.compile`), ``channels_last`` (default: on for CPU convolutional networks); the
+model outputs are fused and decoded in float32 in every mode.
+
 Scores: heatmap maxima or SimCC ``min(max_x, max_y)`` logits, as MMPose returns them; SimCC scores can exceed 1
 and heatmap maxima can be negative, so :class:`~posekit.types.Poses` gets them clipped to [0, 1]
 (:meth:`TopDownEstimator.estimate` returns the raw values).
@@ -32,6 +36,7 @@ import torch
 from posekit.crops import box_to_center_scale, crop_to_image, fix_aspect_ratio, warp_crops, warp_matrix
 from posekit.io.image import load_image
 from posekit.pipelines.base import PoseEstimator
+from posekit.pipelines.engine import EngineOptions, as_input, autocast, prepare_module, uses_channels_last
 from posekit.postprocess import fuse_flip_heatmaps, fuse_flip_simcc
 from posekit.types import Detections, Poses
 
@@ -98,11 +103,20 @@ class TopDownEstimator(PoseEstimator):
         batch_size: persons per forward pass (with flip test the pass holds twice as many crops).
         flip_test: override the spec's flip test.
         min_box_score: detections scoring below this are dropped (caller boxes are kept).
+        precision: ``"fp32"``, ``"bf16"`` (autocast, CPU and CUDA; keypoints within 0.5 px of fp32 on the parity
+            fixtures) or ``"fp16"`` (autocast, CUDA only).
+        compile: run the model through :func:`torch.compile` (compiles on the first call).
+        channels_last: NHWC memory format for model and crops; ``None`` = on for CPU convolutional networks
+            (HRNet, ResNet, RTMPose), off for ViTPose and on GPU.
+
+    The model is moved to ``device`` and converted to the memory format in place; ``self.model`` is that module
+    (``self.engine`` holds the :class:`~posekit.pipelines.engine.EngineOptions`).
     """
 
     def __init__(self, model: torch.nn.Module, detector: Any = None, *, spec: Any = None,
                  device: str | torch.device | None = None, batch_size: int = 32, flip_test: bool | None = None,
-                 min_box_score: float = 0.0) -> None:
+                 min_box_score: float = 0.0, precision: str = "fp32", compile: bool = False,
+                 channels_last: bool | None = None) -> None:
         from posekit.models._families import TopdownSpec
 
         if not isinstance(model, torch.nn.Module):
@@ -114,7 +128,12 @@ class TopDownEstimator(PoseEstimator):
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.device = torch.device(device) if device is not None else _model_device(model)
-        self.model = model.to(self.device).eval() if device is not None else model.eval()
+        self.engine = EngineOptions(device=self.device, precision=precision, compile=compile,
+                                    channels_last=channels_last, batch_size=int(batch_size))
+        self._channels_last = uses_channels_last(model, self.engine)
+        prepared = prepare_module(model, self.engine)
+        self.model = model
+        self._compiled = prepared if prepared is not model else None
         self.detector = detector
         self.spec = spec
         self.skeleton = spec.skeleton
@@ -233,6 +252,13 @@ class TopDownEstimator(PoseEstimator):
             raise ValueError(f"boxes must have shape (N, 4) as x1, y1, x2, y2 pixels, got {arr.shape}")
         return arr, np.ones(len(arr), np.float32)
 
+    def _run(self, x: torch.Tensor) -> Any:
+        """The model on a float32 (B, 3, H, W) batch in the engine's memory format and precision; float32 outputs."""
+        with autocast(self.engine):
+            runner = self.model if self._compiled is None else self._compiled
+            out = runner(as_input(x, self._channels_last))
+        return tuple(o.float() for o in out) if isinstance(out, (tuple, list)) else out.float()
+
     def _forward(self, inputs: torch.Tensor, *, normalized: bool) -> Any:
         """Fused raw outputs (CPU float32) for (N, 3, H, W) inputs: heatmaps (N, K, h, w) or SimCC ``(x, y)``."""
         outputs = []
@@ -243,15 +269,14 @@ class TopDownEstimator(PoseEstimator):
                     x = (x - self._mean) / self._std
                 n = x.shape[0]
                 if self.flip_test:
-                    out = self.model(torch.cat([x, x.flip(-1)]))
+                    out = self._run(torch.cat([x, x.flip(-1)]))
                     if isinstance(out, (tuple, list)):
                         out = fuse_flip_simcc(out[0][:n], out[1][:n], out[0][n:], out[1][n:], self._flip_indices)
                     else:
                         out = fuse_flip_heatmaps(out[:n], out[n:], self._flip_indices, shift=self.spec.shift_heatmap)
                 else:
-                    out = self.model(x)
-                outputs.append(tuple(o.float().cpu() for o in out) if isinstance(out, (tuple, list))
-                               else out.float().cpu())
+                    out = self._run(x)
+                outputs.append(tuple(o.cpu() for o in out) if isinstance(out, (tuple, list)) else out.cpu())
         if isinstance(outputs[0], tuple):
             return tuple(torch.cat(parts) for parts in zip(*outputs))
         return torch.cat(outputs)

@@ -134,7 +134,7 @@ class OneEuroSmoother:
         if poses.track_ids is None:
             if len(poses) > 1:
                 raise ValueError(f"poses.track_ids is None but there are {len(poses)} poses; "
-                                 "run a posekit.track.Tracker first")
+                                 "run a posekit.track.tracker.Tracker first")
             ids = np.zeros(len(poses), np.int64)
         else:
             ids = poses.track_ids

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from posekit.codecs import MSRAHeatmap
-from posekit.crops import transform_points, warp_crops, warp_matrix
+from posekit.crops import box_to_center_scale, fix_aspect_ratio, transform_points, warp_crops, warp_matrix
 from posekit.data.augment import (
     AugmentOptions,
     Instance,
@@ -131,7 +131,8 @@ def test_affine_crop_keeps_dots_on_keypoints(udp, zoom_box):
                        rotation=rotation)
 
         def run(image):
-            return affine_crop(Instance(image, kpts, vis, **inst_kw), input_size=(192, 256), udp=udp)
+            return affine_crop(Instance(image, kpts, vis, **inst_kw), input_size=(192, 256), udp=udp,
+                               half_pixel=True)
 
         checked += _check_dots(run, kpts, lsp14.flip_indices, tol=0.2)
     assert checked >= 3
@@ -141,7 +142,7 @@ def test_half_pixel_shift_is_needed():
     """The test has teeth: at a 6x zoom, MMPose's unshifted keypoints would miss the dot by ~3 px."""
     kpts = np.array([[160.3, 120.7]])
     inst = Instance(_dot_image(kpts[0]), kpts, [1.0], center=kpts[0], scale=[32.0, 40.0])
-    crop = affine_crop(inst, input_size=(192, 256))
+    crop = affine_crop(inst, input_size=(192, 256), half_pixel=True)
     centre = _dot_centre(crop.image, crop.keypoints[0], 4 * SIGMA * 6 + 2)
     np.testing.assert_allclose(centre, crop.keypoints[0], atol=0.1)
     m = warp_matrix(inst.center[None] - 0.5, crop.scale[None], (192, 256))
@@ -161,12 +162,37 @@ def test_half_pixel_false_is_mmpose_arithmetic(udp):
     np.testing.assert_array_equal(crop.image, warp_crops(image, m, (48, 64))[0])
     np.testing.assert_allclose(crop.keypoints, transform_points(kpts[None], m)[0], rtol=0, atol=1e-4)
     np.testing.assert_allclose(crop.matrix, m[0])
-    exact = affine_crop(inst, input_size=(48, 64), udp=udp)  # same labels; the image moves under them
+    exact = affine_crop(inst, input_size=(48, 64), udp=udp, half_pixel=True)  # same labels; the image moves
     np.testing.assert_allclose(crop.keypoints, exact.keypoints, rtol=0, atol=1e-4)
     np.testing.assert_allclose(exact.matrix, crop.matrix, rtol=0, atol=1e-4)
     m_exact = warp_matrix(inst.center[None] - 0.5, crop.scale[None], (48, 64), rotation=25.0, udp=udp)
     np.testing.assert_array_equal(exact.image, warp_crops(image, m_exact, (48, 64))[0])
     assert not np.array_equal(crop.image, exact.image)
+
+
+@pytest.mark.parametrize("udp", [False, True])
+def test_default_is_the_inference_crop(udp):
+    """Training crops default to MMPose's (unshifted) arithmetic, the crop the inference pipeline cuts, so a model
+    learns the convention it is run with; the labels then sit about half a pixel (times the zoom) off the dot."""
+    rng = np.random.default_rng(12)
+    image = rng.integers(0, 255, (*IMAGE_HW, 3), dtype=np.uint8)
+    kpts, vis, box = _random_person(rng)
+    inst = Instance(image, kpts, vis, center=[150.2, 120.7], scale=[90.0, 100.0])
+    default = affine_crop(inst, input_size=(48, 64), udp=udp)
+    m = warp_matrix(inst.center[None], default.scale[None], (48, 64), udp=udp)
+    np.testing.assert_array_equal(default.image, warp_crops(image, m, (48, 64))[0])
+    crop = crop_instance(image, kpts, vis, box, input_size=(48, 64), udp=udp)
+    center, scale = box_to_center_scale(np.asarray(box, np.float64)[None], padding=1.25)
+    scale = fix_aspect_ratio(scale, aspect_ratio=48 / 64)
+    np.testing.assert_array_equal(crop.image, warp_crops(image, warp_matrix(center, scale, (48, 64), udp=udp),
+                                                         (48, 64))[0])
+    aug = TopdownAugment.for_skeleton(lsp14, input_size=(48, 64), udp=udp)
+    assert aug.half_pixel is False
+    kpts1 = np.array([[160.3, 120.7]])
+    dot = Instance(_dot_image(kpts1[0]), kpts1, [1.0], center=kpts1[0], scale=[32.0, 40.0])
+    zoomed = affine_crop(dot, input_size=(192, 256), udp=udp)
+    centre = _dot_centre(zoomed.image, zoomed.keypoints[0], 4 * SIGMA * 6 + 2)
+    assert np.hypot(*(zoomed.keypoints[0] - centre)) > 2.5  # 0.5 image px * 6x zoom, on each axis
 
 
 @pytest.mark.parametrize("udp", [False, True])
@@ -186,7 +212,7 @@ def test_pipeline_keeps_dots_on_keypoints(options, udp):
     """Every transform and their compositions, with random parameters over several seeds (geometric errors are
     < 0.08 px; photometric clipping and uint8 truncation deform the dot a little more)."""
     rng = np.random.default_rng(3)
-    aug = TopdownAugment.for_skeleton(lsp14, input_size=(192, 256), options=options, udp=udp)
+    aug = TopdownAugment.for_skeleton(lsp14, input_size=(192, 256), options=options, udp=udp, half_pixel=True)
     checked = 0
     for seed in range(6):
         kpts, vis, box = _random_person(rng)
