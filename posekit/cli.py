@@ -188,7 +188,8 @@ def evaluate(
     model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `posekit models`).")] = DEFAULT_MODEL,
     dataset: Annotated[str, typer.Option(help="coco (any COCO-format keypoint JSON), lsp (test split "
                                               "1001-2000), lspet or mpii (hg_valid.h5).")] = "coco",
-    ann: Annotated[Optional[Path], typer.Option(help="Annotation file (lsp/lspet: the folder with joints.mat).")] = None,
+    ann: Annotated[Optional[Path], typer.Option(
+        help="Annotation file (lsp/lspet: the folder with joints.mat).")] = None,
     images: Annotated[Optional[Path], typer.Option(help="Image folder (lsp: ANN/images, the default).")] = None,
     weights: Annotated[Optional[Path], typer.Option(help="Local checkpoint for models that take one.")] = None,
     boxes: Annotated[str, typer.Option(help="Person boxes: gt, detector, or a COCO detections JSON file.")] = "gt",
@@ -217,15 +218,17 @@ def evaluate(
     try:
         report = ev.run_evaluation(model=model, dataset=dataset, ann=ann, images=images, out=out, weights=weights,
                                    boxes=boxes, flip=flip, min_presence=min_presence, batch_size=batch_size,
-                                   limit=limit, resume=resume,
-                                   device=device, progress=progress)
+                                   limit=limit, resume=resume, device=device, progress=progress)
     except KeyError as exc:
         _fail(str(exc.args[0]))
     except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     typer.echo(ev.format_table(report))
-    for rec in report["load_report"]["skipped"][:20]:
+    skipped = report["load_report"]["skipped"]
+    for rec in skipped[:20]:
         typer.echo(f"posekit: skipped annotation {rec['index']} ({rec['reason']}): {rec['message']}", err=True)
+    if len(skipped) > 20:
+        typer.echo(f"posekit: ... and {len(skipped) - 20} more skipped records (see report.json)", err=True)
     for rec in report["image_errors"]:
         typer.echo(f"posekit: skipped image {rec['image']}: {rec['error']}", err=True)
     typer.echo(f"wrote {report['files']['report']}, {report['files']['results']}, {report['files']['predictions']}")
@@ -373,7 +376,8 @@ def lift(
     main_track = lifted[0]
     title = f"{results.name}: track {main_track['track_id']}, {lifter.name}"
     files = [out / "lift3d.json", out / "lift3d.csv",
-             plot_lift_frames(out / "lift3d.png", main_track["keypoints_3d"], main_track["frames"], title=title)]
+             plot_lift_frames(out / "lift3d.png", main_track["keypoints_3d"], main_track["frames"],
+                              keypoints_2d=main_track["keypoints_2d"], title=title)]
     if animation:
         dt = np.diff(main_track["time_s"])
         fps = 1.0 / float(np.nanmedian(dt)) if np.isfinite(dt).any() and np.nanmedian(dt) > 0 else 30.0

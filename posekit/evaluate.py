@@ -122,7 +122,8 @@ def build_estimator(model: str, *, weights: str | os.PathLike | None = None, fli
 
     ``min_presence``: for pipelines with a presence gate (MediaPipe: an instance is dropped unless its presence
     flag is above it, default 0.5), a new threshold (a negative one keeps a prediction for every box: the gate is
-    ``presence > min_presence`` and the presence can be exactly 0); ``None`` keeps the pipeline's. ``ValueError`` for a model without one.
+    ``presence > min_presence`` and the presence can be exactly 0); ``None`` keeps the pipeline's. ``ValueError``
+    for a model without one.
 
     ``flip``: ``None`` keeps the model's default; models with a built-in flip test (top-down heatmap models) get
     it switched on or off (``flip_mode`` ``"model"`` / ``"off"``); others with ``flip=True`` get an image-level

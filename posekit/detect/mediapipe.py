@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from posekit.detect.ssd import AnchorOptions, DecodeOptions, decode_ssd, ssd_anchors, weighted_nms
+from posekit.pipelines.engine import EngineOptions, as_input, autocast, prepare_module
 from posekit.types import Detections
 
 __all__ = [
@@ -278,10 +279,13 @@ class MediaPipeDetector:
         min_score: score threshold (default ``config.min_score``).
         max_detections: keep at most this many detections per image (default: all after NMS).
         box: ``"model"`` or ``"body"`` (see :func:`postprocess`).
+        precision, compile, channels_last: engine options (:mod:`posekit.pipelines.engine`); defaults fp32, eager,
+            NCHW (the parity-tested path); ``channels_last=None`` means off.
     """
 
     def __init__(self, module: torch.nn.Module, config: MediaPipeDetectorConfig, *, min_score: float | None = None,
-                 max_detections: int | None = None, box: Literal["model", "body"] = "model") -> None:
+                 max_detections: int | None = None, box: Literal["model", "body"] = "model",
+                 precision: str = "fp32", compile: bool = False, channels_last: bool | None = None) -> None:
         if box not in ("model", "body") or (box == "body" and config.alignment is None):
             raise ValueError(f"box must be 'model' or 'body' (body needs alignment keypoints; {config.name} "
                              f"has {config.alignment}), got {box!r}")
@@ -294,6 +298,11 @@ class MediaPipeDetector:
             raise ValueError(f"{config.name}: anchor options give {len(anchors)} anchors, "
                              f"expected {config.num_anchors}")
         self.module = module.eval()
+        p = next(iter((*module.parameters(), *module.buffers())), None)
+        self.engine = EngineOptions(device="cpu" if p is None else p.device, precision=precision, compile=compile,
+                                    channels_last=bool(channels_last), batch_size=None)
+        prepared = prepare_module(module, self.engine)
+        self._compiled = prepared if prepared is not module else None
         self.config = config
         self.min_score = config.min_score if min_score is None else float(min_score)
         self.max_detections = None if max_detections is None else int(max_detections)
@@ -319,9 +328,11 @@ class MediaPipeDetector:
             return []
         cfg = self.config
         boxed = [letterbox(im, cfg.input_size, value_range=cfg.value_range) for im in images]
-        batch = torch.from_numpy(np.stack([t for t, _ in boxed])).permute(0, 3, 1, 2).contiguous()
-        with torch.inference_mode():
-            outputs = self.module(batch.to(self.device))
+        batch = as_input(torch.from_numpy(np.stack([t for t, _ in boxed])).permute(0, 3, 1, 2),
+                         self.engine.channels_last)
+        module = self.module if self._compiled is None else self._compiled
+        with torch.inference_mode(), autocast(self.engine):
+            outputs = module(batch.to(self.device))
         if not isinstance(outputs, (tuple, list)) or len(outputs) <= max(cfg.output_indices):
             raise ValueError(f"{cfg.name} module must return a tuple of outputs with raw boxes and scores at "
                              f"{cfg.output_indices}, got {type(outputs).__name__}")

@@ -286,7 +286,10 @@ def export_onnx(
                         location=data_name)
         del proto
         inputs = [*_random_inputs(shape, dynamic_batch, seed), *((f"check_inputs[{i}]", a) for i, a in enumerate(extra))]
-        checks = verify_onnx(tmp, model, inputs, rtol=rtol)
+        try:
+            checks = verify_onnx(tmp, model, inputs, rtol=rtol)
+        except OnnxVerificationError as err:  # name the destination, not the temporary file
+            raise OnnxVerificationError(str(err).replace(str(tmp), str(path)) + "; nothing was written") from None
         if external:
             os.replace(tmpdir / data_name, path.parent / data_name)
         os.replace(tmp, path)

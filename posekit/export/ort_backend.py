@@ -44,7 +44,7 @@ class OrtModule:
     ``output_names``, ``returns_tuple``, ``session`` (the ``onnxruntime.InferenceSession``).
 
     For pipelines written against torch modules it also has ``eval()`` and ``to("cpu")`` (both return self) and
-    ``parameters()`` (empty), so e.g. :class:`posekit.detect.mediapipe.MediaPipeDetector` accepts it.
+    ``parameters()`` / ``buffers()`` (empty), so e.g. :class:`posekit.detect.mediapipe.MediaPipeDetector` accepts it.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, providers: Sequence[str] | None = None,
@@ -89,6 +89,9 @@ class OrtModule:
     def parameters(self) -> Iterator[Any]:
         return iter(())
 
+    def buffers(self) -> Iterator[Any]:
+        return iter(())
+
     def to(self, device: Any = "cpu", *args: Any, **kwargs: Any) -> OrtModule:
         if str(device) != "cpu":
             raise ValueError(f"OrtModule runs on ONNX Runtime's providers, not torch devices; got device {device!r}")
@@ -117,8 +120,8 @@ class OrtModule:
                 if axis == 0:
                     raise ValueError(f"{self.path.name} was exported with a fixed batch of {want}, got a batch of "
                                      f"{got}; export with dynamic_batch=True (posekit export --dynamic-batch)")
-                raise ValueError(f"input must have shape {tuple('B' if d is None else d for d in self.input_shape)}"
-                                 f", got {arr.shape}")
+                want = ", ".join("B" if d is None else str(d) for d in self.input_shape)
+                raise ValueError(f"input must have shape ({want}), got {arr.shape}")
         return arr, is_torch
 
     def __call__(self, x: Any) -> Any:

@@ -193,7 +193,8 @@ def mediapipe_onnx(name: str, *, folder: str | os.PathLike[str] | None = None, o
                    intra_op_num_threads: int | None = None, providers: Any = None,
                    min_detection_score: float | None = None, tiles: int = 1, **kwargs: Any) -> Any:
     """A MediaPipe pipeline (``blazepose_full``, ``mediapipe_hand_full``/``_lite``, ``mediapipe_face_mesh``)
-    whose detector and landmark networks run in ONNX Runtime (files from :func:`mediapipe_onnx_files`).
+    whose detector and landmark networks run in ONNX Runtime (files from :func:`mediapipe_onnx_files`), each an
+    :class:`OrtModule` inside an :class:`OrtTorchModule` (the pipelines handle their networks as torch modules).
 
     ``intra_op_num_threads`` / ``providers`` go to both :class:`OrtModule` s; ``tiles`` (BlazePose only) as in
     :func:`posekit.pipelines.mediapipe.blazepose_full`; ``kwargs`` to the estimator class.
@@ -205,9 +206,11 @@ def mediapipe_onnx(name: str, *, folder: str | os.PathLike[str] | None = None, o
         raise ValueError(f"tiles is a BlazePose option, got tiles={tiles} for {name}")
     det_path, lm_path = mediapipe_onnx_files(name, folder=folder, opset=opset)
     ort = {"intra_op_num_threads": intra_op_num_threads, "providers": providers}
-    landmark = OrtModule(lm_path, **ort)
+    # the pipelines prepare their networks as torch modules (eval, device, memory format): give them the adapter
+    landmark = OrtTorchModule(OrtModule(lm_path, **ort))
     box = ("model" if tiles > 1 else "body") if name == "blazepose_full" else "model"
-    detector: Any = mp_detect.MediaPipeDetector(OrtModule(det_path, **ort), getattr(mp_detect, nets.detector_config),
+    detector: Any = mp_detect.MediaPipeDetector(OrtTorchModule(OrtModule(det_path, **ort)),
+                                                getattr(mp_detect, nets.detector_config),
                                                 min_score=min_detection_score, box=box)
     if name == "blazepose_full":
         from posekit.pipelines.mediapipe import blazepose_full
@@ -235,8 +238,9 @@ def blazepose_full_onnx(**kwargs: Any) -> Any:
 
 class OrtTorchModule(torch.nn.Module):
     """An :class:`OrtModule` inside an ``nn.Module`` (no parameters, CPU), for code that requires a torch module
-    (e.g. :class:`~posekit.pipelines.topdown.TopDownEstimator`). ``forward(x)`` returns what the ONNX file's
-    module returned, as CPU tensors; ``spec`` is attached when given."""
+    (e.g. :class:`~posekit.pipelines.topdown.TopDownEstimator`, :class:`~posekit.detect.mediapipe.MediaPipeDetector`).
+    ``forward(x)`` returns what the ONNX file's module returned, as CPU tensors (any memory format in; moving it
+    to another device or memory format is a no-op, as it has no tensors); ``spec`` is attached when given."""
 
     def __init__(self, ort_module: OrtModule, *, spec: Any = None) -> None:
         super().__init__()

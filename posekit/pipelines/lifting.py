@@ -176,7 +176,8 @@ class Lifter:
         kpts = np.asarray(keypoints, dtype=np.float32)
         if kpts.ndim != 3 or kpts.shape[1:] != (17, 2):
             raise ValueError(f"keypoints must have shape (T, 17, 2) (h36m17 pixels), got {kpts.shape}")
-        return lift_sequence(self.model, self.normalize(kpts, image_size=image_size), unit="mm")
+        k3d = lift_sequence(self.model, self.normalize(kpts, image_size=image_size), unit="mm")
+        return k3d - k3d[:, :1]  # VideoPose3D also predicts the root (trained towards 0): make it exactly 0
 
 
 def resolve_lifter(model: str | None, weights: str | os.PathLike[str] | None, *,

@@ -176,20 +176,31 @@ def _draw(ax: Any, pose: np.ndarray, lim: float) -> None:
 
 
 def plot_lift_frames(path: str | os.PathLike[str], keypoints_3d: np.ndarray, frames: Sequence[int], *,
-                     num: int = 6, title: str = "") -> Path:
+                     keypoints_2d: np.ndarray | None = None, num: int = 6, title: str = "") -> Path:
     """Save a PNG of ``num`` evenly spaced poses of (T, 17, 3) mm camera-frame ``keypoints_3d`` (frame numbers
-    ``frames``): top row seen from the camera, bottom row from the subject's right side (90 degrees)."""
+    ``frames``): the 3D pose seen from the camera and from 90 degrees to the side, and, when given, the
+    (T, 17, 2) h36m17 pixel input ``keypoints_2d`` in a first row."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     k3d = _upright(np.asarray(keypoints_3d, np.float64))
     pick = np.unique(np.linspace(0, len(k3d) - 1, min(num, len(k3d))).round().astype(int))
     lim = float(np.nanmax(np.abs(k3d))) * 1.05 if np.isfinite(k3d).any() else 1000.0
-    fig = Figure(figsize=(2.6 * len(pick), 5.6))
+    rows = 2 if keypoints_2d is None else 3
+    fig = Figure(figsize=(2.6 * len(pick), 2.8 * rows))
     FigureCanvasAgg(fig)
     for col, i in enumerate(pick):
-        for row, (elev, azim, view) in enumerate(((5, -90, "camera view"), (5, 0, "side view"))):
-            ax = fig.add_subplot(2, len(pick), row * len(pick) + col + 1, projection="3d")
+        if keypoints_2d is not None:
+            k2d = np.asarray(keypoints_2d, np.float64)
+            ax = fig.add_subplot(rows, len(pick), col + 1)
+            for a, b in h36m17.links:
+                ax.plot(*k2d[i, [a, b]].T, color="tab:gray", lw=2)
+            ax.set(xlim=(np.nanmin(k2d[..., 0]) - 20, np.nanmax(k2d[..., 0]) + 20),
+                   ylim=(np.nanmax(k2d[..., 1]) + 20, np.nanmin(k2d[..., 1]) - 20), aspect="equal")
+            ax.set_title(f"frame {int(frames[i])}, 2D input (px)", fontsize=8)
+            ax.tick_params(labelsize=6)
+        for row, (elev, azim, view) in enumerate(((5, -90, "camera view"), (5, 0, "side view")), rows - 2):
+            ax = fig.add_subplot(rows, len(pick), row * len(pick) + col + 1, projection="3d")
             _draw(ax, k3d[i], lim)
             ax.view_init(elev=elev, azim=azim)
             ax.set_title(f"frame {int(frames[i])}, {view}", fontsize=8)

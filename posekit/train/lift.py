@@ -244,6 +244,7 @@ def evaluate_lifter(model: torch.nn.Module, eval_set: Sequence[EvalSequence]) ->
     ``eval_set``, plus ``per_clip`` MPJPE and the ``frames`` count."""
     model.eval()
     preds = [lift_sequence(model, root_scale_normalize(s.keypoints)[0]) for s in eval_set]
+    preds = [p - p[:, :1] for p in preds]  # root-relative (VideoPose3D predicts the root too)
     pred, gt = np.concatenate(preds), np.concatenate([s.joints3d for s in eval_set])
     per_clip: dict[str, list[float]] = {}
     for s, p in zip(eval_set, preds):

@@ -141,3 +141,13 @@ def test_bad_inputs():
         t = Tracker(sigmas=np.ones(5))
         t.update(_frame([_person(100, 100)]), frame_index=0)
         t.update(_frame([_person(100, 100)]), frame_index=1)
+
+
+def test_min_oks_keeps_a_track_off_a_neighbour_with_an_overlapping_box():
+    """A pose whose box overlaps the track's but whose keypoints lie 60 px (0.75 box widths) away is another
+    person: it is not given the track's id (with ``min_oks=0`` the box IoU alone would hand it over)."""
+    frames = [_frame([_person(300, 300)]) for _ in range(5)]
+    kpts, box = _person(300, 300)
+    frames.append(Poses((kpts + [60, 0])[None], np.full((1, 17), 0.9), [box], coco17))
+    assert _run(Tracker(), frames)[-1].tolist() == [-1]
+    assert _run(Tracker(min_oks=0.0), frames)[-1].tolist() == [0]
