@@ -73,6 +73,11 @@ def predict(
     boxes: Annotated[Optional[Path], typer.Option(
         help="COCO detections JSON (results list or dataset dict) giving the person boxes; images are looked up "
              "by file name, else by the number ending the file name (COCO image id).")] = None,
+    precision: Annotated[str, typer.Option(
+        help="fp32 | bf16 (autocast, CPU/CUDA; top-down models only) | fp16 (autocast, CUDA only).")] = "fp32",
+    compile: Annotated[bool, typer.Option("--compile", help="Run the networks through torch.compile.")] = False,
+    batch_size: Annotated[Optional[int], typer.Option(
+        min=1, help="Crops (persons) per forward pass (default: the model's, 32 for top-down).")] = None,
 ) -> None:
     """Estimate poses in images; print a summary, optionally write results JSON and drawings.
 
@@ -87,6 +92,8 @@ def predict(
         _fail("no images given (folders are searched for " + ", ".join(sorted(IMAGE_SUFFIXES)) + ")")
     if weights is not None and not weights.is_file():
         _fail(f"--weights {weights}: no such file")
+    if precision not in ("fp32", "bf16", "fp16"):
+        _fail(f"--precision must be fp32, bf16 or fp16, got {precision!r}")
     box_file = None
     if boxes is not None:
         from posekit.detect.boxes import BoxesFromFile
@@ -99,6 +106,12 @@ def predict(
         options = {"tiles": tiles} if tiles != 1 else {}
         if weights is not None:
             options["weights"] = weights
+        if precision != "fp32":
+            options["precision"] = precision
+        if compile:
+            options["compile"] = True
+        if batch_size is not None:
+            options["batch_size"] = batch_size
         est = posekit.PoseEstimator.from_pretrained(model, device=device, **options)
     except KeyError as exc:
         _fail(str(exc.args[0]))

@@ -38,7 +38,8 @@ def checkpoint(tmp_path_factory, mocap) -> Path:
     out = tmp_path_factory.mktemp("lifter")
     cfg = LiftTrainConfig(model="videopose3d", receptive_field=27, channels=32, windows=4, frames_per_window=8,
                           steps=15, eval_cameras=1)
-    return train_lifter({"02_01": mocap["02_01"]}, {"02_03": mocap["02_03"]}, cfg, out=out, log=lambda s: None).checkpoint
+    res = train_lifter({"02_01": mocap["02_01"]}, {"02_03": mocap["02_03"]}, cfg, out=out, log=lambda s: None)
+    return res.checkpoint
 
 
 def _pixels(mocap, n: int = 40) -> np.ndarray:
@@ -105,7 +106,8 @@ def test_lift_errors_are_clear(tmp_path, checkpoint):
 
 @pytest.mark.slow
 def test_lift_blazepose_squat_frames(tmp_path, checkpoint):
-    """~40 s: BlazePose on 40 frames of the squat clip (about 3 frames/s here), then `posekit lift`."""
+    """BlazePose on 40 frames of the squat clip (~3 frames/s), then `posekit lift` with a GIF: 4 min on the loaded
+    2-core development CPU."""
     import posekit as pk
     from posekit.io import VideoReader
 

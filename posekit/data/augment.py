@@ -308,9 +308,9 @@ def affine_crop(inst: Instance, *, input_size: Sequence[int], udp: bool = False,
         input_size: ``(width, height)`` of the model input.
         udp: use the UDP warp matrix (ViTPose, ``UDPHeatmap``); note its opposite rotation sense.
         half_pixel: ``True``: the exact crop of the module docstring (centre and keypoints shifted by -0.5 into
-            OpenCV's frame). ``False`` (default): MMPose's arithmetic, the warp matrix of the unshifted centre applied to the
-            unshifted keypoints -- the crop :class:`posekit.pipelines.topdown.PoseEstimator` cuts at inference
-            (bit for bit), with labels half a pixel (times the zoom) off the image content.
+            OpenCV's frame). ``False`` (default): MMPose's arithmetic, the warp matrix of the unshifted centre
+            applied to the unshifted keypoints -- the crop :class:`posekit.pipelines.topdown.TopDownEstimator` cuts
+            at inference (bit for bit), with labels half a pixel (times the zoom) off the image content.
 
     Returns:
         :class:`Crop` with keypoints in the input frame.

@@ -285,7 +285,8 @@ def export_onnx(
         onnx.save_model(proto, str(tmp), save_as_external_data=external, all_tensors_to_one_file=True,
                         location=data_name)
         del proto
-        inputs = [*_random_inputs(shape, dynamic_batch, seed), *((f"check_inputs[{i}]", a) for i, a in enumerate(extra))]
+        inputs = [*_random_inputs(shape, dynamic_batch, seed),
+                  *((f"check_inputs[{i}]", a) for i, a in enumerate(extra))]
         try:
             checks = verify_onnx(tmp, model, inputs, rtol=rtol)
         except OnnxVerificationError as err:  # name the destination, not the temporary file
@@ -298,7 +299,8 @@ def export_onnx(
     if progress is not None:
         strict = [c.errors[k] for c in checks for k in range(len(c.errors)) if c.errors[k] <= rtol]
         loose = sorted({c.output_names[k] for c in checks for k in range(len(c.errors)) if c.errors[k] > rtol})
-        note = (f"; {', '.join(loose)} within 4 x PyTorch's own float32 variation (NCHW vs channels_last)" if loose else "")
+        note = f"; {', '.join(loose)} within 4 x PyTorch's own float32 variation (NCHW vs channels_last)" if loose \
+            else ""
         progress(f"{path}: exported in {seconds:.1f} s (opset {opset}, {'dynamic' if dynamic_batch else 'fixed'} "
                  f"batch); ONNX Runtime vs PyTorch on {len(checks)} inputs: max error {max(strict, default=0):.2g} "
                  f"(relative to max(1, max|ref|); tolerance {rtol:g}){note}")

@@ -118,10 +118,20 @@ class _CompiledOrEager(torch.nn.Module):
             try:
                 return self.compiled(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 (any backend failure: report it, keep running eagerly)
-                self.failed = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                self.failed = _describe(exc)
                 warnings.warn(f"torch.compile failed ({self.failed}); running {type(self.eager).__name__} eagerly",
                               RuntimeWarning, stacklevel=2)
         return self.eager(*args, **kwargs)
+
+
+def _describe(exc: BaseException) -> str:
+    """One line: the exception and, for wrapped backend errors, the root cause."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    text = f"{type(exc).__name__}: {lines[0] if lines else ''}"
+    root = exc.__cause__ or getattr(exc, "inner_exception", None)
+    if root is not None and root is not exc:
+        text += f" {type(root).__name__}: {str(root).strip().splitlines()[0] if str(root).strip() else ''}"
+    return text
 
 
 def prepare_module(module: torch.nn.Module, options: EngineOptions) -> torch.nn.Module:

@@ -38,6 +38,9 @@ __all__ = [
 ]
 
 _F = np.float32
+_BF16_REFUSED = ("precision='bf16' is not offered for the MediaPipe pipelines: bfloat16 moves BlazePose landmarks by "
+                 "5.5 px (median, 23 px max) against fp32 (tests/pipelines/test_precision.py); use 'fp32', or "
+                 "'fp16' on CUDA")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -106,13 +109,16 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
             ``ThresholdingCalculator``, ``flag > threshold``).
         box_scale: enlargement of a caller's box (``boxes=``) into a square, unrotated ROI.
         batch_size: at most this many crops per model call (None = all at once).
-        precision: ``"fp32"`` (default, MediaPipe parity), ``"bf16"`` (autocast; landmarks within 0.5 px of fp32
-            on the astronaut fixture) or ``"fp16"`` (CUDA only); see :mod:`posekit.pipelines.engine`.
+        precision: ``"fp32"`` (default, MediaPipe parity) or ``"fp16"`` (CUDA only; float16 numerics move the
+            visible BlazePose landmarks of the astronaut fixture by < 0.2 px). ``"bf16"`` is refused: its 8-bit
+            mantissa moves BlazePose landmarks by 5.5 px (median; 23 px max) against fp32 on that fixture, because
+            the model regresses crop coordinates (up to 256) directly (``tests/pipelines/test_precision.py``).
         compile: run the landmark model through :func:`torch.compile` (needs an ``nn.Module``).
         channels_last: NHWC memory format for the landmark model and its input. Default off (``None`` means
-            off here, unlike the top-down pipeline): channels_last convolutions sum in another order, so fp32
-            outputs are no longer bit-identical to the reference (differences ~1e-6 relative), which is what the
-            MediaPipe parity tests check.
+            off here, unlike the top-down pipeline): fp32 outputs must stay bit-identical to the parity-tested
+            path. Measured on the astronaut and 8 COCO images: landmark model in channels_last moves landmarks by
+            <= 0.002 px; the pose *detector* in channels_last moves them by up to 4 px (its keypoints round
+            differently, which moves the ROI), so enable it per module when speed matters more.
     """
 
     skeleton: Skeleton
@@ -131,6 +137,8 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
             raise TypeError(f"landmark_model must be callable, got {type(landmark_model).__name__}")
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 or None, got {batch_size}")
+        if precision == "bf16":
+            raise ValueError(_BF16_REFUSED)
         is_module = isinstance(landmark_model, torch.nn.Module)
         if (compile or channels_last) and not is_module:
             raise ValueError(f"compile and channels_last need an nn.Module landmark model, got "
@@ -459,20 +467,27 @@ def load_detector(asset_name: str, filename: str, config_name: str, *, device: s
 
 def blazepose_full(*, device: str | torch.device = "cpu", detector: Callable | None = None,
                    landmark_model: Callable | None = None, min_detection_score: float | None = None,
-                   tiles: int = 1, **kwargs: Any) -> BlazePoseEstimator:
+                   tiles: int = 1, precision: str = "fp32", compile: bool = False, channels_last: bool | None = None,
+                   **kwargs: Any) -> BlazePoseEstimator:
     """BlazePose full with MediaPipe's pose detector (body boxes); models are loaded (converted from the cached
     MediaPipe wheel, or from ``$POSEKIT_TFLITE_DIR``) only when not given.
 
     ``tiles > 1`` also runs the detector on a ``tiles x tiles`` grid of overlapping tiles (one batch) to find small
     people; people found on the whole image keep MediaPipe's exact result (see
-    :class:`posekit.detect.tiled.TiledDetector`). ``kwargs`` go to :class:`BlazePoseEstimator`."""
+    :class:`posekit.detect.tiled.TiledDetector`). ``precision`` and ``compile`` apply to both networks,
+    ``channels_last`` to the landmark model only (see :class:`MediaPipeLandmarkEstimator`). ``kwargs`` go to
+    :class:`BlazePoseEstimator`."""
+    if precision == "bf16":
+        raise ValueError(_BF16_REFUSED)
     if landmark_model is None:
         landmark_model = load_landmark_module("POSE_LANDMARK_FULL", "pose_landmark_full.tflite").to(device)
     if detector is None:
         detector = load_detector("POSE_DETECTION", "pose_detection.tflite", "POSE_DETECTION_CONFIG",
-                                 device=device, min_score=min_detection_score, box="model" if tiles > 1 else "body")
+                                 device=device, min_score=min_detection_score, box="model" if tiles > 1 else "body",
+                                 precision=precision, compile=compile)
         if tiles > 1:
             from posekit.detect.tiled import TiledDetector
 
             detector = TiledDetector(detector, grid=tiles)
-    return BlazePoseEstimator(landmark_model, detector, **kwargs)
+    return BlazePoseEstimator(landmark_model, detector, precision=precision, compile=compile,
+                              channels_last=channels_last, **kwargs)

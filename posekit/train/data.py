@@ -137,9 +137,9 @@ class PoseDataset(Dataset):
         crop = crop_instance(self.image(index), s.keypoints, labelled.astype(np.float32), s.box,
                              input_size=self.input_size, padding=self.padding, udp=self.udp, half_pixel=False)
         return {"image": torch.from_numpy(np.ascontiguousarray(crop.image.transpose(2, 0, 1))),
-                "keypoints": torch.from_numpy(np.asarray(s.keypoints, np.float32)),
+                "keypoints": torch.from_numpy(np.array(s.keypoints, np.float32)),
                 "visible": torch.from_numpy(labelled.astype(np.float32)),
-                "box": torch.from_numpy(np.asarray(s.box, np.float32)),
+                "box": torch.from_numpy(np.array(s.box, np.float32)),
                 "center": torch.from_numpy(crop.center.astype(np.float32)),
                 "scale": torch.from_numpy(crop.scale.astype(np.float32)), "index": torch.tensor(index)}
 

@@ -224,17 +224,18 @@ def make_eval_set(clips: Mapping[str, np.ndarray], *, noise: DetectorNoise | Non
                   cameras_per_clip: int = 4, cameras: VirtualCameras = EVAL_CAMERAS, seed: int = 1234
                   ) -> list[EvalSequence]:
     """Every clip (sorted by id, every ``stride``-th frame) through ``cameras_per_clip`` seeded random cameras,
-    with ``noise`` on the 2D when given. The same arguments always give the same set."""
-    rng = np.random.default_rng(seed)
+    with ``noise`` on the 2D when given. The same arguments always give the same set, and the cameras do not
+    depend on ``noise`` (clean and noisy sets are paired)."""
+    cam_rng, noise_rng = np.random.default_rng(seed), np.random.default_rng(seed + 1)
     out = []
     for name in sorted(clips):
         joints = np.asarray(clips[name], np.float64)[::stride]
         for _ in range(cameras_per_clip):
-            cam = _camera(rng, joints, cameras)
+            cam = _camera(cam_rng, joints, cameras)
             pts = cam.world_to_camera(joints)
             kp = cam.project_camera_points(pts)
             if noise is not None:
-                kp = apply_detector_noise(kp, rng, noise)[0]
+                kp = apply_detector_noise(kp, noise_rng, noise)[0]
             out.append(EvalSequence(name, kp, pts - pts[:, :1]))
     return out
 

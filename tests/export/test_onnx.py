@@ -186,7 +186,7 @@ class _Branchy(torch.nn.Module):
 
 
 def test_verification_catches_a_wrong_export_and_writes_nothing(tmp_path):
-    with pytest.raises(OnnxVerificationError, match=r"bad.onnx: .* max error 1 relative .*> 0.0001.*nothing was written"):
+    with pytest.raises(OnnxVerificationError, match=r"bad.onnx: .* max error 1 relative .*nothing was written"):
         export_onnx(_Branchy().eval(), tmp_path / "bad.onnx", input_shape=(1, 3, 8, 8))
     assert list(tmp_path.iterdir()) == []
     # a correct file checked against different weights fails too
