@@ -185,15 +185,108 @@ def _later(verb: str, issue: str) -> None:
 
 @app.command()
 def video(
-    source: Annotated[str, typer.Argument(help="Video file or webcam index.")],
-    model: Annotated[str, typer.Option("--model", "-m")] = DEFAULT_MODEL,
-    out: Annotated[Optional[Path], typer.Option(help="Annotated output video (.mp4).")] = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="JSON lines, one per frame.")] = None,
-    track: Annotated[bool, typer.Option(help="Persistent ids across frames.")] = False,
-    smooth: Annotated[Optional[str], typer.Option(help="Smoothing: one-euro or savgol.")] = None,
+    source: Annotated[str, typer.Argument(help="Video file, or a webcam index (0, 1, ...).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `posekit models`).")] = DEFAULT_MODEL,
+    out: Annotated[Optional[Path], typer.Option(help="Annotated output video (.mp4), ids drawn when tracking.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option(
+        "--json", help="JSON lines, one FrameResult per frame (flushed per frame; input of `posekit analyze`).")] = None,
+    csv_out: Annotated[Optional[Path], typer.Option(
+        "--csv", help="CSV of keypoints: frame,time_s,instance,track_id,keypoint,x,y,score (pixels).")] = None,
+    track: Annotated[bool, typer.Option("--track/--no-track", help="Persistent ids across frames.")] = True,
+    smooth: Annotated[Optional[str], typer.Option(
+        help="Smoothing: one-euro (online) or savgol (results delayed by 4 frames); implies --track.")] = None,
+    start: Annotated[int, typer.Option(min=0, help="First frame index.")] = 0,
+    end: Annotated[Optional[int], typer.Option(min=0, help="Stop before this frame index.")] = None,
+    every: Annotated[int, typer.Option(min=1, help="Process every N-th frame.")] = 1,
+    redetect_every: Annotated[int, typer.Option(
+        min=0, help="MediaPipe models: also run the person detector every N processed frames to find people who "
+                    "enter (0: only when nobody is tracked, as MediaPipe does).")] = 30,
+    kpt_thr: Annotated[float, typer.Option(help="Keypoint score threshold for drawing.")] = 0.3,
+    device: Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1, ...")] = "cpu",
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar with frames/s.")] = True,
+    profile: Annotated[bool, typer.Option(
+        "--profile", help="Print the time per stage (decode, detection, pose, tracking, drawing, writing).")] = False,
 ) -> None:
-    """Run pose estimation on a video: annotated video, JSON lines, tracking and smoothing."""
-    _later("video", "video pipeline with tracking and smoothing")
+    """Run pose estimation on a video: annotated video, JSON lines and CSV, with tracking and smoothing.
+
+    A truncated or corrupt video is processed up to the bad frame; the outputs are finalised with the frames
+    read so far and the command exits with code 1.
+    """
+    import posekit
+    from posekit.video import run_video
+
+    if smooth is not None and smooth not in ("one-euro", "savgol"):
+        _fail(f"--smooth must be one-euro or savgol, got {smooth!r}")
+    if end is not None and end <= start:
+        _fail(f"--end ({end}) must be larger than --start ({start})")
+    if out is not None and not out.suffix:
+        _fail(f"--out {out}: give a file name with a video suffix such as .mp4")
+    camera = source.isdigit() and not Path(source).exists()
+    if not camera and not Path(source).is_file():
+        _fail(f"video file not found: {source}")
+    try:
+        est = posekit.PoseEstimator.from_pretrained(model, device=device)
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+    except (ValueError, TypeError, RuntimeError, OSError) as exc:
+        _fail(f"{model}: {exc}")
+    try:
+        report = run_video(est, int(source) if camera else source, out=out, json_path=json_out, csv_path=csv_out,
+                           start=start, end=end, every=every, track=track, smooth=smooth,
+                           redetect_every=redetect_every or None, kpt_thr=kpt_thr, progress=progress,
+                           profile=profile)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    timing = report.timing
+    ids = f", track ids {list(report.track_ids)}" if report.track_ids else ""
+    fps = f", {timing['fps']:.1f} frames/s" if timing["fps"] else ""
+    typer.echo(f"{report.frames} frame(s), {report.persons} pose(s){ids}{fps}")
+    if profile:
+        for stage, seconds in timing["seconds"].items():
+            typer.echo(f"  {stage:10s} {seconds:8.3f} s  {100 * (timing['share'][stage] or 0):5.1f} %")
+        if timing["outside_networks_share"] is not None:
+            typer.echo(f"  outside the networks: {100 * timing['outside_networks_share']:.1f} %")
+    if report.outputs:
+        typer.echo("wrote " + ", ".join(str(p) for p in report.outputs))
+    if report.error is not None:
+        typer.echo(f"posekit: error: {report.error}; processed {report.frames} frame(s) before it, outputs "
+                   "finalised", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def analyze(
+    results: Annotated[Path, typer.Argument(help="JSON lines of `posekit video --json`.")],
+    out: Annotated[Optional[Path], typer.Option(
+        help="Output folder for angles.csv, repetitions.csv, summary.json, angles.png, gait.png "
+             "[default: RESULTS without its suffix, plus _analysis].")] = None,
+    track_id: Annotated[Optional[int], typer.Option(
+        "--track-id", help="Person to analyse (default: the track in most frames).")] = None,
+    signal: Annotated[str, typer.Option(
+        help="Angle whose repetitions are reported: auto (the joint that moves most), knee, hip, elbow, "
+             "shoulder.")] = "auto",
+    min_score: Annotated[float, typer.Option(help="Keypoints scoring below this count as missing.")] = 0.5,
+    fps: Annotated[Optional[float], typer.Option(help="Frame rate, for results without time_s.")] = None,
+) -> None:
+    """Motion analytics of one person: joint angles per frame, repetitions (squats, push-ups, jumping jacks),
+    gait (steps, cadence, stance/swing); writes CSV tables and PNG plots."""
+    from posekit.analysis.report import analyze_results, summary, write_analysis
+
+    try:
+        analysis = analyze_results(results, track_id=track_id, signal=signal, min_score=min_score, fps=fps)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    folder = out if out is not None else results.with_name(results.stem + "_analysis")
+    files = write_analysis(analysis, folder)
+    info = summary(analysis)
+    who = "best pose per frame" if analysis.track_id is None else f"track {analysis.track_id}"
+    typer.echo(f"{results.name}: {info['frames']} frame(s), {who}")
+    typer.echo(f"repetitions: {info['repetitions']} ({analysis.signal} angle, {info['direction']}); per signal: "
+               + ", ".join(f"{k} {v}" for k, v in info["repetitions_per_signal"].items()))
+    g = info["gait"]
+    cadence = "n/a" if g["cadence_spm"] is None else f"{g['cadence_spm']:.1f} steps/min"
+    typer.echo(f"gait: {g['steps']} step(s), cadence {cadence}")
+    typer.echo("wrote " + ", ".join(str(f) for f in files))
 
 
 @app.command("eval")

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from posekit.io.image import load_image
 from posekit.skeletons import Skeleton
 from posekit.types import Poses
+
+if TYPE_CHECKING:
+    import os
+
+    from posekit.types import FrameResult
 
 
 class PoseEstimator:
@@ -61,3 +66,36 @@ class PoseEstimator:
     def predict(self, images: Iterable[Any]) -> list[Poses]:
         """:meth:`__call__` on each image."""
         return [self(image) for image in images]
+
+    def track(
+        self, video: str | os.PathLike | int, *, start: int = 0, end: int | None = None, every: int = 1,
+        smooth: str | None = None, redetect_every: int | None = 30,
+    ) -> Iterator[FrameResult]:
+        """Poses with persistent ids in every selected frame of a video file (or ``int`` camera index).
+
+        The estimator runs in its tracking mode (MediaPipe pipelines reuse the previous frame's landmarks to place
+        the next ROIs and run the detector only when nobody is tracked, or every ``redetect_every`` frames;
+        other estimators run per frame with all persons batched), then :class:`posekit.track.tracker.Tracker`
+        sets ``poses.track_ids`` (-1 while a track is tentative) and ``smooth`` (``"one-euro"`` or ``"savgol"``,
+        the latter delayed by 4 frames) smooths the keypoints. See :mod:`posekit.video`.
+
+        Args:
+            video: path of a video file, or a camera index.
+            start, end, every: frames ``start <= index < end``, every ``every``-th.
+
+        Yields:
+            :class:`~posekit.types.FrameResult` (``index``, ``time_s`` = index / fps seconds, ``poses`` in image
+            pixels).
+
+        Raises:
+            posekit.io.VideoReadError: after the last good frame of a truncated or corrupt file.
+
+        Example::
+
+            for result in est.track("clip.mp4", smooth="one-euro"):
+                print(result.index, result.poses.track_ids)
+        """
+        from posekit.video import iter_video
+
+        return iter_video(self, video, start=start, end=end, every=every, track=True, smooth=smooth,
+                          redetect_every=redetect_every)

@@ -18,12 +18,11 @@ import pytest
 import torch
 
 pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxruntime")
 
 import posekit  # noqa: E402
 from posekit.export.onnx import OnnxVerificationError, export_onnx, verify_onnx  # noqa: E402
 from posekit.export.ort_backend import OrtModule  # noqa: E402
-from posekit.types import Detections  # noqa: E402
 from tests.conftest import shared_path  # noqa: E402
 
 FIX = ("fixtures", "blazepose")

@@ -174,7 +174,7 @@ def test_blazepose_fp16_numerics_keep_visible_landmarks(blazepose):
         low = est.predict_landmarks(image)
     assert len(low) == len(ref) == 1
     visible = ref.visibility[0, :33] > 0.5
-    assert visible.sum() >= 20
+    assert visible.sum() >= 12  # the astronaut's upper body
     shift = np.abs(low.landmarks[0, :33, :2] - ref.landmarks[0, :33, :2]).max(-1)
     assert shift[visible].max() < MAX_SHIFT, f"visible landmarks moved {shift[visible].max():.3f} px"
     assert np.median(shift) < 0.25
