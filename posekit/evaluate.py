@@ -236,7 +236,7 @@ def predict_to_file(estimator: Any, eval_set: EvalSet, path: str | os.PathLike, 
             diff = {k: [old.get(k), v] for k, v in header.items() if old.get(k) != v}
             raise ValueError(f"cannot resume {str(path)!r}: it was made with other settings (old, new): {diff}")
         done = [r for r in records if "error" not in r]
-    from posekit.io.image import atomic_destination
+    from posekit.io.atomic import atomic_destination
 
     with atomic_destination(path) as tmp:  # rewritten without broken (cut) or error lines
         tmp.write_text("".join(json.dumps(r) + "\n" for r in [header, *done]), encoding="utf-8")
@@ -408,7 +408,7 @@ def run_evaluation(*, model: str, dataset: str, ann: str | os.PathLike, images: 
         "files": files,
     }
     report["counts"]["images_failed"] = len(report["image_errors"])
-    from posekit.io.image import atomic_destination
+    from posekit.io.atomic import atomic_destination
 
     with atomic_destination(Path(files["report"])) as tmp:
         tmp.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n", encoding="utf-8")

@@ -280,8 +280,10 @@ class MediaPipeDetector:
         max_detections: keep at most this many detections per image (default: all after NMS).
         box: ``"model"`` or ``"body"`` (see :func:`postprocess`).
         precision, compile, channels_last: engine options (:mod:`posekit.pipelines.engine`); defaults fp32, eager,
-            NCHW (the parity-tested path); ``channels_last=None`` means off. ``precision="bf16"`` is refused:
-            it moves the pose detector's keypoints by ~1 px and adds or drops detections on 3 of 9 test images.
+            NCHW (the parity-tested path); ``channels_last=None`` means off. Only ``precision="fp32"`` is offered:
+            bf16 moves the pose detector's keypoints by ~1 px and adds or drops detections on 3 of 9 test
+            images; float16 moves them by ~0.3 px, which moves visible BlazePose landmarks by up to 9.5 px
+            through the ROI (``tests/pipelines/test_precision.py``).
     """
 
     def __init__(self, module: torch.nn.Module, config: MediaPipeDetectorConfig, *, min_score: float | None = None,
@@ -294,9 +296,10 @@ class MediaPipeDetector:
             raise ValueError(f"min_score must lie in [0, 1], got {min_score}")
         if max_detections is not None and int(max_detections) < 1:
             raise ValueError(f"max_detections must be >= 1 or None, got {max_detections}")
-        if precision == "bf16":
-            raise ValueError("precision='bf16' is not offered for the MediaPipe detectors: bfloat16 moves their "
-                             "keypoints by ~1 px and changes which people are found; use 'fp32', or 'fp16' on CUDA")
+        if precision != "fp32":
+            raise ValueError(f"precision={precision!r} is not offered for the MediaPipe detectors (only 'fp32'): "
+                             "lower precision moves their keypoints (bf16 ~1 px, fp16 ~0.3 px), and through the "
+                             "ROI the landmarks by pixels")
         anchors = ssd_anchors(config.anchors)
         if len(anchors) != config.num_anchors:
             raise ValueError(f"{config.name}: anchor options give {len(anchors)} anchors, "

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from posekit.io.image import atomic_destination
+from posekit.io.atomic import atomic_destination
 
 __all__ = ["load_coco_annotations", "read_coco_results", "write_coco_results"]
 

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Union
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from posekit.io.atomic import atomic_destination
 
 ImageSource = Union[str, os.PathLike, np.ndarray, Image.Image]
 
@@ -95,34 +94,6 @@ def save_image(path: str | os.PathLike, image: np.ndarray, *, quality: int = 95)
     with atomic_destination(path) as tmp:
         pil.save(tmp, format=fmt, **options)
     return path
-
-
-@contextmanager
-def atomic_destination(path: Path) -> Iterator[Path]:
-    """Yield a fresh temporary path beside ``path`` (same folder, same suffix); on success ``os.replace`` it onto
-    ``path``, on an exception delete it.  Parent folders are created.  The temporary file is created empty with
-    the usual permissions (0o666 minus the umask), so the final file gets them too."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _reserve_temp_path(path)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _reserve_temp_path(path: Path) -> Path:
-    """Create an empty, uniquely named hidden file next to ``path`` with ``path``'s suffix and return its path."""
-    for _ in range(100):
-        tmp = path.parent / f".posekit-tmp-{secrets.token_hex(6)}{path.suffix}"
-        try:
-            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-        except FileExistsError:
-            continue
-        return tmp
-    raise FileExistsError(f"could not create a temporary file next to {path}")
 
 
 def _load_file(path: Path) -> np.ndarray:

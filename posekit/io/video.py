@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from posekit.io.image import _reserve_temp_path
+from posekit.io.atomic import reserve_temp_path
 
 __all__ = ["VideoReadError", "VideoReader", "VideoWriter", "read_video_frames"]
 
@@ -254,7 +254,7 @@ class VideoWriter:
 
     def _open(self) -> cv2.VideoWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = _reserve_temp_path(self.path)
+        self._tmp = reserve_temp_path(self.path)
         fourcc = cv2.VideoWriter_fourcc(*self.codec)
         writer = cv2.VideoWriter(str(self._tmp), _backend(), fourcc, self.fps, self.size)
         if not writer.isOpened():

@@ -38,7 +38,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from posekit.models._weights import ChecksumError, WeightsError, atomic_writer, cache_dir, sha256_file
+from posekit.io.atomic import atomic_writer
+from posekit.models._weights import ChecksumError, WeightsError, cache_dir, sha256_file
 
 if TYPE_CHECKING:
     import torch

@@ -4,7 +4,7 @@
   license); the model zoo holds them as plain data next to the builders.
 * :func:`cache_dir` is where everything downloaded or converted lives: ``$POSEKIT_HOME``, else
   ``$XDG_CACHE_HOME/posekit``, else ``~/.cache/posekit``.
-* :func:`download_url`, :func:`fetch_weights`, :func:`verify_sha256` and :func:`atomic_writer` never leave a half
+* :func:`download_url`, :func:`fetch_weights`, :func:`verify_sha256` and :func:`posekit.io.atomic.atomic_writer` never leave a half
   written file under its final name: data goes to a temporary file in the same folder, is checked, then renamed
   with ``os.replace`` (atomic on POSIX and Windows). Concurrent first uses therefore never see a partial file; at
   worst two processes download the same file and the last rename wins with identical content.
@@ -18,20 +18,20 @@ cache) lives in :mod:`posekit.models._mediapipe_wheel`; its public names are als
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
 import os
 import re
 import sys
-import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
+
+from posekit.io.atomic import atomic_writer
 
 if TYPE_CHECKING:
     import torch
@@ -147,30 +147,6 @@ def verify_sha256(path: str | os.PathLike[str], expected: str) -> Path:
     if not _matches(actual, expected):
         raise ChecksumError(f"sha256 mismatch for {path}: expected {expected}, got {actual}")
     return path
-
-
-@contextlib.contextmanager
-def atomic_writer(dest: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
-    """Binary file handle whose content appears at ``dest`` only if the ``with`` block finishes.
-
-    Writes go to a hidden temporary file next to ``dest``; on success it is flushed, fsynced and renamed over
-    ``dest`` (``os.replace``, atomic). If the block raises, the temporary file is deleted and ``dest`` (new or
-    pre-existing) is left untouched. The parent folder is created if needed.
-    """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def download_url(

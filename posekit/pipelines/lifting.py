@@ -84,7 +84,7 @@ def save_lifter(path: str | os.PathLike[str], model: nn.Module, metadata: Mappin
     Returns the checkpoint path."""
     from safetensors.torch import save
 
-    from posekit.io.image import atomic_destination
+    from posekit.io.atomic import atomic_destination
 
     path = Path(path)
     if path.suffix != ".safetensors":

@@ -109,8 +109,9 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
             ``ThresholdingCalculator``, ``flag > threshold``).
         box_scale: enlargement of a caller's box (``boxes=``) into a square, unrotated ROI.
         batch_size: at most this many crops per model call (None = all at once).
-        precision: ``"fp32"`` (default, MediaPipe parity) or ``"fp16"`` (CUDA only; float16 numerics move the
-            visible BlazePose landmarks of the astronaut fixture by < 0.2 px). ``"bf16"`` is refused: its 8-bit
+        precision: ``"fp32"`` (default, MediaPipe parity) or ``"fp16"`` (CUDA only, landmark model only; float16
+            numerics move the visible BlazePose landmarks of the astronaut fixture by < 0.2 px for the same ROI;
+            the detectors stay fp32). ``"bf16"`` is refused: its 8-bit
             mantissa moves BlazePose landmarks by 5.5 px (median; 23 px max) against fp32 on that fixture, because
             the model regresses crop coordinates (up to 256) directly (``tests/pipelines/test_precision.py``).
         compile: run the landmark model through :func:`torch.compile` (needs an ``nn.Module``).
@@ -474,9 +475,10 @@ def blazepose_full(*, device: str | torch.device = "cpu", detector: Callable | N
 
     ``tiles > 1`` also runs the detector on a ``tiles x tiles`` grid of overlapping tiles (one batch) to find small
     people; people found on the whole image keep MediaPipe's exact result (see
-    :class:`posekit.detect.tiled.TiledDetector`). ``precision`` and ``compile`` apply to both networks,
-    ``channels_last`` to the landmark model only (see :class:`MediaPipeLandmarkEstimator`). ``kwargs`` go to
-    :class:`BlazePoseEstimator`."""
+    :class:`posekit.detect.tiled.TiledDetector`). ``compile`` applies to both networks, ``precision`` and
+    ``channels_last`` to the landmark model only (the detector stays fp32 and NCHW; see
+    :class:`MediaPipeLandmarkEstimator` and :class:`posekit.detect.mediapipe.MediaPipeDetector`). ``kwargs`` go
+    to :class:`BlazePoseEstimator`."""
     if precision == "bf16":
         raise ValueError(_BF16_REFUSED)
     if landmark_model is None:
@@ -484,7 +486,7 @@ def blazepose_full(*, device: str | torch.device = "cpu", detector: Callable | N
     if detector is None:
         detector = load_detector("POSE_DETECTION", "pose_detection.tflite", "POSE_DETECTION_CONFIG",
                                  device=device, min_score=min_detection_score, box="model" if tiles > 1 else "body",
-                                 precision=precision, compile=compile)
+                                 compile=compile)
         if tiles > 1:
             from posekit.detect.tiled import TiledDetector
 

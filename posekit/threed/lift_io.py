@@ -120,7 +120,7 @@ def write_lift_json(path: str | os.PathLike[str], tracks: Sequence[Mapping[str, 
     """Write the 3D results (module docstring) atomically. ``tracks``: dicts with ``track_id``, ``frames`` (T,),
     ``time_s`` (T,), ``observed`` (T,), ``keypoints_3d`` (T, 17, 3) mm, ``keypoints_2d`` (T, 17, 2), ``scores``
     (T, 17); ``lifter``: a JSON-ready description of the lifter."""
-    from posekit.io.image import atomic_destination
+    from posekit.io.atomic import atomic_destination
 
     doc = {
         "format": "posekit-lift/1", "skeleton": h36m17.name, "keypoint_names": list(h36m17.keypoints), "unit": "mm",
@@ -143,7 +143,7 @@ def write_lift_json(path: str | os.PathLike[str], tracks: Sequence[Mapping[str, 
 def write_lift_csv(path: str | os.PathLike[str], tracks: Sequence[Mapping[str, Any]]) -> Path:
     """Write ``track_id,frame,time_s,observed,joint,x_mm,y_mm,z_mm,score`` rows (same ``tracks`` as
     :func:`write_lift_json`) atomically."""
-    from posekit.io.image import atomic_destination
+    from posekit.io.atomic import atomic_destination
 
     with atomic_destination(Path(path)) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from posekit.io.atomic import atomic_destination
 from posekit.metrics.mpjpe import mpjpe, n_mpjpe, p_mpjpe
 from posekit.models.lifters.normalize import root_scale_normalize
 from posekit.models.lifters.sequence import lift_sequence, sequence_padding
@@ -93,10 +94,8 @@ def load_cmu_clips(*, mocap_dir: str | os.PathLike[str] | None = None,
         for f in sorted(extract_members(src / "cmu_bvh_walkcycles.tar.xz", ["bvh_walkcycles/*.bvh"], tmp)):
             if f.stem not in clips:  # 02_01 / 02_02 exist as AMC too: one source per trial
                 clips[f.stem] = load_bvh_h36m17(f).astype(np.float32)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    part = cache.with_name(f".{cache.stem}.{os.getpid()}.tmp.npz")
-    np.savez(part, **clips)
-    os.replace(part, cache)
+    with atomic_destination(cache) as part:  # same ".npz" suffix, so np.savez keeps the name
+        np.savez(part, **clips)
     return clips
 
 

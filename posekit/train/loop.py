@@ -39,6 +39,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from posekit.io.atomic import atomic_destination
 from posekit.train.losses import heatmap_mse_loss
 
 __all__ = ["TrainResult", "evaluate", "latest_checkpoint", "load_checkpoint", "lr_factor", "save_checkpoint", "train"]
@@ -90,14 +91,8 @@ def lr_factor(step: int, schedule: Any, total_steps: int) -> float:
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     """``torch.save`` ``state`` to ``path`` atomically (temporary file in the same folder + ``os.replace``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_destination(path) as tmp:
         torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 
