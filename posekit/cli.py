@@ -189,7 +189,8 @@ def video(
     model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `posekit models`).")] = DEFAULT_MODEL,
     out: Annotated[Optional[Path], typer.Option(help="Annotated output video (.mp4), ids drawn when tracking.")] = None,
     json_out: Annotated[Optional[Path], typer.Option(
-        "--json", help="JSON lines, one FrameResult per frame (flushed per frame; input of `posekit analyze`).")] = None,
+        "--json", help="JSON lines, one FrameResult per frame, flushed per frame (input of `posekit analyze`).",
+    )] = None,
     csv_out: Annotated[Optional[Path], typer.Option(
         "--csv", help="CSV of keypoints: frame,time_s,instance,track_id,keypoint,x,y,score (pixels).")] = None,
     track: Annotated[bool, typer.Option("--track/--no-track", help="Persistent ids across frames.")] = True,

@@ -5,7 +5,7 @@ Data flow per frame: decode (:class:`~posekit.io.video.VideoReader`, RGB uint8) 
 frame's ROIs from the previous frame's landmarks and runs the detector only when nobody is tracked or every
 ``redetect_every`` frames; other estimators: one ``predict_rgb`` per frame with all persons in one batch) ->
 :class:`~posekit.track.tracker.Tracker` (persistent ids) -> optional smoothing (One-Euro online, or
-Savitzky-Golay with a delay of ``window // 2`` frames) -> outputs: annotated video, JSON lines
+Savitzky-Golay over a sliding window, ``window // 2`` frames late) -> outputs: annotated video, JSON lines
 (:meth:`~posekit.types.FrameResult.to_json`, one per frame, flushed per frame), CSV of keypoints.
 
 Coordinates in every output are image pixels of the source frame (x right, y down, origin at the top-left
@@ -201,34 +201,37 @@ def _pose_stream(estimator: Any, frames: Iterable[np.ndarray], *, redetect_every
 
 
 class _SavgolDelay:
-    """Savitzky-Golay smoothing with a delay of ``window // 2`` frames: each frame is output once the frames
-    ``window // 2`` after it are known, from :func:`~posekit.track.smoothing.savgol_smooth` over the buffered
-    window, per track id (poses with id -1 pass through). Within ``window // 2`` frames of a gap in a track or of
-    the end the fit uses the frames available (as ``savgol_smooth`` does at the ends of a run)."""
+    """Savitzky-Golay smoothing of a stream: the last ``window`` frames are buffered and each frame is output from
+    :func:`~posekit.track.smoothing.savgol_smooth` over the buffer, per track id (poses with id -1 pass through).
+    Frames come out in order, ``window // 2`` frames late (the first ``window // 2 + 1`` together once ``window``
+    frames are in; the rest at :meth:`flush`), with the values the offline smoother gives on the whole
+    sequence, except within ``window // 2`` frames of a gap in a track (the fit then uses the frames available in
+    the buffer)."""
 
     def __init__(self, window: int, polyorder: int) -> None:
         if int(window) != window or window < 3 or window % 2 == 0:
             raise ValueError(f"savgol window must be an odd integer >= 3, got {window!r}")
         self.window, self.polyorder = int(window), int(polyorder)
         self._buffer: deque[tuple[Any, FrameResult]] = deque()
-        self._emitted = 0  # how many of the buffered items were already output
+        self._next = 0  # buffer position of the next frame to output
 
     def push(self, item: Any, result: FrameResult) -> list[tuple[Any, FrameResult]]:
+        """Add one frame (``item`` travels with it, e.g. the image); returns the ``(item, result)`` pairs ready."""
         self._buffer.append((item, result))
-        half = self.window // 2
-        out = []
-        while len(self._buffer) - 1 - self._emitted >= half:
-            out.append(self._smoothed(self._emitted))
-            self._emitted += 1
-            if self._emitted > half:
-                self._buffer.popleft()
-                self._emitted -= 1
+        if len(self._buffer) > self.window:
+            self._buffer.popleft()
+            self._next -= 1
+        if len(self._buffer) < self.window:
+            return []
+        out = [self._smoothed(p) for p in range(self._next, self.window // 2 + 1)]
+        self._next = self.window // 2 + 1
         return out
 
     def flush(self) -> list[tuple[Any, FrameResult]]:
-        out = [self._smoothed(i) for i in range(self._emitted, len(self._buffer))]
+        """The frames still held, at the end of the stream."""
+        out = [self._smoothed(p) for p in range(self._next, len(self._buffer))]
         self._buffer.clear()
-        self._emitted = 0
+        self._next = 0
         return out
 
     def _smoothed(self, position: int) -> tuple[Any, FrameResult]:
@@ -362,8 +365,8 @@ def iter_video(
         start, end, every: frames ``start <= index < end``, every ``every``-th (see :class:`VideoReader`).
         track: set ``poses.track_ids`` with a :class:`~posekit.track.tracker.Tracker` (ids >= 0; -1 while a track
             is tentative); ``False`` leaves them ``None``.
-        smooth: ``None``, ``"one-euro"`` (online) or ``"savgol"`` (window 9, order 2, results delayed by 4
-            frames); smoothing implies ``track``.
+        smooth: ``None``, ``"one-euro"`` (online) or ``"savgol"`` (window 9, order 2: results come 4 frames late,
+            the first ones 8); smoothing implies ``track``.
         redetect_every: MediaPipe tracking mode: also run the person detector every this many processed frames to
             pick up people who enter (``None``: only when nobody is tracked, as MediaPipe does).
         timer: optional :class:`StageTimer` to accumulate per-stage seconds into.

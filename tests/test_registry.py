@@ -27,3 +27,22 @@ def test_every_entry_is_consistent():
         e = get_entry(name)
         assert e.name == name and e.skeleton.num_keypoints > 0 and e.description
         assert callable(e.build_model)
+
+
+def test_every_estimator_builder_imports():
+    """Each registered end-to-end builder resolves its pipeline (no model is loaded)."""
+    import importlib
+    import inspect
+
+    for name in posekit.list_models():
+        build = get_entry(name).build_estimator
+        if build is None:
+            continue
+        for mod, attr in _lazy_imports(inspect.getsource(build)):
+            assert hasattr(importlib.import_module(mod), attr), (name, mod, attr)
+
+
+def _lazy_imports(source: str) -> list[tuple[str, str]]:
+    import re
+
+    return re.findall(r"from (posekit[\w.]*) import (\w+)", source)

@@ -39,7 +39,7 @@ def _blazepose_full(**kwargs: Any) -> Any:
 
 def _hand(variant: str) -> Any:
     def build(**kwargs: Any) -> Any:
-        from posekit.pipelines.mediapipe import mediapipe_hand
+        from posekit.pipelines.mediapipe_hand import mediapipe_hand
 
         return mediapipe_hand(variant=variant, **kwargs)
 
@@ -47,7 +47,7 @@ def _hand(variant: str) -> Any:
 
 
 def _face_mesh(**kwargs: Any) -> Any:
-    from posekit.pipelines.mediapipe import mediapipe_face_mesh
+    from posekit.pipelines.mediapipe_face import mediapipe_face_mesh
 
     return mediapipe_face_mesh(**kwargs)
 
