@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import shared_path
 
-VERBS = ("predict", "video", "eval", "train", "export", "bench", "models", "lift", "weights")
+VERBS = ("predict", "video", "analyze", "eval", "train", "export", "bench", "models", "lift", "weights")
 
 
 def posekit(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
