@@ -5,7 +5,7 @@ The pipeline is MediaPipe 0.10.14's detection subgraph (``pose_detection_cpu.pbt
 
 1. ``ImageToTensorCalculator`` with ``keep_aspect_ratio: true, border_mode: BORDER_ZERO``: the whole image is
    letterboxed into the square input (:func:`letterbox`); OpenCV-4's fixed-point bilinear warp is reproduced
-   bit-exactly by :func:`warp_perspective_u8` (independent of the installed OpenCV), then values are mapped to
+   bit-exactly by :func:`posekit.crops.warp_perspective_exact` (independent of the installed OpenCV), then values are mapped to
    the model's range ([-1, 1] for pose and face, [0, 1] for palm).
 2. The network (a converted TFLite ``nn.Module``: NCHW float32 in, ``(raw_boxes (B, N, C), raw_scores (B, N, 1))``
    out in TFLite layout).
@@ -27,13 +27,14 @@ import cv2
 import numpy as np
 import torch
 
+from posekit.crops import warp_perspective_exact
 from posekit.detect.ssd import AnchorOptions, DecodeOptions, decode_ssd, ssd_anchors, weighted_nms
 from posekit.pipelines.engine import EngineOptions, as_input, autocast, prepare_module
 from posekit.types import Detections
 
 __all__ = [
     "MediaPipeDetectorConfig", "MediaPipeDetector", "POSE_DETECTION_CONFIG", "PALM_DETECTION_FULL_CONFIG",
-    "PALM_DETECTION_LITE_CONFIG", "FACE_DETECTION_SHORT_RANGE_CONFIG", "warp_perspective_u8", "rect_matrix",
+    "PALM_DETECTION_LITE_CONFIG", "FACE_DETECTION_SHORT_RANGE_CONFIG", "rect_matrix",
     "letterbox", "postprocess", "alignment_boxes", "blazepose_detector", "palm_detector", "face_detector",
 ]
 
@@ -50,55 +51,6 @@ def _check_image(image: object, what: str = "image") -> np.ndarray:
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"{what} is empty: shape {image.shape}")
     return image
-
-
-def warp_perspective_u8(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int], *,
-                        border: Border = "zero") -> np.ndarray:
-    """``cv2.warpPerspective(image, matrix, size, INTER_LINEAR)`` exactly as OpenCV 4 computes it for uint8.
-
-    OpenCV 4 (the one inside MediaPipe) rounds each source position to 1/32 pixel and blends the 4 neighbours
-    with 15-bit integer weights; OpenCV 5 interpolates differently (up to 3 grey levels apart). This NumPy version
-    follows OpenCV 4's fixed-point path, so MediaPipe's model inputs are reproduced bit for bit.
-
-    Args:
-        image: (H, W, C) uint8.
-        matrix: (3, 3) map from image pixel coordinates to output pixel coordinates (OpenCV's convention: pixel
-            ``(i, j)`` sits at integer ``(x=j, y=i)``).
-        size: output ``(width, height)``.
-        border: ``"zero"`` (``BORDER_CONSTANT`` 0) or ``"replicate"`` (``BORDER_REPLICATE``).
-
-    Returns:
-        (height, width, C) uint8, a new array.
-    """
-    if border not in ("zero", "replicate"):
-        raise ValueError(f"border must be 'zero' or 'replicate', got {border!r}")
-    img = np.asarray(image)
-    if img.dtype != np.uint8 or img.ndim != 3:
-        raise ValueError(f"image must be an (H, W, C) uint8 array, got {img.dtype} of shape {img.shape}")
-    inv = np.linalg.inv(np.asarray(matrix, np.float64).reshape(3, 3))
-    width, height = (int(v) for v in size)
-    xs, ys = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
-    w = inv[2, 0] * xs + inv[2, 1] * ys + inv[2, 2]
-    w = np.where(w != 0, 32.0 / np.where(w != 0, w, 1.0), 0.0)
-    fx = np.rint(np.clip((inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]) * w, -2**31, 2**31 - 1)).astype(np.int64)
-    fy = np.rint(np.clip((inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]) * w, -2**31, 2**31 - 1)).astype(np.int64)
-    sx, ax, sy, ay = fx >> 5, fx & 31, fy >> 5, fy & 31
-    h_in, w_in = img.shape[:2]
-    if border == "zero":
-        src = np.pad(img, ((1, 1), (1, 1), (0, 0))).astype(np.int32)
-        col = [np.clip(sx + d, -1, w_in) + 1 for d in (0, 1)]
-        row = [np.clip(sy + d, -1, h_in) + 1 for d in (0, 1)]
-    else:
-        src = img.astype(np.int32)
-        col = [np.clip(sx + d, 0, w_in - 1) for d in (0, 1)]
-        row = [np.clip(sy + d, 0, h_in - 1) for d in (0, 1)]
-    wx = (32 - ax, ax)
-    wy = (32 - ay, ay)
-    acc = np.zeros((height, width, img.shape[2]), np.int64)
-    for i in (0, 1):
-        for j in (0, 1):
-            acc += (wy[i] * wx[j] * 32)[..., None] * src[row[i], col[j]]
-    return np.clip((acc + (1 << 14)) >> 15, 0, 255).astype(np.uint8)
 
 
 def rect_matrix(center: tuple[float, float], size: tuple[float, float], rotation: float,
@@ -145,7 +97,7 @@ def letterbox(image: np.ndarray, size: tuple[int, int], *, value_range: tuple[fl
         new_w, new_h = f32(h) / tensor_aspect, f32(h)
         hpad, vpad = (f32(1) - tensor_aspect / roi_aspect) / f32(2), f32(0)
     matrix = rect_matrix((f32(0.5) * f32(w), f32(0.5) * f32(h)), (new_w, new_h), 0.0, (tw, th))
-    warped = warp_perspective_u8(image, matrix, (tw, th), border="zero")
+    warped = warp_perspective_exact(image, matrix[None], (tw, th), border="zero")[0]
     lo, hi = (f32(v) for v in value_range)
     scale = (hi - lo) / f32(255.0)
     tensor = warped.astype(f32) * scale + lo
@@ -280,7 +232,7 @@ class MediaPipeDetector:
         max_detections: keep at most this many detections per image (default: all after NMS).
         box: ``"model"`` or ``"body"`` (see :func:`postprocess`).
         precision, compile, channels_last: engine options (:mod:`posekit.pipelines.engine`); defaults fp32, eager,
-            NCHW (the parity-tested path); ``channels_last=None`` means off. Only ``precision="fp32"`` is offered:
+            ``channels_last=None`` = NHWC on CPU. Only ``precision="fp32"`` is offered:
             bf16 moves the pose detector's keypoints by ~1 px and adds or drops detections on 3 of 9 test
             images; float16 moves them by ~0.3 px, which moves visible BlazePose landmarks by up to 9.5 px
             through the ROI (``tests/pipelines/test_precision.py``).
@@ -306,7 +258,10 @@ class MediaPipeDetector:
                              f"expected {config.num_anchors}")
         self.module = module.eval()
         p = next(iter((*module.parameters(), *module.buffers())), None)
-        self.engine = EngineOptions(device="cpu" if p is None else p.device, precision=precision, compile=compile,
+        device = torch.device("cpu") if p is None else p.device
+        if channels_last is None:  # auto: NHWC on CPU (about 2x faster there; see MediaPipeLandmarkEstimator)
+            channels_last = device.type == "cpu"
+        self.engine = EngineOptions(device=device, precision=precision, compile=compile,
                                     channels_last=bool(channels_last), batch_size=None)
         prepared = prepare_module(module, self.engine)
         self._compiled = prepared if prepared is not module else None

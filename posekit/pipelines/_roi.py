@@ -28,12 +28,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 
 __all__ = [
     "Rois", "normalize_radians", "rois_from_alignment_points", "rois_from_boxes", "rois_from_landmark_bounds",
-    "hand_rois_from_landmarks", "transform_rois", "crop_matrices", "warp_crops", "project_landmarks",
+    "hand_rois_from_landmarks", "transform_rois", "crop_matrices", "project_landmarks",
     "rotate_world_landmarks",
 ]
 
@@ -321,58 +320,6 @@ def crop_matrices(rois: Rois, out_size: tuple[int, int]) -> np.ndarray:
             a[k + 4, 6], a[k + 4, 7] = -sxk * dst[k, 1], -syk * dst[k, 1]
             b[k], b[k + 4] = dst[k]
         out[i] = np.append(np.linalg.solve(a, b), 1.0).reshape(3, 3)
-    return out
-
-
-_INTER_BITS = 5
-_TAB = 1 << _INTER_BITS
-
-
-def _fixed_point_maps(matrix: np.ndarray, out_w: int, out_h: int) -> tuple[np.ndarray, np.ndarray]:
-    """OpenCV 4's ``warpPerspective`` INTER_LINEAR map: integer source pixel (int16 x, y) and the 5-bit
-    sub-pixel index ``(fy << 5) | fx`` for every output pixel (rounding half to even, like ``cvRound``)."""
-    m = np.linalg.inv(matrix)
-    x = np.arange(out_w, dtype=np.float64)[None, :]
-    y = np.arange(out_h, dtype=np.float64)[:, None]
-    wgt = m[2, 0] * x + (m[2, 1] * y + m[2, 2])
-    wgt = np.where(wgt != 0, _TAB / np.where(wgt != 0, wgt, 1.0), 0.0)
-    lim = (-(2.0 ** 31), 2.0 ** 31 - 1)
-    fx = np.clip((m[0, 1] * y + m[0, 2] + m[0, 0] * x) * wgt, *lim)
-    fy = np.clip((m[1, 1] * y + m[1, 2] + m[1, 0] * x) * wgt, *lim)
-    ix, iy = np.rint(fx).astype(np.int64), np.rint(fy).astype(np.int64)
-    xy = np.stack([ix >> _INTER_BITS, iy >> _INTER_BITS], -1).clip(-32768, 32767).astype(np.int16)
-    frac = ((iy & (_TAB - 1)) * _TAB + (ix & (_TAB - 1))).astype(np.uint16)
-    return xy, frac
-
-
-def warp_crops(image: np.ndarray, matrices: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
-    """Crops of an RGB uint8 image through image->crop matrices, bilinear with border replicate.
-
-    The result equals OpenCV 4's ``cv2.warpPerspective(image, M, out_size, INTER_LINEAR, BORDER_REPLICATE)``
-    (MediaPipe 0.10.14's crop) bit for bit: the fixed-point sampling map is computed here and applied with
-    ``cv2.remap``, because OpenCV 5 changed the rounding inside ``warpAffine``/``warpPerspective``.
-
-    Args:
-        image: (H, W, 3) uint8.
-        matrices: (N, 3, 3) (or (N, 2, 3) affine) image pixels -> crop pixels, see :func:`crop_matrices`.
-        out_size: ``(out_w, out_h)``.
-
-    Returns:
-        (N, out_h, out_w, 3) uint8.
-    """
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"image must be an (H, W, 3) uint8 array, got {image.shape} {image.dtype}")
-    mats = np.asarray(matrices, dtype=np.float64)
-    if mats.ndim != 3 or mats.shape[1:] not in ((3, 3), (2, 3)):
-        raise ValueError(f"matrices must have shape (N, 3, 3) or (N, 2, 3), got {mats.shape}")
-    if mats.shape[1] == 2:
-        mats = np.concatenate([mats, np.broadcast_to([[[0.0, 0.0, 1.0]]], (len(mats), 1, 3))], 1)
-    ow, oh = (int(v) for v in out_size)
-    out = np.empty((len(mats), oh, ow, 3), np.uint8)
-    src = np.ascontiguousarray(image)
-    for i, m in enumerate(mats):
-        xy, frac = _fixed_point_maps(m, ow, oh)
-        out[i] = cv2.remap(src, xy, frac, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return out
 
 

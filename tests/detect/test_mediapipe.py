@@ -11,8 +11,8 @@ import torch
 
 from posekit.detect.mediapipe import (
     FACE_DETECTION_SHORT_RANGE_CONFIG, POSE_DETECTION_CONFIG, MediaPipeDetector, letterbox, postprocess, rect_matrix,
-    warp_perspective_u8,
 )
+from posekit.crops import warp_perspective_exact
 from tests.conftest import shared_path
 
 FIX = ("fixtures", "blazepose")
@@ -38,7 +38,7 @@ def test_warp_matches_rotated_landmark_crop_with_replicate_border():
     """The same warp with the fixture's rotated ROI matrix gives the landmark model's input bit for bit."""
     expected = np.load(shared_path(*FIX, "pose_landmark_full_input_1x256x256x3.npy"))[0]
     matrix = np.array(_meta()["crop_matrix_image_to_tensor"])
-    crop = warp_perspective_u8(_astronaut(), matrix, (256, 256), border="replicate")
+    crop = warp_perspective_exact(_astronaut(), np.asarray(matrix)[None], (256, 256), border="replicate")[0]
     assert np.abs(crop.astype(np.float32) / np.float32(255) - expected).max() < 1e-7
 
 
@@ -46,7 +46,7 @@ def test_warp_agrees_with_opencv_within_rounding():
     """Independent check: OpenCV (any version) differs only by sub-pixel rounding of the sample positions."""
     img = _astronaut()
     matrix = rect_matrix((256.0, 256.0), (512.0, 512.0), 0.3, (160, 120))
-    ours = warp_perspective_u8(img, matrix, (160, 120)).astype(int)
+    ours = warp_perspective_exact(img, np.asarray(matrix)[None], (160, 120), border="zero")[0].astype(int)
     ref = cv2.warpPerspective(img, matrix, (160, 120), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     ref = ref.astype(int)
     assert np.abs(ours - ref).max() <= 4 and np.mean(ours == ref) > 0.85

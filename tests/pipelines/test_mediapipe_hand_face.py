@@ -1,13 +1,12 @@
 """MediaPipe hand and face-mesh pipelines: decoding of LiteRT's outputs (the original .tflite run by
 ``ai-edge-litert``) versus the converted PyTorch modules on the same ROIs, and structure on real images.
 
-Needs ``$POSEKIT_TFLITE_DIR`` with the MediaPipe ``.tflite`` files (or the posekit weights cache for the
-converted-module tests); skips with the reason otherwise. No fixtures exist for hands and faces.
+The ``.tflite`` files come from posekit's weights cache (``.ci/run`` fills it once per run); the LiteRT comparisons
+skip with a reason where the ``litert`` extra is absent. No fixtures exist for hands and faces.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,19 +20,15 @@ from posekit.pipelines.mediapipe_face import MediaPipeFaceMeshEstimator
 from posekit.pipelines.mediapipe_hand import MediaPipeHandEstimator
 from posekit.skeletons import hand21, mediapipe_face468
 from tests.conftest import shared_path
+from tests.models.tflite._files import tflite_path
 
 
 def _tflite_path(filename: str) -> Path:
-    folder = os.environ.get("POSEKIT_TFLITE_DIR")
-    if not folder or not (Path(folder) / filename).is_file():
-        pytest.skip(f"set POSEKIT_TFLITE_DIR to a folder holding MediaPipe's {filename}")
-    return Path(folder) / filename
+    return tflite_path(filename)  # posekit's verified cache of the wheel's files (or $POSEKIT_TFLITE_DIR)
 
 
 def _module(asset: str, filename: str):
-    folder = os.environ.get("POSEKIT_TFLITE_DIR")
-    if folder and (Path(folder) / filename).is_file():
-        return load_landmark_module(asset, filename)
+    return load_landmark_module(asset, filename)
     try:
         from posekit.models import _weights
 

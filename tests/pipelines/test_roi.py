@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from posekit.crops import warp_perspective_exact
 from posekit.pipelines import _roi
 from posekit.pipelines.mediapipe import refine_landmarks_from_heatmap
 from tests.conftest import shared_path
@@ -47,7 +48,7 @@ def test_crop_matrix_matches_mediapipe(fixture_meta):
 def test_crop_equals_mediapipe_landmark_input(fixture_meta):
     meta, image = fixture_meta
     roi = _pose_roi(meta)
-    crops = _roi.warp_crops(image, _roi.crop_matrices(roi, (256, 256)), (256, 256))
+    crops = warp_perspective_exact(image, _roi.crop_matrices(roi, (256, 256)), (256, 256))
     tensor = crops.astype(np.float32) * np.float32(1 / 255)  # MediaPipe's convertTo(scale = 1/255)
     ref = np.load(shared_path("fixtures", "blazepose", "pose_landmark_full_input_1x256x256x3.npy"))
     assert tensor.shape == ref.shape
@@ -59,11 +60,11 @@ def test_warp_crops_equals_opencv_for_integer_translation():
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
     m = np.array([[[1.0, 0.0, -7.0], [0.0, 1.0, -3.0], [0.0, 0.0, 1.0]]])
-    got = _roi.warp_crops(image, m, (20, 30))[0]
+    got = warp_perspective_exact(image, m, (20, 30))[0]
     want = cv2.warpAffine(image, m[0, :2], (20, 30), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     np.testing.assert_array_equal(got, want)
     # Border replicate: sampling far outside repeats the edge pixels.
-    far = _roi.warp_crops(image, np.array([[[1.0, 0, 100.0], [0, 1.0, 100.0]]]), (4, 4))[0]
+    far = warp_perspective_exact(image, np.array([[[1.0, 0, 100.0], [0, 1.0, 100.0]]]), (4, 4))[0]
     np.testing.assert_array_equal(far, np.broadcast_to(image[0, 0], (4, 4, 3)))
 
 
@@ -158,8 +159,8 @@ def test_refine_landmarks_from_heatmap():
 
 
 def test_bad_inputs_raise_clear_errors():
-    with pytest.raises(ValueError, match="image must be an \\(H, W, 3\\) uint8"):
-        _roi.warp_crops(np.zeros((10, 10), np.uint8), np.eye(3)[None], (4, 4))
+    with pytest.raises(ValueError, match="image must be an \\(H, W, C\\) uint8"):
+        warp_perspective_exact(np.zeros((10, 10), np.uint8), np.eye(3)[None], (4, 4))
     with pytest.raises(ValueError, match="boxes must have shape \\(N, 4\\)"):
         _roi.rois_from_boxes(np.zeros((3,)), (10, 10))
     with pytest.raises(ValueError, match="image_size must be positive"):
