@@ -23,4 +23,25 @@ def tflite_path(filename: str) -> Path:
     for asset in _weights.MEDIAPIPE_ASSETS:
         if asset.filename == filename:
             return _weights.fetch_tflite(asset)
-    pytest.skip(f"{filename} is not a pinned posekit asset; set POSEKIT_TFLITE_DIR to a folder that holds it")
+    wheel = os.environ.get("POSEKIT_MEDIAPIPE_WHEEL")  # .ci/run sets it: the extra models come from the same wheel
+    if wheel and Path(wheel).is_file():
+        return _extract_extra(Path(wheel), filename)
+    pytest.skip(f"{filename} is not a pinned posekit asset; set POSEKIT_MEDIAPIPE_WHEEL (or POSEKIT_TFLITE_DIR)")
+
+
+def _extract_extra(wheel: Path, filename: str) -> Path:
+    """Extract an unpinned model (test-only) from the wheel into the session's temporary folder."""
+    import tempfile
+    import zipfile
+
+    dest = Path(tempfile.gettempdir()) / "posekit-test-tflite" / filename
+    if not dest.is_file():
+        with zipfile.ZipFile(wheel) as zf:
+            members = [m for m in zf.namelist() if m.startswith("mediapipe/modules/") and m.endswith("/" + filename)]
+            if not members:
+                pytest.skip(f"{filename} is not in {wheel.name}")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            part = dest.with_suffix(".part")
+            part.write_bytes(zf.read(members[0]))
+            part.replace(dest)
+    return dest
