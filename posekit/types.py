@@ -53,6 +53,19 @@ def _scores(name: str, value: Any, shape: tuple[int | None, ...]) -> np.ndarray:
     return arr
 
 
+def _keypoints_and_scores(keypoints: Any, scores: Any, k: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validated read-only copies: keypoints (N, k, dim) float32 and scores (N, k) float32; a keypoint with any
+    non-finite coordinate becomes all-NaN (missing) with score 0."""
+    kpts = np.array(_array("keypoints", keypoints, np.float32, (None, k, dim)))
+    scores = np.array(_scores("scores", scores, (len(kpts), k)))
+    missing = ~np.isfinite(kpts).all(axis=-1)
+    kpts[missing] = np.nan
+    scores[missing] = 0.0
+    for arr in (kpts, scores):
+        arr.setflags(write=False)
+    return kpts, scores
+
+
 def _select(arr: np.ndarray | None, index: Any) -> np.ndarray | None:
     if arr is None:
         return None
@@ -131,15 +144,8 @@ class Poses:
     def __post_init__(self) -> None:
         if not isinstance(self.skeleton, Skeleton):
             raise TypeError(f"skeleton must be a posekit Skeleton, got {type(self.skeleton).__name__}")
-        k = self.skeleton.num_keypoints
-        kpts = np.array(_array("keypoints", self.keypoints, np.float32, (None, k, 2)))
-        n = len(kpts)
-        scores = np.array(_scores("scores", self.scores, (n, k)))
-        missing = ~np.isfinite(kpts).all(axis=-1)
-        kpts[missing] = np.nan
-        scores[missing] = 0.0
-        for arr in (kpts, scores):
-            arr.setflags(write=False)
+        kpts, scores = _keypoints_and_scores(self.keypoints, self.scores, self.skeleton.num_keypoints, 2)
+        n, k = scores.shape
         object.__setattr__(self, "keypoints", kpts)
         object.__setattr__(self, "scores", scores)
         object.__setattr__(self, "boxes", _array("boxes", self.boxes, np.float32, (n, 4)))
@@ -274,15 +280,8 @@ class Poses3D:
     def __post_init__(self) -> None:
         if self.unit not in ("mm", "m"):
             raise ValueError(f"unit must be 'mm' or 'm', got {self.unit!r}")
-        k = self.skeleton.num_keypoints
-        kpts = np.array(_array("keypoints", self.keypoints, np.float32, (None, k, 3)))
+        kpts, scores = _keypoints_and_scores(self.keypoints, self.scores, self.skeleton.num_keypoints, 3)
         n = len(kpts)
-        scores = np.array(_scores("scores", self.scores, (n, k)))
-        missing = ~np.isfinite(kpts).all(axis=-1)
-        kpts[missing] = np.nan
-        scores[missing] = 0.0
-        for arr in (kpts, scores):
-            arr.setflags(write=False)
         object.__setattr__(self, "keypoints", kpts)
         object.__setattr__(self, "scores", scores)
         if self.track_ids is not None:
