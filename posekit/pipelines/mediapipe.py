@@ -46,7 +46,8 @@ _BF16_REFUSED = ("precision='bf16' is not offered for the MediaPipe pipelines: b
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, _F)
-    return (_F(1) / (_F(1) + np.exp(-x))).astype(_F)
+    with np.errstate(over="ignore"):  # exp(-x) -> inf for x << 0 gives exactly 0, as MediaPipe's float math
+        return (_F(1) / (_F(1) + np.exp(-x))).astype(_F)
 
 
 @dataclass(frozen=True)
