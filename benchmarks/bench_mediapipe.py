@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 import posekit
-from posekit.pipelines.mediapipe import blazepose_full
+from posekit.pipelines.mediapipe_pose import blazepose_full
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -197,7 +197,7 @@ def mediapipe_onnx(name: str, *, folder: str | os.PathLike[str] | None = None, o
     :class:`OrtModule` inside an :class:`OrtTorchModule` (the pipelines handle their networks as torch modules).
 
     ``intra_op_num_threads`` / ``providers`` go to both :class:`OrtModule` s; ``tiles`` (BlazePose only) as in
-    :func:`posekit.pipelines.mediapipe.blazepose_full`; ``kwargs`` to the estimator class.
+    :func:`posekit.pipelines.mediapipe_pose.blazepose_full`; ``kwargs`` to the estimator class.
     """
     from posekit.detect import mediapipe as mp_detect
 
@@ -213,7 +213,7 @@ def mediapipe_onnx(name: str, *, folder: str | os.PathLike[str] | None = None, o
                                                 getattr(mp_detect, nets.detector_config),
                                                 min_score=min_detection_score, box=box)
     if name == "blazepose_full":
-        from posekit.pipelines.mediapipe import blazepose_full
+        from posekit.pipelines.mediapipe_pose import blazepose_full
 
         if tiles > 1:
             from posekit.detect.tiled import TiledDetector
@@ -230,9 +230,9 @@ def mediapipe_onnx(name: str, *, folder: str | os.PathLike[str] | None = None, o
 
 
 def blazepose_full_onnx(**kwargs: Any) -> Any:
-    """:func:`posekit.pipelines.mediapipe.blazepose_full` on ONNX Runtime: :func:`mediapipe_onnx` with
+    """:func:`posekit.pipelines.mediapipe_pose.blazepose_full` on ONNX Runtime: :func:`mediapipe_onnx` with
     ``"blazepose_full"`` (keywords: ``folder``, ``opset``, ``intra_op_num_threads``, ``providers``,
-    ``min_detection_score``, ``tiles``, and the :class:`~posekit.pipelines.mediapipe.BlazePoseEstimator` options)."""
+    ``min_detection_score``, ``tiles``, and the :class:`~posekit.pipelines.mediapipe_pose.BlazePoseEstimator` options)."""
     return mediapipe_onnx("blazepose_full", **kwargs)
 
 

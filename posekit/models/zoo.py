@@ -32,7 +32,7 @@ def _mediapipe_module(asset_name: str) -> Any:
 
 
 def _blazepose_full(**kwargs: Any) -> Any:
-    from posekit.pipelines.mediapipe import blazepose_full
+    from posekit.pipelines.mediapipe_pose import blazepose_full
 
     return blazepose_full(**kwargs)
 

@@ -1,5 +1,6 @@
-"""MediaPipe 0.10.14 landmark pipelines in PyTorch: BlazePose (33 keypoints + world landmarks) here, hands in
-:mod:`posekit.pipelines.mediapipe_hand`, face mesh in :mod:`posekit.pipelines.mediapipe_face`.
+"""MediaPipe 0.10.14 landmark pipelines in PyTorch: the shared machinery here; BlazePose (33 keypoints + world
+landmarks) in :mod:`posekit.pipelines.mediapipe_pose`, hands in :mod:`posekit.pipelines.mediapipe_hand`, face mesh in
+:mod:`posekit.pipelines.mediapipe_face`.
 
 Each pipeline is detector -> rotated ROI (:mod:`posekit.pipelines._roi`) -> crop -> landmark model -> decode ->
 projection back to the image, with MediaPipe's constants. Differences from MediaPipe, by design:
@@ -30,13 +31,10 @@ from posekit.pipelines import _roi
 from posekit.pipelines._roi import Rois
 from posekit.pipelines.base import PoseEstimator
 from posekit.pipelines.engine import EngineOptions, as_input, autocast, prepare_module
-from posekit.skeletons import Skeleton, blazepose33
+from posekit.skeletons import Skeleton
 from posekit.types import Detections, Poses
 
-__all__ = [
-    "LandmarkResult", "MediaPipeLandmarkEstimator", "BlazePoseEstimator", "blazepose_full",
-    "refine_landmarks_from_heatmap", "decode_pose_outputs", "load_landmark_module", "load_detector",
-]
+__all__ = ["LandmarkResult", "MediaPipeLandmarkEstimator", "load_landmark_module", "load_detector"]
 
 _F = np.float32
 _BF16_REFUSED = ("precision='bf16' is not offered for the MediaPipe pipelines: bfloat16 moves BlazePose landmarks by "
@@ -338,130 +336,6 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area(a)[:, None] + area(b)[None] - inter, 1e-9)
 
 
-def refine_landmarks_from_heatmap(
-    xy: np.ndarray, heatmap: np.ndarray, *, kernel_size: int = 9, min_confidence_to_refine: float = 0.5
-) -> np.ndarray:
-    """MediaPipe's ``RefineLandmarksFromHeatmapCalculator`` (presence/visibility refinement off, as in BlazePose).
-
-    Each landmark is replaced by the sigmoid-weighted mean position of the ``kernel_size`` x ``kernel_size``
-    heatmap window around it, when the window's maximum confidence reaches ``min_confidence_to_refine``.
-    MediaPipe 0.10.14 runs with the option default ``kernel_size=9`` (the ``7`` in the ``.pbtxt`` does not reach
-    the shipped graph); its quirks are kept: the cell index is truncated toward zero, and the bounds check tests
-    the column against the height, so rows below the heatmap are not skipped (their window is clipped).
-
-    Args:
-        xy: (B, K, 2) float32 crop-normalised landmarks in [0, 1].
-        heatmap: (B, h, w, K) float32 heatmap logits (NHWC, as the model returns them).
-
-    Returns:
-        (B, K, 2) float32 refined crop-normalised landmarks (a new array).
-    """
-    xy = np.asarray(xy, _F)
-    hm = np.asarray(heatmap, _F)
-    b, hh, ww, k = hm.shape
-    if xy.shape != (b, k, 2):
-        raise ValueError(f"xy must have shape (B={b}, K={k}, 2) to match the heatmap {hm.shape}, got {xy.shape}")
-    col = np.trunc(np.clip(xy[..., 0] * _F(ww), -1e6, 1e6)).astype(np.int64)
-    row = np.trunc(np.clip(xy[..., 1] * _F(hh), -1e6, 1e6)).astype(np.int64)
-    skip = (col < 0) | (col >= ww) | (row < 0) | (col >= hh)
-    off = np.arange(kernel_size) - (kernel_size - 1) // 2
-    rows, cols = row[..., None] + off, col[..., None] + off  # (B, K, k)
-    rmask, cmask = (rows >= 0) & (rows < hh), (cols >= 0) & (cols < ww)
-    hm_t = np.moveaxis(hm, 3, 1)  # (B, K, h, w)
-    bi, ki = np.arange(b)[:, None, None, None], np.arange(k)[None, :, None, None]
-    win = hm_t[bi, ki, rows.clip(0, hh - 1)[..., :, None], cols.clip(0, ww - 1)[..., None, :]]
-    mask = rmask[..., :, None] & cmask[..., None, :]
-    conf = np.where(mask, _sigmoid(win), _F(0))
-    total = conf.sum((-2, -1), dtype=_F)
-    best = conf.max((-2, -1))
-    wcol = (conf * cols[..., None, :].astype(_F)).sum((-2, -1), dtype=_F)
-    wrow = (conf * rows[..., :, None].astype(_F)).sum((-2, -1), dtype=_F)
-    ok = ~skip & (best >= _F(min_confidence_to_refine)) & (total > 0)
-    safe = np.where(total > 0, total, _F(1))
-    out = xy.copy()
-    out[..., 0] = np.where(ok, wcol / _F(ww) / safe, xy[..., 0])
-    out[..., 1] = np.where(ok, wrow / _F(hh) / safe, xy[..., 1])
-    return out
-
-
-def decode_pose_outputs(outputs: Sequence[np.ndarray], rois: Rois, *, input_size: int = 256,
-                        kernel_size: int = 9, min_confidence_to_refine: float = 0.5) -> dict[str, np.ndarray]:
-    """Decode BlazePose landmark outputs (TFLite order: landmarks (B, 195), pose_flag (B, 1), segmentation,
-    heatmap (B, 64, 64, 39), world (B, 117)) for the B ROIs they came from.
-
-    Returns a dict of float32 arrays: ``landmarks`` (B, 39, 3) image pixels (z scaled like x), ``visibility`` and
-    ``presence`` (B, 39) sigmoid, ``world_landmarks`` (B, 39, 3) metres with the ROI rotation undone,
-    ``instance_scores`` (B,) pose_flag, and ``normalized`` (B, 39, 5) MediaPipe's image-normalised landmarks
-    (x / W, y / H, z / W, visibility, presence).
-    """
-    raw = np.asarray(outputs[0], _F).reshape(len(rois), -1, 5)
-    flag = np.asarray(outputs[1], _F).reshape(len(rois))
-    heatmap = np.asarray(outputs[3], _F)
-    world = np.asarray(outputs[4], _F).reshape(len(rois), -1, 3)
-    xy = raw[..., :2] / _F(input_size)
-    xy = refine_landmarks_from_heatmap(xy, heatmap, kernel_size=kernel_size,
-                                       min_confidence_to_refine=min_confidence_to_refine)
-    z = raw[..., 2:3] / _F(input_size)
-    landmarks = _roi.project_landmarks(np.concatenate([xy, z], -1), rois)
-    vis, pres = _sigmoid(raw[..., 3]), _sigmoid(raw[..., 4])
-    w, h = rois.image_size
-    norm = np.concatenate([landmarks / np.array([w, h, w], _F), vis[..., None], pres[..., None]], -1)
-    return {"landmarks": landmarks, "visibility": vis, "presence": pres, "instance_scores": flag,
-            "world_landmarks": _roi.rotate_world_landmarks(world, rois), "normalized": norm.astype(_F)}
-
-
-class BlazePoseEstimator(MediaPipeLandmarkEstimator):
-    """BlazePose GHUM 3D (``pose_landmark_full``) on every person the pose detector finds.
-
-    ROI: detector keypoint 0 (hip centre) and 1 (full-body scale point), rotation so that 0 -> 1 points up,
-    side = 2 x distance x 1.25, square; 256 x 256 crop (border replicate), input in [0, 1]. Tracking ROI: the
-    auxiliary landmarks 33 and 34 with the same rule.
-
-    ``poses`` of the result: ``keypoints`` (N, 33, 2) image pixels; ``scores`` = landmark **visibility**
-    (sigmoid); ``keypoints_3d`` = world landmarks (N, 33, 3) metres, hip-centred, x right, y down, z away from
-    the camera; ``boxes`` = the detection box (or the caller's box, or the ROI's axis-aligned bound when ROIs
-    are given/tracked); ``box_scores`` = pose presence (pose_flag).
-    """
-
-    skeleton = blazepose33
-    input_size = 256
-    num_landmarks = 39
-    default_box_scale = 1.25
-    optional_fields = (("world_landmarks", (39, 3)), ("visibility", (39,)), ("presence", (39,)))
-
-    def __init__(self, landmark_model: Callable, detector: Callable | None = None, *, kernel_size: int = 9,
-                 min_confidence_to_refine: float = 0.5, **kwargs: Any) -> None:
-        super().__init__(landmark_model, detector, **kwargs)
-        self.kernel_size = int(kernel_size)
-        self.min_confidence_to_refine = float(min_confidence_to_refine)
-
-    def _rois_from_detections(self, detections: Detections, image_size: tuple[int, int]) -> Rois:
-        kp = np.asarray(detections.keypoints, np.float64)
-        if kp.shape[1] < 2:
-            raise ValueError(f"pose detections need >= 2 keypoints (hip centre, scale point), got {kp.shape}")
-        return _pose_rois(kp[:, 0], kp[:, 1], image_size)
-
-    def _decode(self, outputs: list[np.ndarray], rois: Rois) -> dict[str, Any]:
-        return decode_pose_outputs(outputs, rois, input_size=self.input_size, kernel_size=self.kernel_size,
-                                   min_confidence_to_refine=self.min_confidence_to_refine)
-
-    def _next_rois(self, landmarks: np.ndarray, image_size: tuple[int, int]) -> Rois:
-        if len(landmarks) == 0:
-            return Rois.empty(image_size)
-        return _pose_rois(landmarks[:, 33, :2], landmarks[:, 34, :2], image_size)
-
-    def _poses(self, dec: dict[str, Any], boxes: np.ndarray, image_size: tuple[int, int]) -> Poses:
-        k = self.skeleton.num_keypoints
-        return Poses(dec["landmarks"][:, :k, :2], dec["visibility"][:, :k], boxes, self.skeleton,
-                     box_scores=np.clip(dec["instance_scores"], 0, 1), keypoints_3d=dec["world_landmarks"][:, :k],
-                     image_size=image_size)
-
-
-def _pose_rois(center: np.ndarray, scale: np.ndarray, image_size: tuple[int, int]) -> Rois:
-    raw = _roi.rois_from_alignment_points(center, scale, image_size, target_angle_deg=90.0)
-    return _roi.transform_rois(raw, scale=(1.25, 1.25), square_long=True)
-
-
 def load_detector(asset_name: str, filename: str, config_name: str, *, device: str | torch.device = "cpu",
                   **kwargs: Any) -> Callable:
     """A :class:`posekit.detect.mediapipe.MediaPipeDetector` whose network comes from
@@ -470,32 +344,3 @@ def load_detector(asset_name: str, filename: str, config_name: str, *, device: s
 
     module = load_landmark_module(asset_name, filename).to(device)
     return mp_detect.MediaPipeDetector(module, getattr(mp_detect, config_name), **kwargs)
-
-
-def blazepose_full(*, device: str | torch.device = "cpu", detector: Callable | None = None,
-                   landmark_model: Callable | None = None, min_detection_score: float | None = None,
-                   tiles: int = 1, precision: str = "fp32", compile: bool = False, channels_last: bool | None = None,
-                   **kwargs: Any) -> BlazePoseEstimator:
-    """BlazePose full with MediaPipe's pose detector (body boxes); models are loaded (converted from the cached
-    MediaPipe wheel, or from ``$POSEKIT_TFLITE_DIR``) only when not given.
-
-    ``tiles > 1`` also runs the detector on a ``tiles x tiles`` grid of overlapping tiles (one batch) to find small
-    people; people found on the whole image keep MediaPipe's exact result (see
-    :class:`posekit.detect.tiled.TiledDetector`). ``compile`` and ``channels_last`` apply to both networks,
-    ``precision`` to the landmark model only (the detector stays fp32; see
-    :class:`MediaPipeLandmarkEstimator` and :class:`posekit.detect.mediapipe.MediaPipeDetector`). ``kwargs`` go
-    to :class:`BlazePoseEstimator`."""
-    if precision == "bf16":
-        raise ValueError(_BF16_REFUSED)
-    if landmark_model is None:
-        landmark_model = load_landmark_module("POSE_LANDMARK_FULL", "pose_landmark_full.tflite").to(device)
-    if detector is None:
-        detector = load_detector("POSE_DETECTION", "pose_detection.tflite", "POSE_DETECTION_CONFIG",
-                                 device=device, min_score=min_detection_score, box="model" if tiles > 1 else "body",
-                                 compile=compile, channels_last=channels_last)
-        if tiles > 1:
-            from posekit.detect.tiled import TiledDetector
-
-            detector = TiledDetector(detector, grid=tiles)
-    return BlazePoseEstimator(landmark_model, detector, precision=precision, compile=compile,
-                              channels_last=channels_last, **kwargs)

@@ -278,7 +278,7 @@ def test_onnx_cache_is_reused(pose_files):
 
 def test_blazepose_onnx_pipeline_gives_torch_landmarks(pose_files):
     from posekit.export.ort_pipelines import blazepose_full_onnx
-    from posekit.pipelines.mediapipe import blazepose_full
+    from posekit.pipelines.mediapipe_pose import blazepose_full
 
     folder = pose_files[0]
     image = _astronaut()

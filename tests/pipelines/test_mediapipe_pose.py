@@ -16,9 +16,8 @@ import pytest
 
 from posekit.io.image import load_image
 from posekit.pipelines import _roi
-from posekit.pipelines.mediapipe import (
-    BlazePoseEstimator, LandmarkResult, decode_pose_outputs, load_detector, load_landmark_module,
-)
+from posekit.pipelines.mediapipe import LandmarkResult, load_detector, load_landmark_module
+from posekit.pipelines.mediapipe_pose import BlazePoseEstimator, decode_pose_outputs
 from posekit.skeletons import blazepose33
 from posekit.types import Detections
 from tests.conftest import shared_path

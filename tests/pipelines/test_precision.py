@@ -137,7 +137,8 @@ def test_topdown_fp16_on_cpu_is_refused():
 def blazepose():
     from tests.pipelines.test_mediapipe_pose import _module
 
-    from posekit.pipelines.mediapipe import BlazePoseEstimator, load_detector
+    from posekit.pipelines.mediapipe import load_detector
+    from posekit.pipelines.mediapipe_pose import BlazePoseEstimator
 
     landmark = _module("POSE_LANDMARK_FULL", "pose_landmark_full.tflite")
     _module("POSE_DETECTION", "pose_detection.tflite")
@@ -152,7 +153,7 @@ def blazepose():
 
 def test_blazepose_bf16_is_refused_and_would_move_landmarks(blazepose):
     from posekit.detect.mediapipe import MediaPipeDetector
-    from posekit.pipelines.mediapipe import BlazePoseEstimator, blazepose_full
+    from posekit.pipelines.mediapipe_pose import BlazePoseEstimator, blazepose_full
 
     est, image, dets, _ = blazepose
     for build in (lambda: BlazePoseEstimator(est.landmark_model, precision="bf16"),
@@ -192,7 +193,7 @@ def test_blazepose_fp16_numerics_keep_visible_landmarks(blazepose):
 
 def test_blazepose_fp32_options_keep_the_reference_result(blazepose):
     """channels_last on the landmark model only (off by default) stays within 0.01 px; outputs are float32."""
-    from posekit.pipelines.mediapipe import BlazePoseEstimator
+    from posekit.pipelines.mediapipe_pose import BlazePoseEstimator
 
     est, image, dets, _ = blazepose
     ref = est.predict_landmarks(image, detections=dets)

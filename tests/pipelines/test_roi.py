@@ -11,7 +11,7 @@ import pytest
 
 from posekit.crops import warp_perspective_exact
 from posekit.pipelines import _roi
-from posekit.pipelines.mediapipe import refine_landmarks_from_heatmap
+from posekit.pipelines.mediapipe_pose import refine_landmarks_from_heatmap
 from tests.conftest import shared_path
 
 
