@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import setuptools  # noqa: F401  (before anything imports stdlib distutils: torch.compile's C++ builder needs
+#                                 setuptools' distutils, and a test that imported stdlib's first broke it)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
