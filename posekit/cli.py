@@ -434,11 +434,8 @@ def lift(
     Detector skeletons (blazepose33, coco17, ...) are converted to h36m17 first (posekit.threed.to_h36m). Bad
     lines are reported with their line number and skipped; the others are still lifted (exit code 1).
     """
-    import numpy as np
-
-    from posekit.pipelines.lifting import collect_tracks, interpolate_missing, resolve_lifter
-    from posekit.threed.lift_io import (animate_lift, plot_lift_frames, read_results_jsonl, write_lift_csv,
-                                        write_lift_json)
+    from posekit.pipelines.lifting import resolve_lifter
+    from posekit.threed.lift_run import LiftInputError, lift_results_file
 
     try:
         lifter = resolve_lifter(model, weights, device=device)
@@ -447,52 +444,14 @@ def lift(
     except (OSError, ValueError, RuntimeError) as exc:
         _fail(str(exc))
     try:
-        frames, errors = read_results_jsonl(results)
-    except (OSError, UnicodeDecodeError) as exc:
+        report = lift_results_file(results, lifter, out=out, track=track, min_score=min_score, animation=animation,
+                                   model=model, weights=weights,
+                                   warn=lambda m: typer.echo(f"posekit: skipping {m}", err=True))
+    except (OSError, UnicodeDecodeError, LiftInputError) as exc:
         _fail(str(exc))
-    for message in errors:
-        typer.echo(f"posekit: skipping {message}", err=True)
-    if not frames:
-        _fail(f"no valid line in {results}")
-    tracks = collect_tracks(frames, min_score=min_score) if any(len(p) for _, _, p in frames) else []
-    if track not in ("longest", "all"):
-        if not track.lstrip("-").isdigit():
-            _fail(f"--track must be longest, all or a track id, got {track!r}")
-        tracks = [t for t in tracks if t.track_id == int(track)]
-    elif track == "longest":
-        tracks = tracks[:1]
-    if not tracks:
-        _fail(f"no person to lift in {results}" + ("" if track in ("longest", "all") else f" with track id {track}"))
-    size = next((p.image_size for _, _, p in frames if p.image_size is not None), None)
-    lifted = []
-    for t in tracks:
-        try:
-            k2d = interpolate_missing(t.keypoints)
-        except ValueError as exc:
-            typer.echo(f"posekit: skipping track {t.track_id}: {exc}", err=True)
-            errors.append(f"track {t.track_id}")
-            continue
-        lifted.append({"track_id": t.track_id, "frames": t.frames, "time_s": t.times, "observed": t.observed,
-                       "keypoints_3d": lifter.lift(k2d, image_size=size), "keypoints_2d": k2d, "scores": t.scores})
-    if not lifted:
-        _fail("no track could be lifted")
-    info = {"model": model, "weights": None if weights is None else str(weights),
-            "normalization": lifter.normalization, "receptive_field": lifter.receptive_field}
-    write_lift_json(out / "lift3d.json", lifted, lifter=info)
-    write_lift_csv(out / "lift3d.csv", lifted)
-    main_track = lifted[0]
-    title = f"{results.name}: track {main_track['track_id']}, {lifter.name}"
-    files = [out / "lift3d.json", out / "lift3d.csv",
-             plot_lift_frames(out / "lift3d.png", main_track["keypoints_3d"], main_track["frames"],
-                              keypoints_2d=main_track["keypoints_2d"], title=title)]
-    if animation:
-        dt = np.diff(main_track["time_s"])
-        fps = 1.0 / float(np.nanmedian(dt)) if np.isfinite(dt).any() and np.nanmedian(dt) > 0 else 30.0
-        files.append(animate_lift(out / "lift3d", main_track["keypoints_3d"], main_track["frames"], fps=fps))
-    n = sum(len(t["frames"]) for t in lifted)
-    typer.echo(f"lifted {len(lifted)} track(s), {n} frame(s) with {lifter.name}; wrote "
-               + ", ".join(str(f) for f in files))
-    if errors:
+    typer.echo(f"lifted {report.tracks} track(s), {report.frames} frame(s) with {lifter.name}; wrote "
+               + ", ".join(str(f) for f in report.files))
+    if report.errors:
         raise typer.Exit(1)
 
 
