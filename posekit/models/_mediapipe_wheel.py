@@ -242,8 +242,14 @@ def fetch_tflite_assets(
     """
     todo = list({a.member: a for a in assets if force or not _tflite_ok(a)}.values())
     if todo:
+        # Once a wheel is open, take every pinned model that is missing, so first uses never download twice.
+        others = [a for a in MEDIAPIPE_ASSETS if a.member not in {t.member for t in todo} and not _tflite_ok(a)]
         with _wheel_source(wheel, ", ".join(a.name for a in todo), progress) as wheel_path:
             extract_tflite(wheel_path, todo, _mp_dir())
+            if others:  # best effort: only what this wheel holds
+                with zipfile.ZipFile(wheel_path) as zf:
+                    names = set(zf.namelist())
+                extract_tflite(wheel_path, [a for a in others if a.member in names], _mp_dir())
     return [_mp_dir() / a.filename for a in assets]
 
 

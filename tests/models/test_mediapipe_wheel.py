@@ -217,3 +217,13 @@ def test_pip_downloads_the_real_wheel(tmp_path):
     wheel = download_mediapipe_wheel(tmp_path)
     assert wheel.name.startswith("mediapipe-0.10.14-") and wheel.suffix == ".whl"
     extract_tflite(wheel, MEDIAPIPE_ASSETS, tmp_path / "out")
+
+
+@needs_real_wheel
+def test_first_use_takes_every_pinned_model_from_one_wheel(home):
+    """Fetching one model extracts the other pinned ones too, so a later first use never downloads again."""
+    from posekit.models._weights import fetch_tflite as fetch
+
+    fetch(MEDIAPIPE_ASSETS[0], wheel=REAL_WHEEL, progress=None)
+    cached = home / "mediapipe-0.10.14"
+    assert {p.name for p in cached.glob("*.tflite")} == {a.filename for a in MEDIAPIPE_ASSETS}
