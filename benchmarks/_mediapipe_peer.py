@@ -8,10 +8,10 @@ Usage: python _mediapipe_peer.py --repeats 20 IMAGE...
 import argparse
 import json
 import statistics
-import time
 
 import cv2
 import mediapipe as mp
+from _timing import sample_ms
 
 
 def main() -> None:
@@ -25,14 +25,8 @@ def main() -> None:
     landmarks = {}
     with mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1) as pose:
         for path, img in zip(args.images, images):
-            for _ in range(args.warmup):
-                pose.process(img)
-            times = []
-            for _ in range(args.repeats):
-                t0 = time.perf_counter()
-                res = pose.process(img)
-                times.append((time.perf_counter() - t0) * 1e3)
-            per_image[path] = statistics.median(times)
+            per_image[path] = statistics.median(sample_ms(lambda: pose.process(img), args.repeats, args.warmup))
+            res = pose.process(img)
             if res.pose_landmarks is not None:
                 h, w = img.shape[:2]
                 landmarks[path] = [[lm.x * w, lm.y * h] for lm in res.pose_landmarks.landmark]

@@ -10,19 +10,9 @@ from __future__ import annotations
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
-
-def timed(fn, repeats: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+from _timing import sample_ms
 
 
 def main() -> None:
@@ -43,10 +33,10 @@ def main() -> None:
         out[key] = {}
         for batch in spec["batches"]:
             b = np.resize(boxes, (batch, 4))
-            e2e = timed(lambda: inference_topdown(model, img, b, bbox_format="xyxy"), spec["repeats"], spec["warmup"])
+            e2e = statistics.median(sample_ms(lambda: inference_topdown(model, img, b, bbox_format="xyxy"), spec["repeats"], spec["warmup"]))
             x = torch.randn(batch, 3, 256, 192)
             with torch.no_grad():
-                fwd = timed(lambda: model(x, None, mode="tensor"), spec["repeats"], spec["warmup"])
+                fwd = statistics.median(sample_ms(lambda: model(x, None, mode="tensor"), spec["repeats"], spec["warmup"]))
             out[key][str(batch)] = {"e2e_ms_per_person": e2e / batch, "forward_ms_per_image": fwd / batch}
     print(json.dumps(out))
 

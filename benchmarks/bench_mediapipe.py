@@ -21,7 +21,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -31,23 +30,14 @@ import torch
 import posekit
 from posekit.pipelines.mediapipe_pose import blazepose_full
 
+from _timing import sample_ms  # noqa: E402  (benchmarks/ is the script's folder)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 DEFAULT_IMAGES = [
     SHARED / "data/coco/openpose_examples" / f"COCO_val2014_000000000{n}.jpg"
     for n in ("294", "328", "338", "415", "428", "459", "474", "488")
 ]
-
-
-def median_ms(fn, repeats: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 def run_mediapipe(python: str, images: list[Path], repeats: int, warmup: int) -> dict | None:
@@ -111,8 +101,8 @@ def main() -> None:
             continue
         with ctx():
             per_image = statistics.median(
-                median_ms(lambda im=im: est(im), args.repeats, args.warmup) for im in images)
-            batch_ms = median_ms(lambda: est.predict_batch(images), max(3, args.repeats // 3), 1)
+                statistics.median(sample_ms(lambda im=im: est(im), args.repeats, args.warmup)) for im in images)
+            batch_ms = statistics.median(sample_ms(lambda: est.predict_batch(images), max(3, args.repeats // 3), 1))
             results = [est(im) for im in images]
         kpts = np.concatenate([r.keypoints[:1] for r in results if len(r)])
         if reference is None:

@@ -29,7 +29,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +36,8 @@ import torch
 
 import posekit
 from posekit.pipelines.topdown import TopDownEstimator
+
+from _timing import sample_ms  # noqa: E402  (benchmarks/ is the script's folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 E2E = ROOT.parent / "shared" / "fixtures" / "mmpose" / "e2e"
@@ -49,19 +50,11 @@ MODELS = {
     "rtmpose_m": ("rtmpose_m_coco_256x192", "body_2d_keypoint/rtmpose/coco/rtmpose-m_8xb256-420e_coco-256x192.py",
                   (45.0, 45.0), (93.0, 93.0)),
 }
-GOALS = {"fp32": 0.6, "bf16": 0.35}  # end to end, x MMPose inference_topdown fp32
-
-
-def timed(fn, repeats: int, warmup: int) -> tuple[float, float]:
-    """(median, min) milliseconds of ``fn()``."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
+def _median_min(times: list[float]) -> tuple[float, float]:
     return statistics.median(times), min(times)
+
+
+GOALS = {"fp32": 0.6, "bf16": 0.35}  # end to end, x MMPose inference_topdown fp32
 
 
 def ratio(ms: float, ref: tuple[float, float]) -> str:
@@ -129,10 +122,11 @@ def main() -> None:
             for batch in args.batches:
                 est = TopDownEstimator(model, None, batch_size=batch, precision=precision, compile=compiled)
                 boxes = np.resize(fixture_boxes, (batch, 4))
-                e2e_med, e2e_min = timed(lambda: est.estimate(image, boxes=boxes), args.repeats, args.warmup)
+                e2e_med, e2e_min = _median_min(
+                    sample_ms(lambda: est.estimate(image, boxes=boxes), args.repeats, args.warmup))
                 x = (torch.randn(batch, 3, 256, 192) * 50).contiguous()
                 with torch.inference_mode():
-                    fwd_med, fwd_min = timed(lambda: est._run(x), args.repeats, args.warmup)
+                    fwd_med, fwd_min = _median_min(sample_ms(lambda: est._run(x), args.repeats, args.warmup))
                 e2e_p, fwd_p = e2e_med / batch, fwd_med / batch
                 goal = "" if compiled or batch != 1 else (
                     "ok" if e2e_p / mm_e2e[1] <= GOALS[precision] else f"> {GOALS[precision]}")
