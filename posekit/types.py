@@ -196,10 +196,11 @@ class Poses:
 
     def instance_scores(self, *, keypoint_threshold: float = 0.2) -> np.ndarray:
         """(N,) float32 person scores: box score x mean of the keypoint scores above ``keypoint_threshold``
-        (MMPose's ``bbox_keypoint`` rescoring; 0 keypoints above the threshold gives the box score x 0)."""
-        above = self.scores > keypoint_threshold
-        mean = np.where(above.any(1), (self.scores * above).sum(1) / np.maximum(above.sum(1), 1), 0.0)
-        return (self.box_scores * mean).astype(np.float32)
+        (MMPose's ``bbox_keypoint`` rescoring, :func:`posekit.metrics.coco.rescore_instances`; 0 keypoints above
+        the threshold gives the box score x 0)."""
+        from posekit.metrics.coco import rescore_instances
+
+        return rescore_instances(self.scores, self.box_scores, keypoint_score_thr=keypoint_threshold)
 
     def to_coco(self, image_id: int, *, category_id: int = 1, keypoint_threshold: float = 0.2) -> list[dict]:
         """COCO keypoint results: one dict per instance with ``image_id``, ``category_id``, ``keypoints``
