@@ -7,7 +7,6 @@ The CLI runs in a subprocess; metric values are re-computed here independently f
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.models.tflite._files import mediapipe_module
 from tests.conftest import shared_path
 
 COCO_ANN = ("data", "coco", "person_keypoints_train2017_fullgt_subset.json")
@@ -22,16 +22,9 @@ COCO_IMAGES = ("data", "coco", "train2017_subset")
 
 
 def _need_blazepose() -> None:
-    """Skip (with the reason) when the converted BlazePose models are not available offline."""
-    folder = os.environ.get("POSEKIT_TFLITE_DIR")
-    if folder and (Path(folder) / "pose_landmark_full.tflite").is_file():
-        return
-    from posekit.models import _weights
-
-    for asset in ("POSE_LANDMARK_FULL", "POSE_DETECTION"):
-        if not _weights.converted_path(getattr(_weights, asset)).is_file():
-            pytest.skip(f"BlazePose {asset} not converted: run `posekit weights fetch blazepose` or set "
-                        "POSEKIT_TFLITE_DIR")
+    """Convert the BlazePose networks now (first use), so the subprocesses below find them cached."""
+    mediapipe_module("POSE_LANDMARK_FULL")
+    mediapipe_module("POSE_DETECTION")
 
 
 def posekit(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -1,14 +1,12 @@
 """MediaPipe detectors end to end with the converted networks, on real images.
 
-The networks come from ``$POSEKIT_TFLITE_DIR`` (the original ``.tflite`` files, converted on the fly) or from the
-posekit weights cache (``posekit weights fetch blazepose|hand|face``); otherwise the tests skip with the reason.
-With ``$POSEKIT_TFLITE_DIR`` and ``ai-edge-litert`` installed, the decoded LiteRT outputs are compared too.
+The networks are converted on first use into posekit's weights cache (``$POSEKIT_TFLITE_DIR`` with the original
+``.tflite`` files overrides it). With ``ai-edge-litert`` installed, the decoded LiteRT outputs are compared too.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,45 +19,20 @@ from posekit.detect.mediapipe import (
     MediaPipeDetector, MediaPipeDetectorConfig, letterbox, postprocess,
 )
 from posekit.types import Detections
+from tests.models.tflite._files import mediapipe_module, tflite_path
 from tests.conftest import shared_path
 
 FIX = ("fixtures", "blazepose")
 MMPOSE = ("data", "mmpose_testdata", "tests", "data")
 
 
-def _tflite_path(config: MediaPipeDetectorConfig) -> Path | None:
-    folder = os.environ.get("POSEKIT_TFLITE_DIR")
-    path = Path(folder) / f"{config.name}.tflite" if folder else None
-    return path if path is not None and path.is_file() else None
-
-
-def _module(config: MediaPipeDetectorConfig, asset: str):
-    path = _tflite_path(config)
-    if path is not None:
-        from posekit.models.tflite import build_module, convert_file
-
-        return build_module(*convert_file(path))
-    try:
-        from posekit.models import _weights
-
-        cached = _weights.converted_path(getattr(_weights, asset)).is_file()
-    except Exception as exc:  # the weights module may be unfinished
-        pytest.skip(f"posekit weights cache unavailable ({exc!r}); set POSEKIT_TFLITE_DIR")
-    if not cached:
-        pytest.skip(f"{config.name} not converted: set POSEKIT_TFLITE_DIR to a folder with the MediaPipe .tflite "
-                    "files or run `posekit weights fetch`")
-    return _weights.load_mediapipe_module(getattr(_weights, asset))
-
-
 def _litert(config: MediaPipeDetectorConfig, image: np.ndarray) -> Detections | None:
-    """LiteRT's outputs for ``image`` decoded by posekit (None when LiteRT or the .tflite file is missing)."""
-    path = _tflite_path(config)
+    """LiteRT's outputs for ``image`` decoded by posekit (None when the ``litert`` extra is missing)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         return None
-    if path is None:
-        return None
+    path = tflite_path(f"{config.name}.tflite")
     it = Interpreter(model_path=str(path))
     it.allocate_tensors()
     tensor, pad = letterbox(image, config.input_size, value_range=config.value_range)
@@ -75,7 +48,7 @@ def _rgb(path: Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def pose_module():
-    return _module(POSE_DETECTION_CONFIG, "POSE_DETECTION")
+    return mediapipe_module("POSE_DETECTION")
 
 
 def _astronaut() -> np.ndarray:
@@ -155,7 +128,7 @@ def _hands() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
 @pytest.mark.parametrize("config, asset", [(PALM_DETECTION_FULL_CONFIG, "PALM_DETECTION_FULL"),
                                            (PALM_DETECTION_LITE_CONFIG, "PALM_DETECTION_LITE")])
 def test_palm_detector_finds_the_hand(config, asset):
-    det = MediaPipeDetector(_module(config, asset), config)
+    det = MediaPipeDetector(mediapipe_module(asset), config)
     hands = _hands()
     results = det.detect_batch([image for image, _, _ in hands])
     found = 0
@@ -193,7 +166,7 @@ def _inside(box: np.ndarray, points: np.ndarray) -> bool:
 
 
 def test_face_detector_finds_eyes():
-    det = MediaPipeDetector(_module(FACE_DETECTION_SHORT_RANGE_CONFIG, "FACE_DETECTION_SHORT_RANGE"),
+    det = MediaPipeDetector(mediapipe_module("FACE_DETECTION_SHORT_RANGE"),
                             FACE_DETECTION_SHORT_RANGE_CONFIG)
     for image, lm in _faces():
         faces = det(image)
@@ -217,7 +190,7 @@ def test_face_detector_finds_eyes():
 
 
 def test_face_detector_on_astronaut():
-    det = MediaPipeDetector(_module(FACE_DETECTION_SHORT_RANGE_CONFIG, "FACE_DETECTION_SHORT_RANGE"),
+    det = MediaPipeDetector(mediapipe_module("FACE_DETECTION_SHORT_RANGE"),
                             FACE_DETECTION_SHORT_RANGE_CONFIG)
     faces = det(_astronaut())
     assert len(faces) == 1 and faces.scores[0] > 0.8

@@ -1,7 +1,6 @@
 """ONNX export (verified in ONNX Runtime against PyTorch) and the ONNX Runtime backend in posekit's pipelines.
 
-MediaPipe networks need the converted weights (``posekit weights fetch`` or ``$POSEKIT_TFLITE_DIR``) and skip with
-the reason otherwise; top-down networks use random weights (export correctness does not depend on them).
+MediaPipe networks are converted on first use into posekit's weights cache; top-down networks use random weights (export correctness does not depend on them).
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ pytest.importorskip("onnxruntime")
 import posekit  # noqa: E402
 from posekit.export.onnx import OnnxVerificationError, export_onnx, verify_onnx  # noqa: E402
 from posekit.export.ort_backend import OrtModule  # noqa: E402
+from tests.models.tflite._files import mediapipe_module
 from tests.conftest import shared_path  # noqa: E402
 
 FIX = ("fixtures", "blazepose")
@@ -38,19 +38,6 @@ MEDIAPIPE = [
     ("FACE_DETECTION_SHORT_RANGE", "face_detection_short_range.tflite", (-1.0, 1.0), None),
     ("FACE_LANDMARK", "face_landmark.tflite", (0.0, 1.0), None),
 ]
-
-
-def _mp_module(asset: str, filename: str) -> torch.nn.Module:
-    """A converted MediaPipe network, or skip with the reason."""
-    from posekit.pipelines.mediapipe import load_landmark_module
-
-    folder = os.environ.get("POSEKIT_TFLITE_DIR")
-    if not (folder and (Path(folder) / filename).is_file()):
-        from posekit.models import _weights
-
-        if not _weights.converted_path(getattr(_weights, asset)).is_file():
-            pytest.skip(f"{filename} not converted: run `posekit weights fetch` or set POSEKIT_TFLITE_DIR")
-    return load_landmark_module(asset, filename)
 
 
 def _astronaut() -> np.ndarray:
@@ -88,8 +75,8 @@ def pose_files(tmp_path_factory):
     """BlazePose's two networks exported (dynamic batch, verified) once for this module: (folder, det, lm)."""
     from posekit.export.ort_pipelines import mediapipe_onnx_files
 
-    _mp_module("POSE_DETECTION", "pose_detection.tflite")
-    _mp_module("POSE_LANDMARK_FULL", "pose_landmark_full.tflite")
+    mediapipe_module("POSE_DETECTION")
+    mediapipe_module("POSE_LANDMARK_FULL")
     folder = tmp_path_factory.mktemp("onnx_cache")
     return (folder, *mediapipe_onnx_files("blazepose_full", folder=folder))
 
@@ -98,7 +85,7 @@ def pose_files(tmp_path_factory):
     pytest.param(*m, id=m[0].lower(), marks=[pytest.mark.slow] if m[0] in SLOW_ASSETS else []) for m in MEDIAPIPE])
 def test_mediapipe_network_exports_verified_with_dynamic_batch(request, tmp_path, asset, filename, value_range,
                                                                 fixture):
-    module = _mp_module(asset, filename)
+    module = mediapipe_module(asset)
     real = _real_input(module, value_range, fixture)
     if asset.startswith("POSE_"):  # exported by mediapipe_onnx_files (random inputs); check it on real ones here
         _, det, lm = request.getfixturevalue("pose_files")
@@ -128,7 +115,7 @@ def test_mediapipe_network_exports_verified_with_dynamic_batch(request, tmp_path
 
 def test_pose_landmark_onnx_matches_mediapipe_reference_kernels(pose_files):
     """ONNX Runtime on the fixture crop reproduces LiteRT's reference outputs as closely as PyTorch does."""
-    module = _mp_module("POSE_LANDMARK_FULL", "pose_landmark_full.tflite")
+    module = mediapipe_module("POSE_LANDMARK_FULL")
     x = _real_input(module, (0.0, 1.0), "pose_landmark_full_input_1x256x256x3.npy")
     out, ref = OrtModule(pose_files[2])(x), _torch(module, x)
     for k, name in [(0, "landmarks_1x195"), (1, "pose_flag_1x1"), (3, "heatmap_1x64x64x39"),
@@ -310,8 +297,8 @@ def test_face_mesh_onnx_pipeline_gives_torch_landmarks(tmp_path):
     from posekit.export.ort_pipelines import mediapipe_onnx
     from posekit.pipelines.mediapipe_face import mediapipe_face_mesh
 
-    _mp_module("FACE_DETECTION_SHORT_RANGE", "face_detection_short_range.tflite")
-    _mp_module("FACE_LANDMARK", "face_landmark.tflite")
+    mediapipe_module("FACE_DETECTION_SHORT_RANGE")
+    mediapipe_module("FACE_LANDMARK")
     image = _astronaut()
     torch_est, onnx_est = mediapipe_face_mesh(), mediapipe_onnx("mediapipe_face_mesh", folder=tmp_path)
     dets = torch_est.detector(image)

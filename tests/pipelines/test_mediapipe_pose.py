@@ -1,47 +1,28 @@
 """BlazePose pipeline against MediaPipe 0.10.14's numbers (``../shared/fixtures/blazepose``).
 
-The model tests need the converted MediaPipe models: either ``$POSEKIT_TFLITE_DIR`` holding the original
-``.tflite`` files (converted on the fly) or the posekit weights cache (``posekit weights fetch blazepose``);
-otherwise they skip with the reason.
+The model tests use the converted MediaPipe models (fetched and converted on first use into posekit's weights
+cache; ``$POSEKIT_TFLITE_DIR`` with the original ``.tflite`` files overrides it).
 """
 
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from posekit.io.image import load_image
 from posekit.pipelines import _roi
-from posekit.pipelines.mediapipe import LandmarkResult, load_detector, load_landmark_module
+from posekit.pipelines.mediapipe import LandmarkResult, load_detector
 from posekit.pipelines.mediapipe_pose import BlazePoseEstimator, decode_pose_outputs
 from posekit.skeletons import blazepose33
 from posekit.types import Detections
+from tests.models.tflite._files import mediapipe_module
 from tests.conftest import shared_path
 
 FIX = ("fixtures", "blazepose")
 OUTPUTS = ("landmarks_1x195", "pose_flag_1x1", "segmentation_1x256x256x1", "heatmap_1x64x64x39",
            "world_landmarks_1x117")
-
-
-def _module(asset: str, filename: str):
-    """A converted MediaPipe model, or skip with the reason."""
-    folder = os.environ.get("POSEKIT_TFLITE_DIR")
-    if folder and (Path(folder) / filename).is_file():
-        return load_landmark_module(asset, filename)
-    try:
-        from posekit.models import _weights
-
-        cached = _weights.converted_path(getattr(_weights, asset)).is_file()
-    except Exception as exc:  # the weights module may be unfinished
-        pytest.skip(f"posekit weights cache unavailable ({exc!r}); set POSEKIT_TFLITE_DIR")
-    if not cached:
-        pytest.skip(f"{filename} not converted: set POSEKIT_TFLITE_DIR to a folder with the MediaPipe .tflite "
-                    "files or run `posekit weights fetch blazepose`")
-    return load_landmark_module(asset, filename)
 
 
 class _CountingModel:
@@ -83,13 +64,12 @@ def reference():
 
 @pytest.fixture(scope="module")
 def landmark_model():
-    return _module("POSE_LANDMARK_FULL", "pose_landmark_full.tflite")
+    return mediapipe_module("POSE_LANDMARK_FULL")
 
 
 @pytest.fixture(scope="module")
 def detector():
     pytest.importorskip("posekit.detect.mediapipe")
-    _module("POSE_DETECTION", "pose_detection.tflite")  # skip early when unavailable
     return load_detector("POSE_DETECTION", "pose_detection.tflite", "POSE_DETECTION_CONFIG", box="body")
 
 

@@ -135,13 +135,12 @@ def test_topdown_fp16_on_cpu_is_refused():
 
 @pytest.fixture(scope="module")
 def blazepose():
-    from tests.pipelines.test_mediapipe_pose import _module
-
     from posekit.pipelines.mediapipe import load_detector
     from posekit.pipelines.mediapipe_pose import BlazePoseEstimator
 
-    landmark = _module("POSE_LANDMARK_FULL", "pose_landmark_full.tflite")
-    _module("POSE_DETECTION", "pose_detection.tflite")
+    from tests.models.tflite._files import mediapipe_module
+
+    landmark = mediapipe_module("POSE_LANDMARK_FULL")
     detector = load_detector("POSE_DETECTION", "pose_detection.tflite", "POSE_DETECTION_CONFIG", box="body")
     meta = json.loads(shared_path("fixtures", "blazepose", "meta.json").read_text())
     image = np.load(shared_path("fixtures", "blazepose", "astronaut_rgb_uint8_512x512x3.npy"))

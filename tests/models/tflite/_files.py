@@ -15,6 +15,14 @@ import pytest
 from posekit.models import _weights
 
 
+def mediapipe_module(asset_name: str):
+    """The converted network of the pinned asset ``asset_name`` (e.g. ``"POSE_DETECTION"``), converted from the
+    cached/fetched ``.tflite`` on first use (``$POSEKIT_TFLITE_DIR`` honoured, as the pipelines do)."""
+    from posekit.pipelines.mediapipe import load_landmark_module
+
+    return load_landmark_module(asset_name, getattr(_weights, asset_name).filename)
+
+
 def tflite_path(filename: str) -> Path:
     """Path of ``filename`` (e.g. ``"pose_detection.tflite"``); skips only for unpinned extra models."""
     folder = os.environ.get("POSEKIT_TFLITE_DIR")
