@@ -9,6 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from posekit._cli_engine import BatchSize, Backend, Compile, Device, Precision, build_estimator, fail
+
 app = typer.Typer(
     name="posekit", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
     help="Human pose estimation in pure PyTorch: 2D/3D keypoints of people, hands and faces, offline.",
@@ -20,9 +22,7 @@ DEFAULT_MODEL = "blazepose_full"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"posekit: error: {message}", err=True)
-    raise typer.Exit(code)
+_fail = fail
 
 
 def _expand_images(paths: list[Path]) -> list[Path]:
@@ -63,7 +63,8 @@ def predict(
     out: Annotated[Optional[Path], typer.Option(help="Write COCO-format keypoint results (JSON) here.")] = None,
     save_vis: Annotated[Optional[Path], typer.Option(help="Write drawn images into this folder.")] = None,
     kpt_thr: Annotated[float, typer.Option(help="Keypoint score threshold for drawing.")] = 0.3,
-    device: Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1, ...")] = "cpu",
+    device: Device = "cpu",
+    backend: Backend = "torch",
     coco17: Annotated[bool, typer.Option("--coco17", help="Convert results to the COCO-17 skeleton.")] = False,
     tiles: Annotated[int, typer.Option(
         help="BlazePose: also detect on a TILES x TILES grid of overlapping tiles to find small people "
@@ -73,11 +74,9 @@ def predict(
     boxes: Annotated[Optional[Path], typer.Option(
         help="COCO detections JSON (results list or dataset dict) giving the person boxes; images are looked up "
              "by file name, else by the number ending the file name (COCO image id).")] = None,
-    precision: Annotated[str, typer.Option(
-        help="fp32 | bf16 (autocast, CPU/CUDA; top-down models only) | fp16 (autocast, CUDA only).")] = "fp32",
-    compile: Annotated[bool, typer.Option("--compile", help="Run the networks through torch.compile.")] = False,
-    batch_size: Annotated[Optional[int], typer.Option(
-        min=1, help="Crops (persons) per forward pass (default: the model's, 32 for top-down).")] = None,
+    precision: Precision = "fp32",
+    compile: Compile = False,
+    batch_size: BatchSize = None,
 ) -> None:
     """Estimate poses in images; print a summary, optionally write results JSON and drawings.
 
@@ -90,10 +89,6 @@ def predict(
     files = _expand_images(images)
     if not files:
         _fail("no images given (folders are searched for " + ", ".join(sorted(IMAGE_SUFFIXES)) + ")")
-    if weights is not None and not weights.is_file():
-        _fail(f"--weights {weights}: no such file")
-    if precision not in ("fp32", "bf16", "fp16"):
-        _fail(f"--precision must be fp32, bf16 or fp16, got {precision!r}")
     box_file = None
     if boxes is not None:
         from posekit.detect.boxes import BoxesFromFile
@@ -102,21 +97,8 @@ def predict(
             box_file = BoxesFromFile(boxes)
         except (OSError, ValueError) as exc:
             _fail(f"--boxes: {exc}")
-    try:
-        options = {"tiles": tiles} if tiles != 1 else {}
-        if weights is not None:
-            options["weights"] = weights
-        if precision != "fp32":
-            options["precision"] = precision
-        if compile:
-            options["compile"] = True
-        if batch_size is not None:
-            options["batch_size"] = batch_size
-        est = posekit.PoseEstimator.from_pretrained(model, device=device, **options)
-    except KeyError as exc:
-        _fail(str(exc.args[0]))
-    except (ValueError, TypeError, RuntimeError, OSError) as exc:  # RuntimeError: weights download/checksum
-        _fail(f"{model}: {exc}")
+    est = build_estimator(model, device=device, backend=backend, precision=precision, compile=compile,
+                          batch_size=batch_size, weights=weights, **({"tiles": tiles} if tiles != 1 else {}))
     target = None
     if coco17:
         from posekit.skeletons import coco17 as target
@@ -203,7 +185,11 @@ def video(
         min=0, help="MediaPipe models: also run the person detector every N processed frames to find people who "
                     "enter (0: only when nobody is tracked, as MediaPipe does).")] = 30,
     kpt_thr: Annotated[float, typer.Option(help="Keypoint score threshold for drawing.")] = 0.3,
-    device: Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1, ...")] = "cpu",
+    device: Device = "cpu",
+    backend: Backend = "torch",
+    precision: Precision = "fp32",
+    compile: Compile = False,
+    batch_size: BatchSize = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar with frames/s.")] = True,
     profile: Annotated[bool, typer.Option(
         "--profile", help="Print the time per stage (decode, detection, pose, tracking, drawing, writing).")] = False,
@@ -213,7 +199,6 @@ def video(
     A truncated or corrupt video is processed up to the bad frame; the outputs are finalised with the frames
     read so far and the command exits with code 1.
     """
-    import posekit
     from posekit.video import run_video
 
     if smooth is not None and smooth not in ("one-euro", "savgol"):
@@ -225,12 +210,8 @@ def video(
     camera = source.isdigit() and not Path(source).exists()
     if not camera and not Path(source).is_file():
         _fail(f"video file not found: {source}")
-    try:
-        est = posekit.PoseEstimator.from_pretrained(model, device=device)
-    except KeyError as exc:
-        _fail(str(exc.args[0]))
-    except (ValueError, TypeError, RuntimeError, OSError) as exc:
-        _fail(f"{model}: {exc}")
+    est = build_estimator(model, device=device, backend=backend, precision=precision, compile=compile,
+                          batch_size=batch_size)
     try:
         report = run_video(est, int(source) if camera else source, out=out, json_path=json_out, csv_path=csv_out,
                            start=start, end=end, every=every, track=track, smooth=smooth,

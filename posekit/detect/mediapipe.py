@@ -29,7 +29,7 @@ import torch
 
 from posekit.crops import warp_perspective_exact
 from posekit.detect.ssd import AnchorOptions, DecodeOptions, decode_ssd, ssd_anchors, weighted_nms
-from posekit.pipelines.engine import EngineOptions, as_input, autocast, prepare_module
+from posekit.pipelines.engine import EngineOptions, forward_nhwc, prepare_module
 from posekit.types import Detections
 
 __all__ = [
@@ -290,17 +290,12 @@ class MediaPipeDetector:
             return []
         cfg = self.config
         boxed = [letterbox(im, cfg.input_size, value_range=cfg.value_range) for im in images]
-        batch = as_input(torch.from_numpy(np.stack([t for t, _ in boxed])).permute(0, 3, 1, 2),
-                         self.engine.channels_last)
         module = self.module if self._compiled is None else self._compiled
-        with torch.inference_mode(), autocast(self.engine):
-            outputs = module(batch.to(self.device))
-        if not isinstance(outputs, (tuple, list)) or len(outputs) <= max(cfg.output_indices):
+        outputs = forward_nhwc(module, np.stack([t for t, _ in boxed]), self.engine)
+        if len(outputs) <= max(cfg.output_indices):
             raise ValueError(f"{cfg.name} module must return a tuple of outputs with raw boxes and scores at "
-                             f"{cfg.output_indices}, got {type(outputs).__name__}")
-        bi, si = cfg.output_indices
-        raw_boxes = outputs[bi].float().cpu().numpy()
-        raw_scores = outputs[si].float().cpu().numpy()
+                             f"{cfg.output_indices}, got {len(outputs)} output(s)")
+        raw_boxes, raw_scores = (outputs[i] for i in cfg.output_indices)
         n, c = cfg.num_anchors, cfg.decode.num_coords
         if raw_boxes.size != len(images) * n * c or raw_scores.size % (len(images) * n):
             raise ValueError(f"{cfg.name} module outputs have shapes {raw_boxes.shape} and {raw_scores.shape}; "

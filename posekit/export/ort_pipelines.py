@@ -33,7 +33,7 @@ from posekit.export.ort_backend import OrtModule
 
 __all__ = [
     "MediaPipeNetworks", "MEDIAPIPE_NETWORKS", "export_model", "mediapipe_onnx_files", "mediapipe_onnx",
-    "blazepose_full_onnx", "OrtTorchModule", "topdown_onnx_estimator",
+    "blazepose_full_onnx", "OrtTorchModule", "topdown_onnx_estimator", "onnxruntime_estimator",
 ]
 
 
@@ -138,8 +138,8 @@ def mediapipe_onnx_files(name: str, *, folder: str | os.PathLike[str] | None = N
 
 
 def export_model(name: str, out: str | os.PathLike[str], *, dynamic_batch: bool = False, opset: int = 17,
-                 weights: str | os.PathLike[str] | None = None, progress: Callable[[str], None] | None = None
-                 ) -> list[Path]:
+                 weights: str | os.PathLike[str] | None = None, progress: Callable[[str], None] | None = None,
+                 model: torch.nn.Module | None = None) -> list[Path]:
     """Export the network(s) of the public model ``name`` (see :func:`posekit.list_models`), verified in ONNX
     Runtime against PyTorch (:func:`~posekit.export.onnx.export_onnx`).
 
@@ -151,6 +151,7 @@ def export_model(name: str, out: str | os.PathLike[str], *, dynamic_batch: bool 
         weights: top-down models: an official checkpoint to load (else random initialisation, which is enough to
             test deployment); not accepted for MediaPipe models (their weights come from the MediaPipe wheel).
         progress: called with one line per exported file.
+        model: top-down models: the network of ``name`` already built (with ``weights`` loaded); exported as is.
 
     Returns:
         The written paths: MediaPipe ``[<out>/<name>_detector.onnx, <out>/<name>_landmark.onnx]``, top-down
@@ -173,7 +174,8 @@ def export_model(name: str, out: str | os.PathLike[str], *, dynamic_batch: bool 
         return paths
     if entry.task == "lift3d":
         raise ValueError(f"{name} is a 3D lifter; ONNX export covers the 2D image models")
-    model = create_model(name, weights=weights) if weights is not None else create_model(name)
+    if model is None:
+        model = create_model(name, weights=weights) if weights is not None else create_model(name)
     spec = getattr(model, "spec", None)
     if spec is None:
         raise ValueError(f"{name}: the network has no input specification (model.spec); cannot export it")
@@ -265,3 +267,57 @@ def topdown_onnx_estimator(path: str | os.PathLike[str], spec: Any, detector: An
 
     ort = OrtModule(path, intra_op_num_threads=intra_op_num_threads, providers=providers)
     return TopDownEstimator(OrtTorchModule(ort, spec=spec), detector, spec=spec, **options)
+
+
+def onnxruntime_estimator(name: str, *, weights: str | os.PathLike[str] | None = None, device: str = "cpu",
+                          folder: str | os.PathLike[str] | None = None, opset: int = 17,
+                          intra_op_num_threads: int | None = None, providers: Any = None,
+                          detector: Any = None, **options: Any) -> Any:
+    """The estimator of the public model ``name`` with its networks on ONNX Runtime
+    (``PoseEstimator.from_pretrained(name, backend="onnxruntime")``).
+
+    MediaPipe models: :func:`mediapipe_onnx` (files exported on first use into ``<cache>/onnx``). Top-down models:
+    the network with ``weights`` (a local checkpoint; default the official one, downloaded and verified) exported
+    once with a dynamic batch to ``<folder or cache>/onnx/<name>-<fingerprint>-opset<opset>.onnx`` and run by
+    :func:`topdown_onnx_estimator`, with the BlazePose person detector in ONNX Runtime too unless ``detector`` is
+    given. ``options`` go to the estimator; ``precision`` other than ``"fp32"`` and ``compile`` are torch options
+    and are refused, as is a non-CPU ``device`` (pass ``providers=`` for other ONNX Runtime execution providers).
+    """
+    from posekit.models._registry import get_entry
+
+    entry = get_entry(name)
+    if str(device) != "cpu":
+        raise ValueError(f"backend='onnxruntime' runs on ONNX Runtime providers, not torch devices (got "
+                         f"device={device!r}); pass providers=['CUDAExecutionProvider', ...] instead")
+    for key, neutral in (("precision", "fp32"), ("compile", False), ("channels_last", None)):
+        if options.get(key, neutral) not in (neutral,):
+            raise ValueError(f"{key}={options[key]!r} is a torch backend option; ONNX Runtime runs the exported "
+                             "float32 graph")
+        options.pop(key, None)
+    ort = {"intra_op_num_threads": intra_op_num_threads, "providers": providers}
+    if name in MEDIAPIPE_NETWORKS:
+        if weights is not None:
+            raise ValueError(f"{name} takes its weights from the MediaPipe wheel; weights= is for top-down models")
+        if detector is not None:
+            raise ValueError(f"{name}: detector= is not accepted with backend='onnxruntime'")
+        return mediapipe_onnx(name, folder=folder, opset=opset, **ort, **options)
+    if entry.build_estimator is None or entry.task == "lift3d":
+        raise ValueError(f"model {name!r} has no end-to-end image estimator to run on ONNX Runtime")
+    model = entry.build_model(weights=weights, pretrained=weights is None)
+    if folder is None:
+        from posekit.models._weights import cache_dir
+
+        folder = cache_dir() / "onnx"
+    path = Path(folder) / f"{name}-{_fingerprint(model)}-opset{opset}.onnx"
+    if not path.is_file():
+        export_model(name, path, dynamic_batch=True, opset=opset, weights=weights, model=model)
+    if detector is None:  # built on first use: caller boxes never need it
+        from posekit.detect.mediapipe import MediaPipeDetector, POSE_DETECTION_CONFIG
+        from posekit.pipelines.topdown import _LazyDetector
+
+        def person_detector() -> Any:
+            det_path, _ = mediapipe_onnx_files("blazepose_full", folder=folder, opset=opset)
+            return MediaPipeDetector(OrtTorchModule(OrtModule(det_path, **ort)), POSE_DETECTION_CONFIG, box="body")
+
+        detector = _LazyDetector(person_detector)
+    return topdown_onnx_estimator(path, model.spec, detector, **ort, **options)

@@ -11,6 +11,9 @@ from posekit.io.image import load_image
 from posekit.skeletons import Skeleton
 from posekit.types import Poses
 
+#: inference backends of :meth:`PoseEstimator.from_pretrained`
+BACKENDS = ("torch", "onnxruntime")
+
 if TYPE_CHECKING:
     import os
 
@@ -39,13 +42,22 @@ class PoseEstimator:
         return super().__new__(cls)
 
     @classmethod
-    def from_pretrained(cls, name: str, **kwargs: Any) -> PoseEstimator:
+    def from_pretrained(cls, name: str, *, backend: str = "torch", **kwargs: Any) -> PoseEstimator:
         """The estimator registered as ``name`` (see :func:`posekit.list_models`), with its pretrained weights.
 
-        ``kwargs`` go to the model's estimator builder (e.g. ``device=``, ``weights=``).
+        ``backend``: ``"torch"`` (default) or ``"onnxruntime"`` (the networks exported to ONNX once, cached, and run
+        by ONNX Runtime; pre- and post-processing unchanged; see
+        :func:`posekit.export.ort_pipelines.onnxruntime_estimator`). ``kwargs`` go to the model's estimator
+        builder (e.g. ``device=``, ``weights=``, ``precision=``, ``compile=``, ``batch_size=``).
         """
         from posekit.models._registry import get_entry
 
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if backend == "onnxruntime":
+            from posekit.export.ort_pipelines import onnxruntime_estimator
+
+            return onnxruntime_estimator(name, **kwargs)
         entry = get_entry(name)
         if entry.build_estimator is None:
             raise ValueError(f"model {name!r} has no end-to-end estimator; use posekit.create_model({name!r})")

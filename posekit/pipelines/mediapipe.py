@@ -30,7 +30,7 @@ from posekit.crops import warp_perspective_exact
 from posekit.pipelines import _roi
 from posekit.pipelines._roi import Rois
 from posekit.pipelines.base import PoseEstimator
-from posekit.pipelines.engine import EngineOptions, as_input, autocast, prepare_module
+from posekit.pipelines.engine import EngineOptions, forward_nhwc, prepare_module
 from posekit.skeletons import Skeleton
 from posekit.types import Detections, Poses
 
@@ -206,16 +206,9 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
         """(B, S, S, 3) uint8 crops -> model outputs as float32 NumPy arrays with batch B."""
         chunk = len(crops) if self.batch_size is None else self.batch_size
         parts: list[list[np.ndarray]] = []
-        device = self._device()
         model = self.landmark_model if self._compiled is None else self._compiled
-        with torch.inference_mode():
-            for start in range(0, len(crops), max(chunk, 1)):
-                x = torch.from_numpy(crops[start:start + chunk]).to(device).permute(0, 3, 1, 2)
-                x = as_input(x, self.engine.channels_last).float() * _F(1.0 / 255.0)  # MediaPipe's convertTo
-                with autocast(self.engine):
-                    out = model(x)
-                out = [out] if isinstance(out, torch.Tensor) else list(out)
-                parts.append([o.detach().float().cpu().numpy() for o in out])
+        for start in range(0, len(crops), max(chunk, 1)):  # x / 255: MediaPipe's convertTo
+            parts.append(forward_nhwc(model, crops[start:start + chunk], self.engine, scale=1.0 / 255.0))
         return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
 
     # -- public API -----------------------------------------------------------------------------------------

@@ -225,4 +225,4 @@ def test_cli_predict_engine_options(tmp_path):
     bad = run_cli(*args, "--precision", "fp16")
     assert bad.returncode == 2 and "fp16" in bad.stderr and "CUDA" in bad.stderr
     bad = run_cli(*args, "--precision", "int8")
-    assert bad.returncode == 2 and "--precision must be fp32, bf16 or fp16" in bad.stderr
+    assert bad.returncode == 2 and "--precision must be one of fp32, bf16, fp16, got 'int8'" in bad.stderr

@@ -1,0 +1,105 @@
+"""``PoseEstimator.from_pretrained(name, backend="onnxruntime")``: the same pipelines with their networks in ONNX
+Runtime, against the torch backend on real inputs; and the NumPy-only network path (no torch op between ONNX
+Runtime calls)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import posekit
+from posekit.export.ort_backend import OrtModule
+from posekit.pipelines.engine import EngineOptions, forward_nhwc
+from tests.conftest import shared_path
+from tests.export.test_onnx import _astronaut, pose_files  # noqa: F401  (module-scoped export fixture)
+from tests.models.test_zoo import RTMPOSE_T
+
+pytest.importorskip("onnxruntime")
+
+
+def test_blazepose_backend_onnxruntime_gives_torch_poses(pose_files):  # noqa: F811
+    image = _astronaut()
+    est = posekit.PoseEstimator.from_pretrained("blazepose_full", backend="onnxruntime", folder=pose_files[0],
+                                                intra_op_num_threads=2)
+    assert isinstance(est.landmark_model.ort, OrtModule) and isinstance(est.detector.module.ort, OrtModule)
+    ref = posekit.PoseEstimator.from_pretrained("blazepose_full")(image)
+    got = est(image)
+    assert len(got) == len(ref) == 1
+    err = np.linalg.norm(got.keypoints - ref.keypoints, axis=-1)
+    assert np.median(err) <= 0.05 and err.max() <= 0.25  # see test_blazepose_onnx_pipeline_gives_torch_landmarks
+    np.testing.assert_allclose(got.scores, ref.scores, atol=1e-3)
+
+
+def test_onnxruntime_networks_run_without_any_torch_operation(pose_files):  # noqa: F811
+    """The ONNX Runtime path is NumPy only: torch ops would wake torch's OpenMP threads, which then spin on the
+    cores ONNX Runtime's threads need (70 ms instead of ~26 ms per BlazePose image on 2 cores)."""
+    lm = OrtModule(pose_files[2])
+    crops = np.random.default_rng(0).integers(0, 256, size=(2, 256, 256, 3), dtype=np.uint8)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        out = forward_nhwc(lm, crops, EngineOptions(), scale=1.0 / 255.0)
+    assert [e.key for e in prof.key_averages()] == []
+    x = np.ascontiguousarray(crops.transpose(0, 3, 1, 2), np.float32) * np.float32(1 / 255)
+    ref = lm(x)
+    assert all(o.dtype == np.float32 and o.shape[0] == 2 for o in out)
+    for o, r in zip(out, ref):
+        np.testing.assert_array_equal(o, r)
+    assert crops.flags.writeable and crops.dtype == np.uint8  # input untouched
+
+
+def test_topdown_backend_onnxruntime_matches_torch_on_an_official_checkpoint(tmp_path):
+    weights = shared_path(*RTMPOSE_T)
+    image = posekit.load_image(shared_path("fixtures", "mmpose", "e2e", "000000197388.jpg"))
+    boxes = np.load(shared_path("fixtures", "mmpose", "e2e", "bboxes_xyxy.npy"))
+    ref = posekit.PoseEstimator.from_pretrained("rtmpose_t_coco_256x192", weights=weights)(image, boxes=boxes)
+    est = posekit.PoseEstimator.from_pretrained("rtmpose_t_coco_256x192", weights=weights, backend="onnxruntime",
+                                                folder=tmp_path, intra_op_num_threads=2)
+    got = est(image, boxes=boxes)
+    np.testing.assert_allclose(got.keypoints, ref.keypoints, atol=0.05)
+    np.testing.assert_allclose(got.scores, ref.scores, atol=1e-3)
+    files = sorted(tmp_path.glob("rtmpose_t_coco_256x192-*-opset17.onnx"))
+    assert len(files) == 1  # exported once with a fingerprint of the weights, then reused
+    stamp = files[0].stat().st_mtime_ns
+    posekit.PoseEstimator.from_pretrained("rtmpose_t_coco_256x192", weights=weights, backend="onnxruntime",
+                                          folder=tmp_path)
+    assert files[0].stat().st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"backend": "tensorrt"}, "backend must be one of torch, onnxruntime"),
+    ({"backend": "onnxruntime", "precision": "bf16"}, "precision='bf16' is a torch backend option"),
+    ({"backend": "onnxruntime", "compile": True}, "compile=True is a torch backend option"),
+    ({"backend": "onnxruntime", "device": "cuda"}, "not torch devices"),
+    ({"backend": "onnxruntime", "weights": "x.pth"}, "weights from the MediaPipe wheel"),
+])
+def test_backend_errors_are_clear(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        posekit.PoseEstimator.from_pretrained("blazepose_full", **kwargs)
+
+
+def test_cli_predict_backend_onnxruntime(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    weights = shared_path(*RTMPOSE_T)
+    image = shared_path("fixtures", "mmpose", "e2e", "000000197388.jpg")
+    boxes = np.load(shared_path("fixtures", "mmpose", "e2e", "bboxes_xyxy.npy"))
+    dets = [{"image_id": 197388, "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]}
+            for b in boxes]
+    (tmp_path / "dets.json").write_text(json.dumps(dets))
+    out = tmp_path / "results.json"
+    cmd = [sys.executable, "-m", "posekit.cli", "predict", str(image), "--model", "rtmpose_t_coco_256x192",
+           "--weights", str(weights), "--boxes", str(tmp_path / "dets.json"), "--out", str(out),
+           "--backend", "onnxruntime"]
+    env = {**os.environ, "POSEKIT_HOME": str(tmp_path / "home")}
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr
+    assert len(list((tmp_path / "home" / "onnx").glob("rtmpose_t_coco_256x192-*.onnx"))) == 1
+    got = np.array([r["keypoints"] for r in json.loads(out.read_text())]).reshape(3, 17, 3)
+    ref = posekit.PoseEstimator.from_pretrained("rtmpose_t_coco_256x192", weights=weights)(
+        posekit.load_image(image), boxes=boxes)
+    np.testing.assert_allclose(got[..., :2], ref.keypoints, atol=0.05)
+    bad = subprocess.run(cmd[:-1] + ["tensorrt"], capture_output=True, text=True, timeout=120, env=env)
+    assert bad.returncode == 2 and "--backend must be one of torch, onnxruntime, got 'tensorrt'" in bad.stderr
