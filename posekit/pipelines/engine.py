@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 __all__ = ["PRECISIONS", "EngineOptions", "prepare_module", "autocast", "as_input", "uses_channels_last",
-           "forward_nhwc"]
+           "forward_nhwc", "onnx_runtime_module"]
 
 #: the accepted ``precision`` values
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -189,7 +189,7 @@ def as_input(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
 
-def _onnx_runtime_module(module: Any) -> Any:
+def onnx_runtime_module(module: Any) -> Any:
     """The :class:`~posekit.export.ort_backend.OrtModule` that runs ``module`` (itself, or the one inside an
     ``OrtTorchModule`` adapter), else None."""
     from posekit.export.ort_backend import OrtModule
@@ -216,7 +216,7 @@ def forward_nhwc(module: Any, batch: np.ndarray, options: EngineOptions, *, scal
     between two ONNX Runtime calls wakes torch's OpenMP threads, which then spin on the same cores as ONNX
     Runtime's threads (measured on 2 cores: the BlazePose pipeline took 70 ms per image instead of 26).
     """
-    ort = _onnx_runtime_module(module)
+    ort = onnx_runtime_module(module)
     if ort is not None:
         x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)
         if scale is not None:

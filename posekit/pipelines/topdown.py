@@ -36,7 +36,9 @@ import torch
 from posekit.crops import box_to_center_scale, crop_to_image, fix_aspect_ratio, warp_crops, warp_matrix
 from posekit.io.image import load_image
 from posekit.pipelines.base import PoseEstimator
-from posekit.pipelines.engine import EngineOptions, as_input, autocast, prepare_module, uses_channels_last
+from posekit.pipelines.engine import (
+    EngineOptions, as_input, autocast, onnx_runtime_module, prepare_module, uses_channels_last,
+)
 from posekit.postprocess import fuse_flip_heatmaps, fuse_flip_simcc
 from posekit.types import Detections, Poses
 
@@ -259,8 +261,37 @@ class TopDownEstimator(PoseEstimator):
             out = runner(as_input(x, self._channels_last))
         return tuple(o.float() for o in out) if isinstance(out, (tuple, list)) else out.float()
 
+    def _fuse(self, out: Any, n: int) -> Any:
+        """Flip-test fusion of the outputs of ``[x, flipped x]`` (2n crops); torch tensors or NumPy arrays."""
+        if isinstance(out, (tuple, list)):
+            return fuse_flip_simcc(out[0][:n], out[1][:n], out[0][n:], out[1][n:], self._flip_indices)
+        return fuse_flip_heatmaps(out[:n], out[n:], self._flip_indices, shift=self.spec.shift_heatmap)
+
+    def _forward_onnxruntime(self, ort: Any, inputs: torch.Tensor, *, normalized: bool) -> Any:
+        """:meth:`_forward` for an ONNX Runtime network, in NumPy only: a torch op between ONNX Runtime calls wakes
+        torch's OpenMP threads, which then spin on the cores ONNX Runtime's threads need (see
+        :func:`posekit.pipelines.engine.forward_nhwc`). Same float32 arithmetic as the torch path."""
+        mean = np.asarray(self.spec.mean, np.float32).reshape(1, 3, 1, 1)
+        std = np.asarray(self.spec.std, np.float32).reshape(1, 3, 1, 1)
+        outputs = []
+        for start in range(0, len(inputs), self.batch_size):
+            x = inputs[start:start + self.batch_size].numpy().astype(np.float32)  # a view: no torch kernel runs
+            if not normalized:
+                x = (x - mean) / std
+            n = len(x)
+            batch = np.concatenate([x, x[..., ::-1]]) if self.flip_test else x
+            out = ort(np.ascontiguousarray(batch))
+            out = tuple(out) if isinstance(out, (tuple, list)) else out
+            outputs.append(self._fuse(out, n) if self.flip_test else out)
+        if isinstance(outputs[0], tuple):
+            return tuple(np.concatenate(parts) for parts in zip(*outputs))
+        return np.concatenate(outputs)
+
     def _forward(self, inputs: torch.Tensor, *, normalized: bool) -> Any:
         """Fused raw outputs (CPU float32) for (N, 3, H, W) inputs: heatmaps (N, K, h, w) or SimCC ``(x, y)``."""
+        ort = onnx_runtime_module(self.model)
+        if ort is not None:
+            return self._forward_onnxruntime(ort, inputs, normalized=normalized)
         outputs = []
         with torch.inference_mode():
             for start in range(0, len(inputs), self.batch_size):
@@ -269,11 +300,7 @@ class TopDownEstimator(PoseEstimator):
                     x = (x - self._mean) / self._std
                 n = x.shape[0]
                 if self.flip_test:
-                    out = self._run(torch.cat([x, x.flip(-1)]))
-                    if isinstance(out, (tuple, list)):
-                        out = fuse_flip_simcc(out[0][:n], out[1][:n], out[0][n:], out[1][n:], self._flip_indices)
-                    else:
-                        out = fuse_flip_heatmaps(out[:n], out[n:], self._flip_indices, shift=self.spec.shift_heatmap)
+                    out = self._fuse(self._run(torch.cat([x, x.flip(-1)])), n)
                 else:
                     out = self._run(x)
                 outputs.append(tuple(o.cpu() for o in out) if isinstance(out, (tuple, list)) else out.cpu())
@@ -287,7 +314,7 @@ class TopDownEstimator(PoseEstimator):
         if isinstance(self.spec.codec, SimCC):
             if not isinstance(fused, tuple) or len(fused) != 2:
                 raise ValueError("a SimCC codec needs a model returning (simcc_x, simcc_y)")
-            return self.spec.codec.decode(fused[0].numpy(), fused[1].numpy())
+            return self.spec.codec.decode(np.asarray(fused[0]), np.asarray(fused[1]))
         if isinstance(fused, tuple):
             raise ValueError(f"{type(self.spec.codec).__name__} needs a model returning heatmaps, got a tuple")
-        return self.spec.codec.decode(fused.numpy())
+        return self.spec.codec.decode(np.asarray(fused))

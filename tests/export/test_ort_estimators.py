@@ -57,6 +57,11 @@ def test_topdown_backend_onnxruntime_matches_torch_on_an_official_checkpoint(tmp
     got = est(image, boxes=boxes)
     np.testing.assert_allclose(got.keypoints, ref.keypoints, atol=0.05)
     np.testing.assert_allclose(got.scores, ref.scores, atol=1e-3)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:  # flip test: 6 crops
+        est(image, boxes=boxes)
+    no_kernel = {"aten::permute", "aten::slice", "aten::as_strided", "aten::alias", "aten::view", "aten::to",
+                 "aten::detach", "detach", "aten::lift_fresh", "aten::resolve_conj", "aten::resolve_neg"}
+    assert {e.key for e in prof.key_averages()} <= no_kernel  # views and no-op casts only: no torch kernel runs
     files = sorted(tmp_path.glob("rtmpose_t_coco_256x192-*-opset17.onnx"))
     assert len(files) == 1  # exported once with a fingerprint of the weights, then reused
     stamp = files[0].stat().st_mtime_ns
