@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from posekit.bench.command import bench as bench_command
 from posekit._cli_engine import BatchSize, Backend, Compile, Device, Precision, build_estimator, fail
 
 app = typer.Typer(
@@ -159,10 +160,6 @@ def weights_fetch(
         _fail(str(exc), 1)
     for p in paths:
         typer.echo(f"{group}: {p}")
-
-
-def _later(verb: str, issue: str) -> None:
-    _fail(f"`posekit {verb}` is not available in this version yet ({issue}).", 2)
 
 
 @app.command()
@@ -384,12 +381,7 @@ def export(
     typer.echo(f"wrote {len(paths)} file(s): {', '.join(str(p) for p in paths)}")
 
 
-@app.command()
-def bench(
-    model: Annotated[str, typer.Option("--model", "-m")] = DEFAULT_MODEL,
-) -> None:
-    """Time posekit's backends side by side with installed peers on the same inputs."""
-    _later("bench", "benchmarks")
+app.command(name="bench")(bench_command)  # options and help: posekit.bench.command.bench
 
 
 @app.command()

@@ -48,9 +48,9 @@ def test_predict_no_images_is_a_clear_error(tmp_path: Path):
     assert res.returncode == 2 and "no images given" in res.stderr
 
 
-def test_unimplemented_verbs_fail_clearly():
-    res = posekit("bench")
-    assert res.returncode == 2 and "not available in this version yet" in res.stderr
+def test_bench_verb_is_wired_and_rejects_a_bad_suite():  # the command itself: tests/bench
+    res = posekit("bench", "--suite", "nope")
+    assert res.returncode == 2 and "suite must be one of all, topdown, mediapipe" in res.stderr
 
 
 def test_predict_default_model_writes_results_and_drawings(tmp_path: Path):
