@@ -28,18 +28,12 @@ def estimator(backend: str, *, threads: int) -> Any:
     """posekit's BlazePose pipeline on ``backend``: ``eager`` (fp32), ``bf16`` (refused by the pipeline: a
     ``ValueError`` with the reason), ``compile`` (torch.compile) or ``onnxruntime`` (``threads`` intra-op
     threads; the ONNX files are exported into the cache on first use)."""
-    if backend == "onnxruntime":
-        from posekit.export.ort_pipelines import blazepose_full_onnx
+    from posekit.pipelines.base import PoseEstimator
 
-        return blazepose_full_onnx(intra_op_num_threads=threads)
-    from posekit.pipelines.mediapipe_pose import blazepose_full
-
-    if backend == "eager":
-        return blazepose_full()
-    if backend == "bf16":
-        return blazepose_full(precision="bf16")
-    if backend == "compile":
-        return blazepose_full(compile=True)
+    options = {"eager": {}, "bf16": {"precision": "bf16"}, "compile": {"compile": True},
+               "onnxruntime": {"backend": "onnxruntime", "intra_op_num_threads": threads}}
+    if backend in options:
+        return PoseEstimator.from_pretrained(MODEL, **options[backend])
     raise ValueError(f"unknown BlazePose backend {backend!r}; choose from {', '.join(BACKENDS)}")
 
 
