@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,7 +9,10 @@ from typing import Annotated, Optional
 import typer
 
 from posekit.bench.command import bench as bench_command
-from posekit._cli_engine import BatchSize, Backend, Compile, Device, Precision, build_estimator, fail
+from posekit._cli_common import (
+    IMAGE_SUFFIXES, BatchSize, Backend, Compile, Device, Precision, boxes_for, build_estimator, expand_images, fail,
+    image_id,
+)
 
 app = typer.Typer(
     name="posekit", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -20,28 +22,9 @@ weights_app = typer.Typer(no_args_is_help=True, help="Fetch and cache pretrained
 app.add_typer(weights_app, name="weights")
 
 DEFAULT_MODEL = "blazepose_full"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 _fail = fail
-
-
-def _expand_images(paths: list[Path]) -> list[Path]:
-    """Files as given; folders expanded to the images inside them (sorted, not recursive)."""
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out.extend(sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES))
-        else:
-            out.append(p)
-    return out
-
-
-def _image_id(path: Path, index: int) -> int:
-    """COCO image id: the number ending the file stem (``000000000192``, ``COCO_val2014_000000000192``),
-    else the 1-based position."""
-    match = re.search(r"(\d+)$", path.stem)
-    return int(match.group(1)) if match else index + 1
 
 
 @app.command()
@@ -87,7 +70,7 @@ def predict(
     from posekit.io.coco import write_coco_results
     from posekit.io.image import save_image
 
-    files = _expand_images(images)
+    files = expand_images(images)
     if not files:
         _fail("no images given (folders are searched for " + ", ".join(sorted(IMAGE_SUFFIXES)) + ")")
     box_file = None
@@ -115,11 +98,11 @@ def predict(
         if box_file is None:
             poses = est(image)
         else:
-            poses = est(image, boxes=_boxes_for(box_file, path, index, est))
+            poses = est(image, boxes=boxes_for(box_file, path, index, est))
         if target is not None:
             poses = poses.to_skeleton(target)
         typer.echo(f"{path}: {len(poses)} pose(s), {poses.skeleton.name}")
-        for rec in poses.to_coco(_image_id(path, index)):
+        for rec in poses.to_coco(image_id(path, index)):
             results.append({**rec, "file_name": path.name})
         if save_vis is not None:
             save_image(save_vis / f"{path.stem}.png", posekit.draw(image, poses, kpt_thr=kpt_thr))
@@ -129,17 +112,6 @@ def predict(
     if failed:
         typer.echo(f"posekit: {len(failed)} image(s) could not be read: {', '.join(failed)}", err=True)
         raise typer.Exit(1)
-
-
-def _boxes_for(box_file, path: Path, index: int, est):  # noqa: ANN001, ANN202 (lazy imports)
-    """Detections of image ``path`` in a BoxesFromFile: by file name, else by COCO image id from the stem."""
-    from posekit.pipelines.topdown import TopDownEstimator
-
-    try:
-        dets = box_file[path.name]
-    except KeyError:
-        dets = box_file[_image_id(path, index)]
-    return dets if isinstance(est, TopDownEstimator) else dets.boxes
 
 
 @weights_app.command("fetch")

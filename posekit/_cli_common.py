@@ -1,12 +1,16 @@
-"""The inference-engine options shared by ``posekit predict`` and ``posekit video``: Typer option types and one
-function that builds the estimator from them (errors become ``posekit: error: ...`` with exit code 2)."""
+"""Building blocks shared by the ``posekit`` commands: the inference-engine options of ``predict`` and ``video``
+(Typer option types and one function that builds the estimator from them; errors become ``posekit: error: ...``
+with exit code 2) and the image-list helpers of ``predict``."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 Device = Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1, ... (torch backend).")]
 Backend = Annotated[str, typer.Option(
@@ -54,3 +58,32 @@ def build_estimator(model: str, *, device: str = "cpu", backend: str = "torch", 
     except (ValueError, TypeError, RuntimeError, OSError, ImportError) as exc:  # RuntimeError: download/checksum
         fail(f"{model}: {exc}")
     raise AssertionError("unreachable")
+
+
+def expand_images(paths: list[Path]) -> list[Path]:
+    """Files as given; folders expanded to the images inside them (sorted, not recursive)."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            out.append(p)
+    return out
+
+
+def image_id(path: Path, index: int) -> int:
+    """COCO image id: the number ending the file stem (``000000000192``, ``COCO_val2014_000000000192``),
+    else the 1-based position."""
+    match = re.search(r"(\d+)$", path.stem)
+    return int(match.group(1)) if match else index + 1
+
+
+def boxes_for(box_file, path: Path, index: int, est):  # noqa: ANN001, ANN202 (lazy imports)
+    """Detections of image ``path`` in a BoxesFromFile: by file name, else by COCO image id from the stem."""
+    from posekit.pipelines.topdown import TopDownEstimator
+
+    try:
+        dets = box_file[path.name]
+    except KeyError:
+        dets = box_file[image_id(path, index)]
+    return dets if isinstance(est, TopDownEstimator) else dets.boxes
