@@ -50,9 +50,10 @@ def predict(
     device: Device = "cpu",
     backend: Backend = "torch",
     coco17: Annotated[bool, typer.Option("--coco17", help="Convert results to the COCO-17 skeleton.")] = False,
-    tiles: Annotated[int, typer.Option(
-        help="BlazePose: also detect on a TILES x TILES grid of overlapping tiles to find small people "
-             "(1 = MediaPipe's single pass; people found by it keep MediaPipe's exact result).")] = 1,
+    tiles: Annotated[Optional[int], typer.Option(
+        min=1, help="BlazePose: also detect on a TILES x TILES grid of overlapping tiles to find small people; "
+                    "people found only on tiles pass a false-positive filter (default: 2 for blazepose_full without "
+                    "--boxes, else 1; 1 = MediaPipe's single pass, whose people keep MediaPipe's exact result).")] = None,
     weights: Annotated[Optional[Path], typer.Option(
         help="Checkpoint file for the model (official MMPose 1.x/0.x or original ViTPose .pth).")] = None,
     boxes: Annotated[Optional[Path], typer.Option(
@@ -81,6 +82,8 @@ def predict(
             box_file = BoxesFromFile(boxes)
         except (OSError, ValueError) as exc:
             _fail(f"--boxes: {exc}")
+    if tiles is None:
+        tiles = 2 if model == "blazepose_full" and boxes is None else 1
     est = build_estimator(model, device=device, backend=backend, precision=precision, compile=compile,
                           batch_size=batch_size, weights=weights, **({"tiles": tiles} if tiles != 1 else {}))
     target = None

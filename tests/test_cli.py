@@ -72,7 +72,16 @@ def test_predict_default_model_writes_results_and_drawings(tmp_path: Path):
 def test_predict_coco17_conversion(tmp_path: Path):
     img = shared_path("data", "coco", "openpose_examples", "COCO_val2014_000000000294.jpg")
     out = tmp_path / "r.json"
-    res = posekit("predict", str(img), "--coco17", "--out", str(out))
+    res = posekit("predict", str(img), "--coco17", "--tiles", "1", "--out", str(out))
     assert res.returncode == 0, res.stderr
     (rec,) = json.loads(out.read_text())
     assert len(rec["keypoints"]) == 17 * 3
+
+
+def test_predict_default_finds_small_people_with_tiles():
+    """`posekit predict` runs BlazePose with 2x2 tiles by default: the batter of image 192 is too small for the
+    single whole-image detector pass (`--tiles 1`, MediaPipe's behaviour)."""
+    img = shared_path("data", "coco", "openpose_examples", "COCO_val2014_000000000192.jpg")
+    default, single = posekit("predict", str(img)), posekit("predict", str(img), "--tiles", "1")
+    assert default.returncode == single.returncode == 0, default.stderr + single.stderr
+    assert "1 pose(s)" in default.stdout and "0 pose(s)" in single.stdout

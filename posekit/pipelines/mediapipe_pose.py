@@ -1,27 +1,42 @@
 """BlazePose (MediaPipe 0.10.14 ``pose_landmark_full``): 33 keypoints + 3D world landmarks, multi-person.
 
 The shared detector -> ROI -> crop -> landmark-model machinery is :class:`posekit.pipelines.mediapipe.
-MediaPipeLandmarkEstimator`; this module holds BlazePose's decoding (heatmap refinement, world landmarks) and the
-builder :func:`blazepose_full`.
+MediaPipeLandmarkEstimator`; this module holds BlazePose's decoding (heatmap refinement, world landmarks), the
+false-positive filter for instances found on detector tiles (:func:`posekit.detect.tiled.tile_false_positives`)
+and the builder :func:`blazepose_full`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import torch
 
+from posekit.detect.tiled import TileFilter, tile_false_positives
+from posekit.io.image import load_image
 from posekit.pipelines import _roi
 from posekit.pipelines._roi import Rois
 from posekit.pipelines.mediapipe import (
-    _BF16_REFUSED, _F, MediaPipeLandmarkEstimator, _sigmoid, load_detector, load_landmark_module,
+    _BF16_REFUSED, _F, LandmarkResult, MediaPipeLandmarkEstimator, _sigmoid, load_detector, load_landmark_module,
 )
-from posekit.skeletons import blazepose33
+from posekit.skeletons import blazepose33, coco17, mapping
 from posekit.types import Detections, Poses
 
 __all__ = ["BlazePoseEstimator", "blazepose_full", "refine_landmarks_from_heatmap", "decode_pose_outputs"]
+
+
+def _tile_filter_constants() -> tuple[np.ndarray, tuple[int, ...]]:
+    """(33,) float64 OKS sigmas of the BlazePose landmarks that have a COCO-17 counterpart (NaN for the others)
+    and the indices of the shoulders and hips, for :func:`~posekit.detect.tiled.tile_false_positives`."""
+    sigmas = np.full(blazepose33.num_keypoints, np.nan)
+    for src, dst in mapping(blazepose33, coco17).pairs:
+        sigmas[src] = coco17.sigmas[dst]
+    torso = tuple(blazepose33.keypoints.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
+    return sigmas, torso
+
 
 def refine_landmarks_from_heatmap(
     xy: np.ndarray, heatmap: np.ndarray, *, kernel_size: int = 9, min_confidence_to_refine: float = 0.5
@@ -106,6 +121,12 @@ class BlazePoseEstimator(MediaPipeLandmarkEstimator):
     (sigmoid); ``keypoints_3d`` = world landmarks (N, 33, 3) metres, hip-centred, x right, y down, z away from
     the camera; ``boxes`` = the detection box (or the caller's box, or the ROI's axis-aligned bound when ROIs
     are given/tracked); ``box_scores`` = pose presence (pose_flag).
+
+    Instances whose detection has ``from_tiles`` set (from :class:`posekit.detect.tiled.TiledDetector`) go
+    through :func:`posekit.detect.tiled.tile_false_positives` with ``tile_filter`` (on the 33 landmarks and their
+    visibilities; the OKS uses the 17 with a COCO counterpart and COCO's sigmas; ``None`` = keep them all).
+    Instances from whole-image detections are never dropped, so without tiles the result is MediaPipe's. The
+    filter runs in :meth:`predict_batch` (and everything built on it), not in :meth:`stream`.
     """
 
     skeleton = blazepose33
@@ -115,10 +136,43 @@ class BlazePoseEstimator(MediaPipeLandmarkEstimator):
     optional_fields = (("world_landmarks", (39, 3)), ("visibility", (39,)), ("presence", (39,)))
 
     def __init__(self, landmark_model: Callable, detector: Callable | None = None, *, kernel_size: int = 9,
-                 min_confidence_to_refine: float = 0.5, **kwargs: Any) -> None:
+                 min_confidence_to_refine: float = 0.5, tile_filter: TileFilter | None = TileFilter(),
+                 **kwargs: Any) -> None:
         super().__init__(landmark_model, detector, **kwargs)
+        if tile_filter is not None and not isinstance(tile_filter, TileFilter):
+            raise TypeError(f"tile_filter must be a posekit.detect.tiled.TileFilter or None, got "
+                            f"{type(tile_filter).__name__}")
         self.kernel_size = int(kernel_size)
         self.min_confidence_to_refine = float(min_confidence_to_refine)
+        self.tile_filter = tile_filter
+
+    def predict_batch(
+        self, images: Sequence[Any], *, boxes: Sequence[Any] | None = None,
+        detections: Sequence[Detections] | None = None, rois: Sequence[Rois] | None = None,
+    ) -> list[LandmarkResult]:
+        """As :meth:`MediaPipeLandmarkEstimator.predict_batch`; instances from tile detections (``from_tiles``)
+        that :func:`~posekit.detect.tiled.tile_false_positives` rejects are dropped."""
+        if boxes is not None or rois is not None or self.tile_filter is None:
+            return super().predict_batch(images, boxes=boxes, detections=detections, rois=rois)
+        rgbs = [load_image(im) for im in images]
+        if detections is not None and len(detections) != len(rgbs):
+            raise ValueError(f"detections must hold one entry per image ({len(rgbs)}), got {len(detections)}")
+        dets = [self._detect(rgb) if detections is None else detections[i] for i, rgb in enumerate(rgbs)]
+        plans = [self._plan(rgb, None, d) for rgb, d in zip(rgbs, dets)]
+        out = []
+        for (result, keep), d in zip(self._predict_plans(rgbs, plans), dets):
+            if d.from_tiles is not None and len(result):
+                out.append(self._drop_tile_false_positives(result, d.from_tiles[keep]))
+            else:
+                out.append(result)
+        return out
+
+    def _drop_tile_false_positives(self, result: LandmarkResult, from_tiles: np.ndarray) -> LandmarkResult:
+        sigmas, torso = _tile_filter_constants()
+        poses = result.poses
+        drop = tile_false_positives(poses.keypoints, poses.scores, from_tiles, poses.image_size or
+                                    result.rois.image_size, sigmas=sigmas, torso=torso, rules=self.tile_filter)
+        return _select_result(result, np.flatnonzero(~drop)) if drop.any() else result
 
     def _rois_from_detections(self, detections: Detections, image_size: tuple[int, int]) -> Rois:
         kp = np.asarray(detections.keypoints, np.float64)
@@ -142,6 +196,17 @@ class BlazePoseEstimator(MediaPipeLandmarkEstimator):
                      image_size=image_size)
 
 
+def _select_result(result: LandmarkResult, index: np.ndarray) -> LandmarkResult:
+    """The instances ``index`` ((M,) int) of ``result`` (a new result; arrays are copied by indexing)."""
+    pick = lambda a: None if a is None else a[index]  # noqa: E731
+    return replace(
+        result, poses=result.poses[index], rois=result.rois[index], landmarks=result.landmarks[index],
+        instance_scores=result.instance_scores[index], next_rois=result.next_rois[index],
+        world_landmarks=pick(result.world_landmarks), visibility=pick(result.visibility),
+        presence=pick(result.presence), handedness=pick(result.handedness), track_ids=pick(result.track_ids),
+    )
+
+
 def _pose_rois(center: np.ndarray, scale: np.ndarray, image_size: tuple[int, int]) -> Rois:
     raw = _roi.rois_from_alignment_points(center, scale, image_size, target_angle_deg=90.0)
     return _roi.transform_rois(raw, scale=(1.25, 1.25), square_long=True)
@@ -156,8 +221,9 @@ def blazepose_full(*, device: str | torch.device = "cpu", detector: Callable | N
 
     ``tiles > 1`` also runs the detector on a ``tiles x tiles`` grid of overlapping tiles (one batch) to find small
     people; people found on the whole image keep MediaPipe's exact result (see
-    :class:`posekit.detect.tiled.TiledDetector`). ``compile`` and ``channels_last`` apply to both networks,
-    ``precision`` to the landmark model only (the detector stays fp32; see
+    :class:`posekit.detect.tiled.TiledDetector`), people found only on tiles pass the estimator's ``tile_filter``
+    (default :class:`posekit.detect.tiled.TileFilter`; ``tile_filter=None`` keeps them all). ``compile`` and
+    ``channels_last`` apply to both networks, ``precision`` to the landmark model only (the detector stays fp32; see
     :class:`MediaPipeLandmarkEstimator` and :class:`posekit.detect.mediapipe.MediaPipeDetector`). ``kwargs`` go
     to :class:`BlazePoseEstimator`."""
     if precision == "bf16":

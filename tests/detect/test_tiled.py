@@ -1,4 +1,5 @@
-"""Tiled detection: whole-image detections stay MediaPipe's, tiles add small people."""
+"""Tiled detection: whole-image detections stay MediaPipe's, tiles add small people, and the rules of
+:func:`tile_false_positives` each drop what they should (constructed from MediaPipe's astronaut pose)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import pytest
 
 import posekit
 from posekit.detect.mediapipe import blazepose_detector
-from posekit.detect.tiled import TiledDetector, tile_windows
+from posekit.detect.tiled import TiledDetector, TileFilter, tile_false_positives, tile_windows
+from posekit.types import Detections
 from tests.conftest import shared_path
 
 OPENPOSE = ("data", "coco", "openpose_examples")
@@ -44,12 +46,83 @@ def test_whole_image_detections_are_kept_exactly_and_tiles_find_small_people():
     crowd = posekit.load_image(shared_path(*OPENPOSE, "COCO_val2014_000000000241.jpg"))
     a, b = plain(crowd), tiled(crowd)
     assert len(a) == 3 and len(b) >= len(a)
+    assert b.from_tiles.tolist() == [False] * len(a) + [True] * (len(b) - len(a))  # whole-image ones first
+    assert b[: len(a)].from_tiles.tolist() == [False] * len(a) and "from_tiles" in b.numpy()
     np.testing.assert_array_equal(b.keypoints[: len(a)], a.keypoints)
     np.testing.assert_allclose(b.boxes[: len(a)], a.boxes, rtol=0, atol=1e-3)  # rebuilt from float32 keypoints
     # Baseball players are ~1/5 of the frame: the single pass finds nobody, the tiles find the batter.
     small = posekit.load_image(shared_path(*OPENPOSE, "COCO_val2014_000000000192.jpg"))
     assert len(plain(small)) == 0
     found = tiled(small)
-    assert len(found) >= 1
+    assert len(found) >= 1 and found.from_tiles.all()
     x1, y1, x2, y2 = found.boxes[0]
     assert 180 < (x1 + x2) / 2 < 320 and 150 < (y1 + y2) / 2 < 330  # the batter near the image centre
+
+
+# -- tile_false_positives: each rule on constructed cases built from MediaPipe's astronaut pose ---------------
+def _astronaut_pose():
+    """(33, 2) pixels and (33,) visibility of what mp.solutions.pose returned on the 512x512 astronaut."""
+    lm = np.load(shared_path("fixtures", "blazepose", "mp_solutions_pose_landmarks_33x5.npy"))
+    return lm[:, :2].astype(np.float64) * 512, lm[:, 3].astype(np.float64)
+
+
+def _drop(poses, from_tiles, size=(1536, 1024), **rules):
+    from posekit.pipelines.mediapipe_pose import _tile_filter_constants
+
+    sigmas, torso = _tile_filter_constants()
+    kp = np.stack([p for p, _ in poses])
+    vis = np.stack([v for _, v in poses])
+    return tile_false_positives(kp, vis, np.array(from_tiles), size, sigmas=sigmas, torso=torso,
+                                rules=TileFilter(**rules)).tolist()
+
+
+def test_a_pose_mostly_outside_the_image_is_dropped_unless_from_the_whole_image():
+    kp, vis = _astronaut_pose()
+    up = (kp - [0, 700], vis)  # the pose's box now lies mostly above the image
+    assert _drop([up], [True]) == [True]
+    assert _drop([up], [True], min_inside=None) == [False]  # it is rule (a) that drops it
+    assert _drop([up], [False]) == [False]  # whole-image instances are never dropped
+    assert _drop([(kp + [600, 0], vis)], [True]) == [False]  # the same pose inside the image stays
+
+
+def test_a_duplicate_inside_another_pose_is_dropped():
+    kp, vis = _astronaut_pose()
+    vis = np.where(np.arange(33) >= 23, 0.9, vis)  # a full-body person
+    hips = kp[[23, 24]].mean(0)
+    part = ((kp - hips) * 0.3 + hips, vis)  # a small "person" on the first one's body
+    twin = (kp + 1.5, vis)  # the same person found twice
+    far = (kp + [900, 0], vis)  # a different person next to it
+    assert _drop([(kp, vis), part, twin, far], [False, True, True, True]) == [False, True, True, False]
+    # containment (rule b) drops the part, OKS (rule b) the twin; each alone:
+    assert _drop([(kp, vis), part], [False, True], max_contained=None) == [False, False]
+    assert _drop([(kp, vis), twin], [False, True], max_contained=None) == [False, True]
+    assert _drop([(kp, vis), twin], [False, True], max_contained=None, max_oks=None) == [False, False]
+    # between two tile instances the first one (the higher detection score) is kept
+    assert _drop([twin, (kp, vis)], [True, True]) == [False, True]
+    # a whole-image instance is kept even when it lies inside a tile one (which is not inside it)
+    assert _drop([part, (kp, vis)], [False, True]) == [False, False]
+
+
+def test_a_pose_without_a_visible_torso_is_dropped():
+    kp, vis = _astronaut_pose()
+    kp = kp + [600, 0]
+    faint = np.where(np.isin(np.arange(33), [11, 12, 23, 24]), 0.1, vis)
+    assert _drop([(kp, faint)], [True]) == [True]
+    assert _drop([(kp, faint)], [True], min_torso_visibility=None) == [False]
+    assert _drop([(kp, faint)], [False]) == [False]
+
+
+def test_tile_false_positives_checks_its_inputs():
+    kp, vis = _astronaut_pose()
+    with pytest.raises(ValueError, match="keypoints must have shape"):
+        tile_false_positives(kp, vis, [True], (512, 512), sigmas=np.ones(33), torso=[11])
+    with pytest.raises(ValueError, match="visibility must have shape"):
+        tile_false_positives(kp[None], vis[None, :5], [True], (512, 512), sigmas=np.ones(33), torso=[11])
+    with pytest.raises(ValueError, match="sigmas"):
+        tile_false_positives(kp[None], vis[None], [True], (512, 512), sigmas=np.ones(17), torso=[11])
+    with pytest.raises(ValueError, match="torso"):
+        tile_false_positives(kp[None], vis[None], [True], (512, 512), sigmas=np.ones(33), torso=[40])
+    with pytest.raises(ValueError, match="TileFilter.max_oks"):
+        TileFilter(max_oks=2.0)
+    with pytest.raises(ValueError, match=r"from_tiles must have shape \(1,\)"):
+        Detections([[0, 0, 10, 10]], [0.9], from_tiles=[True, False])

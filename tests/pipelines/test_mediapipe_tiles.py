@@ -1,0 +1,113 @@
+"""BlazePose with tiled detection (``blazepose_full(tiles=2)``) on the 18 COCO images OpenPose ships with keypoints.
+
+A prediction *finds* a GT person (>= 5 labelled keypoints) when its COCO-17 OKS exceeds 0.5 (greedy, one prediction
+per person); the other predictions are *unmatched*. Found/unmatched numbers are deterministic on CPU fp32.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import posekit
+from posekit.detect.tiled import TileFilter
+from posekit.pipelines.mediapipe_pose import BlazePoseEstimator, blazepose_full
+from posekit.skeletons import coco17
+from tests.conftest import shared_path
+
+FOLDER = ("data", "coco", "openpose_examples")
+
+
+@pytest.fixture(scope="module")
+def gt():
+    data = json.loads(shared_path("data", "coco", "openpose_examples_keypoints.json").read_text())
+    anns: dict[int, list[dict]] = {}
+    for a in data["annotations"]:
+        anns.setdefault(a["image_id"], []).append(a)
+    return {im["file_name"]: anns.get(im["id"], []) for im in data["images"]}
+
+
+@pytest.fixture(scope="module")
+def tiled():
+    """(tiles=2 with the default filter, the same networks with tile_filter=None)."""
+    est = blazepose_full(tiles=2)
+    return est, BlazePoseEstimator(est.landmark_model, est.detector, tile_filter=None)
+
+
+def _oks(gt: dict, keypoints: np.ndarray) -> float:
+    """COCO OKS of one (17, 2) prediction against one GT annotation (GT box area as the scale)."""
+    k = np.asarray(gt["keypoints"], np.float64).reshape(17, 3)
+    seen = k[:, 2] > 0
+    if not seen.any():
+        return 0.0
+    d2 = ((k[:, :2] - keypoints) ** 2).sum(1)
+    area = gt["bbox"][2] * gt["bbox"][3]
+    return float(np.exp(-d2 / (2 * (2 * np.asarray(coco17.sigmas)) ** 2 * (area + 1e-9)))[seen].mean())
+
+
+def _found_unmatched(poses: posekit.Poses, anns: list[dict]) -> tuple[int, int, int]:
+    """(GT persons with >= 5 keypoints, how many of them a prediction finds, unmatched predictions)."""
+    kp = np.nan_to_num(poses.to_skeleton(coco17).keypoints, nan=-1e6)
+    people = [a for a in anns if a["num_keypoints"] >= 5]
+    used: set[int] = set()
+    for a in people:
+        s = [(_oks(a, kp[i]) if i not in used else 0.0) for i in range(len(kp))]
+        if s and max(s) > 0.5:
+            used.add(int(np.argmax(s)))
+    return len(people), len(used), len(kp) - len(used)
+
+
+@pytest.mark.parametrize("name, bogus", [
+    ("COCO_val2014_000000000428.jpg", "a pose whose box lies mostly above the image"),
+    ("COCO_val2014_000000000459.jpg", "a second skeleton on the lower body of the one person"),
+    ("COCO_val2014_000000000623.jpg", "a pose whose box lies mostly outside the image"),
+])
+def test_tile_false_positives_are_dropped_and_the_whole_image_person_kept(tiled, gt, name, bogus):
+    est, unfiltered = tiled
+    image = posekit.load_image(shared_path(*FOLDER, name))
+    dets = est.detector(image)
+    assert dets.from_tiles.tolist() == [False, True]  # one person on the whole image, one tile detection
+    raw = unfiltered.predict_landmarks(image, detections=dets)
+    kept = est.predict_landmarks(image, detections=dets)
+    assert len(raw) == 2 and len(kept) == 1, bogus
+    np.testing.assert_array_equal(kept.poses.keypoints, raw.poses.keypoints[:1])  # the whole-image person
+    assert _found_unmatched(raw.poses, gt[name])[1:] == (1, 1)
+    assert _found_unmatched(kept.poses, gt[name])[1:] == (1, 0)
+
+
+def test_tiles_find_the_small_batter_and_keep_him(tiled, gt):
+    est, _ = tiled
+    name = "COCO_val2014_000000000192.jpg"  # baseball players ~1/5 of the frame: MediaPipe's pass finds nobody
+    poses = est(posekit.load_image(shared_path(*FOLDER, name)))
+    assert len(poses) == 1
+    assert _found_unmatched(poses, gt[name])[1:] == (1, 0)
+
+
+def test_the_filter_only_touches_tile_instances(tiled):
+    est, _ = tiled
+    image = posekit.load_image(shared_path(*FOLDER, "COCO_val2014_000000000459.jpg"))
+    dets = est.detector(image)
+    whole_only = dets[~dets.from_tiles]
+    strict = BlazePoseEstimator(est.landmark_model, None, tile_filter=TileFilter(
+        min_inside=1.0, max_contained=0.0, max_oks=0.0, min_torso_visibility=1.0))
+    kept = strict.predict_landmarks(image, detections=whole_only)  # nothing from tiles: nothing to drop
+    assert len(kept) == len(whole_only) == 1
+    assert len(strict.predict_landmarks(image, detections=dets)) == 1  # the tile instance fails every rule
+
+
+def test_recall_on_the_openpose_examples(tiled, gt):
+    """All 18 images: MediaPipe's single pass finds 18 of the 44 people (1 unmatched prediction); tiles=2 with
+    the filter finds 25 with 3 unmatched predictions: MediaPipe's own, a real but unannotated distant player in
+    image 488 and a hand taken for a small person in image 294 (measured on CPU fp32). Without the filter: 25 and 6."""
+    est, unfiltered = tiled
+    totals = {"filtered": np.zeros(3, int), "unfiltered": np.zeros(3, int)}
+    for name, anns in gt.items():
+        image = posekit.load_image(shared_path(*FOLDER, name))
+        dets = est.detector(image)
+        totals["filtered"] += _found_unmatched(est.predict_landmarks(image, detections=dets).poses, anns)
+        totals["unfiltered"] += _found_unmatched(unfiltered.predict_landmarks(image, detections=dets).poses, anns)
+    assert totals["unfiltered"].tolist() == [44, 25, 6]
+    people, found, unmatched = totals["filtered"]
+    assert people == 44 and found >= 25 and unmatched <= 3
