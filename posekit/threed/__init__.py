@@ -8,6 +8,7 @@ Modules (import them directly; this package re-exports nothing):
 - ``cmu_h36m``: placement of the 17 Human3.6M joints on the CMU skeletons (ASF/AMC and the BVH walk cycles).
 - ``cameras``: pinhole camera with OpenCV lens distortion, ``look_at`` and random virtual cameras.
 - ``pairs``: (2D, 3D) training pairs through virtual cameras, a detector-like 2D noise model, clip splits.
+- ``pose_augment``: bone-length-preserving hip/knee/torso-lean augmentation of 3D poses (squat-like poses CMU lacks).
 - ``triangulate``: confidence-weighted DLT, RANSAC over views, reprojection error.
 
 Conventions: world points are ``(..., 3)`` float64 millimetres; the CMU data are Y-up, right-handed.

@@ -1,18 +1,22 @@
 """Train a 2D -> 3D lifter (SimpleBaseline3D or VideoPose3D) on CMU motion capture seen by random virtual cameras.
 
-    python -m posekit.train.lift --model videopose3d --receptive-field 27 --out runs/vp3d27 [--steps N] [--noise]
+    python -m posekit.train.lift --model videopose3d --receptive-field 27 --out runs/vp3d27 [--steps N] [--noise] \
+        [--pose-aug P]
 
-Data: every CMU clip of ``../shared/data/mocap/cmu`` (28 ASF/AMC motions of subjects 01-03 and the BVH walk
-cycles; the BVH copies of 02_01/02_02 are dropped for their AMC originals) as h36m17 joints in world mm at
-120 fps, converted once and cached in ``$POSEKIT_HOME/mocap/`` (:func:`load_cmu_clips`). Split by clip and
-subject, never by frame: :data:`DEFAULT_TEST_CLIPS` and every clip of :data:`DEFAULT_TEST_SUBJECTS` are held out.
+Data (:mod:`posekit.train.lift_data`, re-exported here): every CMU clip of ``../shared/data/mocap/cmu`` (28
+ASF/AMC motions of subjects 01-03 and the BVH walk cycles; the BVH copies of 02_01/02_02 are dropped for their AMC
+originals) as h36m17 joints in world mm at 120 fps, converted once and cached in ``$POSEKIT_HOME/mocap/``
+(:func:`load_cmu_clips`). Split by clip and subject, never by frame: :data:`DEFAULT_TEST_CLIPS` and every clip of
+:data:`DEFAULT_TEST_SUBJECTS` are held out.
 
 Each step draws ``windows`` windows (clip chosen proportionally to its length; time stride 3-5 at 120 fps, i.e.
-24-40 fps; random left/right mirroring), each seen by its own random camera (:data:`TRAIN_CAMERAS`: focal
-500-2500 px, distance 2.5-9 m, elevation -15..60 deg, any azimuth, roll +-10 deg), optionally with detector-like 2D
-noise (``--noise``: :class:`~posekit.threed.pairs.DetectorNoise` with ``sigma_scale`` uniform in [0, 1] per
-window). The 2D input is normalised per frame with :func:`~posekit.models.lifters.normalize.root_scale_normalize`
-(pelvis at 0, RMS joint distance 1); the target is the root-relative camera-frame 3D pose in metres (the lifters'
+24-40 fps; random left/right mirroring; with probability ``pose_aug`` (``--pose-aug P``) the window's 3D poses are
+bent by :func:`~posekit.threed.pose_augment.random_augment`: hip/knee flexion, hip abduction, torso lean, squats,
+bone lengths kept), each seen by its own random camera (:data:`TRAIN_CAMERAS`: focal 500-2500 px, distance
+2.5-9 m, elevation -15..60 deg, any azimuth, roll +-10 deg), optionally with detector-like 2D noise (``--noise``:
+:class:`~posekit.threed.pairs.DetectorNoise` with ``sigma_scale`` uniform in [0, 1] per window). The 2D input is
+normalised per frame with :func:`~posekit.models.lifters.normalize.root_scale_normalize` (pelvis at 0, RMS joint
+distance 1); the target is the root-relative camera-frame 3D pose in metres (the lifters'
 ``output_unit``); the loss is MPJPE (:func:`~posekit.train.losses.mpjpe_loss`). VideoPose3D trains in its dilated
 form on ``frames_per_window + receptive_field - 1`` frames per window (``frames_per_window`` outputs each).
 
@@ -30,7 +34,6 @@ import dataclasses
 import os
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,82 +43,36 @@ from typing import Any
 import numpy as np
 import torch
 
-from posekit.io.atomic import atomic_destination
 from posekit.metrics.mpjpe import mpjpe, n_mpjpe, p_mpjpe
 from posekit.models.lifters.normalize import root_scale_normalize
 from posekit.models.lifters.sequence import lift_sequence, sequence_padding
 from posekit.skeletons import h36m17
 from posekit.threed.cameras import Camera
-from posekit.threed.pairs import DetectorNoise, VirtualCameras, apply_detector_noise, split_by_subject
+from posekit.threed.pairs import DetectorNoise, VirtualCameras, apply_detector_noise
+from posekit.threed.pose_augment import PoseAugment, random_augment
+from posekit.train.lift_data import DEFAULT_TEST_CLIPS, DEFAULT_TEST_SUBJECTS, load_cmu_clips, split_clips
 from posekit.train.losses import mpjpe_loss
 
 __all__ = [
     "DEFAULT_TEST_CLIPS", "DEFAULT_TEST_SUBJECTS", "TRAIN_CAMERAS", "EVAL_CAMERAS", "LiftTrainConfig",
     "LiftTrainResult", "load_cmu_clips", "split_clips", "sample_batch", "make_eval_set", "evaluate_lifter",
-    "train_lifter", "main",
+    "train_lifter", "parse_args", "main",
 ]
 
-DEFAULT_TEST_CLIPS: tuple[str, ...] = ("01_08", "02_04", "02_05", "03_02")
-"""Held-out ASF/AMC clips: climb/sit/lower to ground, jump/balance, punch/strike, walk on uneven terrain."""
-DEFAULT_TEST_SUBJECTS: tuple[str, ...] = ("16",)
-"""Held-out subjects: every BVH walk cycle of subject 16 (an unseen person)."""
 TRAIN_CAMERAS = VirtualCameras(focal_range=(500.0, 2500.0), distance_range=(2500.0, 9000.0),
                                elevation_range_deg=(-15.0, 60.0), min_depth=800.0)
 EVAL_CAMERAS = VirtualCameras()
-_SHARED_MOCAP = Path(__file__).resolve().parents[3] / "shared" / "data" / "mocap" / "cmu"
-_CACHE_NAME = "cmu_h36m17_120fps_v1.npz"
 _FLIP = np.arange(17)
 for _a, _b in h36m17.flip_pairs:
     _FLIP[_a], _FLIP[_b] = _b, _a
-
-
-def load_cmu_clips(*, mocap_dir: str | os.PathLike[str] | None = None,
-                   cache: str | os.PathLike[str] | None = None) -> dict[str, np.ndarray]:
-    """Every CMU clip as ``{clip_id: (T, 17, 3) float32}`` h36m17 joints in world mm (Y up), 120 fps.
-
-    ``mocap_dir`` holds ``cmu_asf_amc.tar.xz`` and ``cmu_bvh_walkcycles.tar.xz`` (default ``../shared/data/mocap/
-    cmu``); archives are unpacked into a temporary folder. ``cache`` (default ``$POSEKIT_HOME/mocap/`` + a fixed
-    name) stores the converted arrays (written atomically) and is read on later calls.
-    """
-    from posekit.models._weights import cache_dir
-    from posekit.threed.cmu_h36m import load_amc_h36m17, load_bvh_h36m17
-    from posekit.threed.mocap_archive import extract_members
-
-    cache = Path(cache) if cache is not None else cache_dir() / "mocap" / _CACHE_NAME
-    if cache.is_file():
-        with np.load(cache) as data:
-            return {k: data[k] for k in sorted(data.files)}
-    src = Path(mocap_dir) if mocap_dir is not None else _SHARED_MOCAP
-    clips: dict[str, np.ndarray] = {}
-    with tempfile.TemporaryDirectory(prefix="posekit-mocap-") as tmp:
-        amc = extract_members(src / "cmu_asf_amc.tar.xz", ["asf_amc/subjects/*.amc", "asf_amc/subjects/*.asf"], tmp)
-        for f in sorted(p for p in amc if p.suffix == ".amc"):
-            clips[f.stem] = load_amc_h36m17(f.parent / f"{f.parent.name}.asf", f).astype(np.float32)
-        for f in sorted(extract_members(src / "cmu_bvh_walkcycles.tar.xz", ["bvh_walkcycles/*.bvh"], tmp)):
-            if f.stem not in clips:  # 02_01 / 02_02 exist as AMC too: one source per trial
-                clips[f.stem] = load_bvh_h36m17(f).astype(np.float32)
-    with atomic_destination(cache) as part:  # same ".npz" suffix, so np.savez keeps the name
-        np.savez(part, **clips)
-    return clips
-
-
-def split_clips(clip_ids: Sequence[str], *, test_clips: Sequence[str] = DEFAULT_TEST_CLIPS,
-                test_subjects: Sequence[str] = DEFAULT_TEST_SUBJECTS) -> tuple[list[str], list[str]]:
-    """``(train, test)`` clip ids: test = ``test_clips`` plus every clip of ``test_subjects``; no clip is in both."""
-    unknown = sorted(set(test_clips) - set(clip_ids))
-    if unknown:
-        raise ValueError(f"test_clips {unknown} are not among the clips ({len(clip_ids)} loaded)")
-    held = set(test_clips)
-    if test_subjects:
-        held |= set(split_by_subject(clip_ids, test_subjects=test_subjects)[1])
-    return [c for c in clip_ids if c not in held], [c for c in clip_ids if c in held]
 
 
 @dataclass(frozen=True)
 class LiftTrainConfig:
     """One lifter training run (see the module docstring). ``channels=None``: 512 for SimpleBaseline3D and
     receptive fields <= 27, 256 above (sized for CPUs). ``max_minutes`` ends training early; the cosine schedule
-    then follows the elapsed fraction of the time budget."""
+    then follows the elapsed fraction of the time budget. ``pose_aug``: probability per window of bending its 3D
+    poses with ``pose_augment`` (:func:`posekit.threed.pose_augment.random_augment`) before the camera."""
 
     model: str = "videopose3d"
     receptive_field: int = 27
@@ -130,6 +87,8 @@ class LiftTrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     noise: bool = False
+    pose_aug: float = 0.5
+    pose_augment: PoseAugment = PoseAugment()
     mirror: bool = True
     strides: tuple[int, ...] = (3, 4, 5)
     max_roll_deg: float = 10.0
@@ -147,6 +106,8 @@ class LiftTrainConfig:
         for name in ("steps", "windows", "frames_per_window", "eval_stride", "eval_cameras", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.pose_aug <= 1.0:
+            raise ValueError(f"pose_aug must be a probability in [0, 1], got {self.pose_aug}")
         if not self.strides or min(self.strides) < 1:
             raise ValueError(f"strides must be positive frame steps, got {self.strides}")
 
@@ -199,6 +160,8 @@ def sample_batch(clips: Sequence[np.ndarray], rng: np.random.Generator, cfg: Lif
         w = clip[idx].astype(np.float64)
         if cfg.mirror and rng.random() < 0.5:
             w = w[:, _FLIP] * np.array([-1.0, 1.0, 1.0])
+        if cfg.pose_aug > 0 and rng.random() < cfg.pose_aug:
+            w = random_augment(w, rng, cfg.pose_augment)
         cam = _camera(rng, w, cfg.cameras)
         pts = _roll(cam.world_to_camera(w), np.deg2rad(rng.uniform(-cfg.max_roll_deg, cfg.max_roll_deg)))
         kp = cam.project_camera_points(pts)
@@ -346,8 +309,9 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line (``python -m posekit.train.lift --help``)."""
+def parse_args(argv: Sequence[str] | None = None) -> tuple[LiftTrainConfig, argparse.Namespace]:
+    """The command line (``python -m posekit.train.lift --help``) as a :class:`LiftTrainConfig` and the parsed
+    arguments (``out``, ``threads``, ``mocap_dir``, ``test_clips``, ``test_subjects`` are used by :func:`main`)."""
     p = argparse.ArgumentParser(prog="python -m posekit.train.lift", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", choices=("simplebaseline3d", "videopose3d"), required=True)
     p.add_argument("--receptive-field", type=int, default=27, choices=(1, 27, 81, 243))
@@ -355,6 +319,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--minutes", type=float, default=None, help="stop after this many minutes of training")
     p.add_argument("--noise", action="store_true", help="train on detector-like noisy 2D")
+    p.add_argument("--pose-aug", type=float, default=0.5, metavar="P",
+                   help="probability per window of bending the 3D pose (posekit.threed.pose_augment); 0: off")
+    p.add_argument("--squat-prob", type=float, default=PoseAugment().squat_prob,
+                   help="fraction of pose augmentations that are squats")
     p.add_argument("--channels", type=int, default=None)
     p.add_argument("--windows", type=int, default=32)
     p.add_argument("--frames-per-window", type=int, default=32)
@@ -365,11 +333,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--test-clips", default=",".join(DEFAULT_TEST_CLIPS), help="comma-separated held-out clips")
     p.add_argument("--test-subjects", default=",".join(DEFAULT_TEST_SUBJECTS), help="comma-separated subjects")
     a = p.parse_args(argv)
+    cfg = LiftTrainConfig(model=a.model, receptive_field=a.receptive_field, channels=a.channels, steps=a.steps,
+                          max_minutes=a.minutes, noise=a.noise, windows=a.windows, pose_aug=a.pose_aug,
+                          pose_augment=PoseAugment(squat_prob=a.squat_prob),
+                          frames_per_window=a.frames_per_window, lr=a.lr, seed=a.seed)
+    return cfg, a
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line (``python -m posekit.train.lift --help``): train, evaluate, save to ``--out``."""
+    cfg, a = parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
-    cfg = LiftTrainConfig(model=a.model, receptive_field=a.receptive_field, channels=a.channels, steps=a.steps,
-                          max_minutes=a.minutes, noise=a.noise, windows=a.windows,
-                          frames_per_window=a.frames_per_window, lr=a.lr, seed=a.seed)
     clips = load_cmu_clips(mocap_dir=a.mocap_dir)
     tr, te = split_clips(sorted(clips), test_clips=[c for c in a.test_clips.split(",") if c],
                          test_subjects=[s for s in a.test_subjects.split(",") if s])

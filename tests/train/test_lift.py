@@ -1,0 +1,87 @@
+"""Options of the lifter training (posekit.train.lift): the 3D pose augmentation (--pose-aug) and its record in
+the checkpoint; real CMU clips (subject 02 walk and run)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from posekit.skeletons import h36m17
+from posekit.threed.pose_augment import PoseAugment
+from posekit.train.lift import LiftTrainConfig, parse_args, sample_batch, train_lifter
+from tests.conftest import shared_path
+
+LINKS = np.array(h36m17.links)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> dict[str, np.ndarray]:
+    """CMU 02_01 (walk) and 02_03 (run), h36m17 world mm at 120 fps."""
+    from posekit.threed.cmu_h36m import load_amc_h36m17
+    from posekit.threed.mocap_archive import extract_members
+
+    dest = tmp_path_factory.mktemp("cmu")
+    extract_members(shared_path("data", "mocap", "cmu", "cmu_asf_amc.tar.xz"),
+                    [f"asf_amc/subjects/02/{m}" for m in ("02.asf", "02_01.amc", "02_03.amc")], dest)
+    d = dest / "asf_amc" / "subjects" / "02"
+    return {c: load_amc_h36m17(d / "02.asf", d / f"{c}.amc").astype(np.float32) for c in ("02_01", "02_03")}
+
+
+def _bones(joints: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(joints[..., LINKS[:, 0], :] - joints[..., LINKS[:, 1], :], axis=-1)
+
+
+def _knees(y: np.ndarray) -> np.ndarray:
+    """Hip-knee-foot angles (degrees) of (..., 17, 3) joints, both legs."""
+    out = []
+    for hip, knee, foot in ((1, 2, 3), (4, 5, 6)):
+        u, v = y[..., hip, :] - y[..., knee, :], y[..., foot, :] - y[..., knee, :]
+        cos = np.sum(u * v, -1) / np.linalg.norm(u, axis=-1) / np.linalg.norm(v, axis=-1)
+        out.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+    return np.stack(out, -1)
+
+
+def test_pose_aug_bends_the_training_targets_and_keeps_bone_lengths(clips):
+    walk = clips["02_01"]
+    base = dict(model="videopose3d", receptive_field=27, windows=24, frames_per_window=4, mirror=False)
+    _, y0 = sample_batch([walk], np.random.default_rng(0), LiftTrainConfig(**base, pose_aug=0.0))
+    squat = LiftTrainConfig(**base, pose_aug=1.0, pose_augment=PoseAugment(squat_prob=1.0, ramp_prob=0.0))
+    x1, y1 = sample_batch([walk], np.random.default_rng(0), squat)
+    assert x1.shape == (24, 34, 4 + 26) and y1.shape == (24, 4, 17, 3)
+    k0, k1 = _knees(y0.numpy()), _knees(y1.numpy())
+    assert np.median(k0) > 135 and np.median(k1) < 110, (np.median(k0), np.median(k1))
+    assert np.mean(k1 < 120) > 0.8
+    # the walk's rigid bones keep their lengths (spine/neck segments bend in the mocap itself)
+    clip_bones = _bones(walk)
+    rigid = clip_bones.std(axis=0) < 0.01
+    np.testing.assert_allclose(_bones(1000 * y1.numpy())[..., rigid],
+                               np.broadcast_to(clip_bones[0, rigid], (24, 4, int(rigid.sum()))), rtol=1e-4)
+
+
+def test_pose_aug_probability_is_validated():
+    with pytest.raises(ValueError, match="pose_aug must be a probability"):
+        LiftTrainConfig(pose_aug=1.5)
+    with pytest.raises(ValueError, match="squat_prob"):
+        parse_args(["--model", "videopose3d", "--out", "x", "--squat-prob", "2"])
+
+
+def test_command_line_options_reach_the_config(tmp_path):
+    cfg, a = parse_args(["--model", "simplebaseline3d", "--out", str(tmp_path), "--noise", "--pose-aug", "0.3",
+                         "--squat-prob", "0.7", "--minutes", "2", "--threads", "1"])
+    assert cfg.model == "simplebaseline3d" and cfg.noise and cfg.max_minutes == 2.0 and a.threads == 1
+    assert cfg.pose_aug == 0.3 and cfg.pose_augment == PoseAugment(squat_prob=0.7)
+    cfg, _ = parse_args(["--model", "videopose3d", "--out", str(tmp_path)])
+    assert cfg.pose_aug == 0.5 and cfg.pose_augment == PoseAugment()
+
+
+def test_the_checkpoint_records_the_pose_augmentation(tmp_path, clips):
+    cfg = LiftTrainConfig(model="simplebaseline3d", channels=32, windows=4, frames_per_window=4, steps=3,
+                          eval_cameras=1, eval_stride=16, pose_aug=0.8,
+                          pose_augment=PoseAugment(squat_prob=0.25, hip_abduction_deg=(0.0, 5.0)))
+    res = train_lifter({"02_01": clips["02_01"]}, {"02_03": clips["02_03"]}, cfg, out=tmp_path, log=lambda s: None)
+    train = json.loads((tmp_path / "lifter.json").read_text())["train"]
+    assert res.steps == 3 and train["pose_aug"] == 0.8
+    assert train["pose_augment"]["squat_prob"] == 0.25 and train["pose_augment"]["hip_abduction_deg"] == [0.0, 5.0]
+    assert train["pose_augment"]["squat_knee_flexion_deg"] == [60.0, 130.0]
