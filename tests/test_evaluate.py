@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.models.tflite._files import mediapipe_module
+from posekit.models._mediapipe_wheel import POSE_DETECTION, POSE_LANDMARK_FULL, load_mediapipe_module
 from tests.conftest import shared_path
 
 COCO_ANN = ("data", "coco", "person_keypoints_train2017_fullgt_subset.json")
@@ -23,8 +23,8 @@ COCO_IMAGES = ("data", "coco", "train2017_subset")
 
 def _need_blazepose() -> None:
     """Convert the BlazePose networks now (first use), so the subprocesses below find them cached."""
-    mediapipe_module("POSE_LANDMARK_FULL")
-    mediapipe_module("POSE_DETECTION")
+    load_mediapipe_module(POSE_LANDMARK_FULL)
+    load_mediapipe_module(POSE_DETECTION)
 
 
 def posekit(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -29,13 +29,18 @@ import torch
 
 from posekit.crops import warp_perspective_exact
 from posekit.detect.ssd import AnchorOptions, DecodeOptions, decode_ssd, ssd_anchors, weighted_nms
+from posekit.models._mediapipe_wheel import (
+    FACE_DETECTION_SHORT_RANGE, PALM_DETECTION_FULL, PALM_DETECTION_LITE, POSE_DETECTION, TFLiteAsset,
+    load_mediapipe_module,
+)
 from posekit.pipelines.engine import EngineOptions, forward_nhwc, prepare_module
 from posekit.types import Detections
 
 __all__ = [
     "MediaPipeDetectorConfig", "MediaPipeDetector", "POSE_DETECTION_CONFIG", "PALM_DETECTION_FULL_CONFIG",
     "PALM_DETECTION_LITE_CONFIG", "FACE_DETECTION_SHORT_RANGE_CONFIG", "rect_matrix",
-    "letterbox", "postprocess", "alignment_boxes", "blazepose_detector", "palm_detector", "face_detector",
+    "letterbox", "postprocess", "alignment_boxes", "mediapipe_detector", "blazepose_detector", "palm_detector",
+    "face_detector",
 ]
 
 Border = Literal["zero", "replicate"]
@@ -310,20 +315,34 @@ class MediaPipeDetector:
         ]
 
 
-def _build(asset_name: str, config: MediaPipeDetectorConfig, device: str | torch.device, **kwargs: object
-           ) -> MediaPipeDetector:
-    from posekit.models import _weights
+def mediapipe_detector(asset: TFLiteAsset, config: MediaPipeDetectorConfig, *, device: str | torch.device = "cpu",
+                       **options: Any) -> MediaPipeDetector:
+    """A :class:`MediaPipeDetector` on the pinned MediaPipe network ``asset`` (e.g.
+    :data:`posekit.models._mediapipe_wheel.POSE_DETECTION`), fetched and converted on first use by
+    :func:`posekit.models._mediapipe_wheel.load_mediapipe_module`, moved to ``device``.
 
-    module = _weights.load_mediapipe_module(getattr(_weights, asset_name)).to(device)
-    return MediaPipeDetector(module, config, **kwargs)  # type: ignore[arg-type]
+    ``config`` must describe the same network (``config.name == asset.name``, e.g. :data:`POSE_DETECTION_CONFIG`);
+    ``options`` go to :class:`MediaPipeDetector` (``min_score``, ``max_detections``, ``box``, ``precision``,
+    ``compile``, ``channels_last``)."""
+    if not isinstance(asset, TFLiteAsset):
+        raise TypeError(f"asset must be a posekit.models._mediapipe_wheel.TFLiteAsset, got {type(asset).__name__}")
+    if not isinstance(config, MediaPipeDetectorConfig):
+        raise TypeError(f"config must be a MediaPipeDetectorConfig, got {type(config).__name__}")
+    if config.name != asset.name:
+        raise ValueError(f"config {config.name!r} does not describe the network {asset.name!r} "
+                         f"({asset.filename}); pass the config of the same model")
+    module = load_mediapipe_module(asset).to(device)
+    return MediaPipeDetector(module, config, **options)
 
 
 def blazepose_detector(*, device: str | torch.device = "cpu", min_score: float | None = None,
-                       max_detections: int | None = None, box: Literal["model", "body"] = "body") -> MediaPipeDetector:
+                       max_detections: int | None = None, box: Literal["model", "body"] = "body",
+                       compile: bool = False, channels_last: bool | None = None) -> MediaPipeDetector:
     """BlazePose person detector (``pose_detection.tflite`` of mediapipe 0.10.14, fetched and converted on first
-    use). ``box="body"`` (default) returns body boxes built from the alignment keypoints; ``"model"`` the face box."""
-    return _build("POSE_DETECTION", POSE_DETECTION_CONFIG, device, min_score=min_score,
-                  max_detections=max_detections, box=box)
+    use). ``box="body"`` (default) returns body boxes built from the alignment keypoints; ``"model"`` the face box.
+    ``compile`` / ``channels_last``: engine options of :class:`MediaPipeDetector`."""
+    return mediapipe_detector(POSE_DETECTION, POSE_DETECTION_CONFIG, device=device, min_score=min_score,
+                              max_detections=max_detections, box=box, compile=compile, channels_last=channels_last)
 
 
 def palm_detector(*, variant: Literal["full", "lite"] = "full", device: str | torch.device = "cpu",
@@ -331,13 +350,13 @@ def palm_detector(*, variant: Literal["full", "lite"] = "full", device: str | to
     """MediaPipe palm detector (``palm_detection_full`` or ``palm_detection_lite``); boxes are palm boxes."""
     if variant not in ("full", "lite"):
         raise ValueError(f"variant must be 'full' or 'lite', got {variant!r}")
-    config = PALM_DETECTION_FULL_CONFIG if variant == "full" else PALM_DETECTION_LITE_CONFIG
-    return _build(f"PALM_DETECTION_{variant.upper()}", config, device, min_score=min_score,
-                  max_detections=max_detections)
+    asset, config = ((PALM_DETECTION_FULL, PALM_DETECTION_FULL_CONFIG) if variant == "full"
+                     else (PALM_DETECTION_LITE, PALM_DETECTION_LITE_CONFIG))
+    return mediapipe_detector(asset, config, device=device, min_score=min_score, max_detections=max_detections)
 
 
 def face_detector(*, device: str | torch.device = "cpu", min_score: float | None = None,
                   max_detections: int | None = None) -> MediaPipeDetector:
     """MediaPipe short-range face detector (``face_detection_short_range``, faces within ~2 m)."""
-    return _build("FACE_DETECTION_SHORT_RANGE", FACE_DETECTION_SHORT_RANGE_CONFIG, device, min_score=min_score,
-                  max_detections=max_detections)
+    return mediapipe_detector(FACE_DETECTION_SHORT_RANGE, FACE_DETECTION_SHORT_RANGE_CONFIG, device=device,
+                              min_score=min_score, max_detections=max_detections)

@@ -28,8 +28,10 @@ from typing import Any
 
 import torch
 
+from posekit.detect import mediapipe as mp_detect
 from posekit.export.onnx import export_onnx
 from posekit.export.ort_backend import OrtModule
+from posekit.models import _mediapipe_wheel as mpw
 
 __all__ = [
     "MediaPipeNetworks", "MEDIAPIPE_NETWORKS", "export_model", "mediapipe_onnx_files", "mediapipe_onnx",
@@ -42,31 +44,26 @@ class MediaPipeNetworks:
     """The two networks of a MediaPipe pipeline.
 
     Attributes:
-        detector, landmark: ``(asset, tflite_file)``: the asset's name in :mod:`posekit.models._weights` and its
-            ``.tflite`` file name (as :func:`posekit.pipelines.mediapipe.load_landmark_module` takes them, so
-            ``$POSEKIT_TFLITE_DIR`` works).
-        detector_config: the :class:`~posekit.detect.mediapipe.MediaPipeDetectorConfig`'s name in
-            :mod:`posekit.detect.mediapipe`.
+        detector, landmark: the pinned MediaPipe networks (:class:`~posekit.models._mediapipe_wheel.TFLiteAsset`,
+            loaded by :func:`~posekit.models._mediapipe_wheel.load_mediapipe_module`; ``asset.name`` names the
+            exported files).
+        detector_config: the detector's :class:`~posekit.detect.mediapipe.MediaPipeDetectorConfig`.
     """
 
-    detector: tuple[str, str]
-    landmark: tuple[str, str]
-    detector_config: str
+    detector: mpw.TFLiteAsset
+    landmark: mpw.TFLiteAsset
+    detector_config: mp_detect.MediaPipeDetectorConfig
 
 
 #: The MediaPipe entries of the public model registry and their networks.
 MEDIAPIPE_NETWORKS = MappingProxyType({
-    "blazepose_full": MediaPipeNetworks(("POSE_DETECTION", "pose_detection.tflite"),
-                                        ("POSE_LANDMARK_FULL", "pose_landmark_full.tflite"), "POSE_DETECTION_CONFIG"),
-    "mediapipe_hand_full": MediaPipeNetworks(("PALM_DETECTION_FULL", "palm_detection_full.tflite"),
-                                             ("HAND_LANDMARK_FULL", "hand_landmark_full.tflite"),
-                                             "PALM_DETECTION_FULL_CONFIG"),
-    "mediapipe_hand_lite": MediaPipeNetworks(("PALM_DETECTION_LITE", "palm_detection_lite.tflite"),
-                                             ("HAND_LANDMARK_LITE", "hand_landmark_lite.tflite"),
-                                             "PALM_DETECTION_LITE_CONFIG"),
-    "mediapipe_face_mesh": MediaPipeNetworks(("FACE_DETECTION_SHORT_RANGE", "face_detection_short_range.tflite"),
-                                             ("FACE_LANDMARK", "face_landmark.tflite"),
-                                             "FACE_DETECTION_SHORT_RANGE_CONFIG"),
+    "blazepose_full": MediaPipeNetworks(mpw.POSE_DETECTION, mpw.POSE_LANDMARK_FULL, mp_detect.POSE_DETECTION_CONFIG),
+    "mediapipe_hand_full": MediaPipeNetworks(mpw.PALM_DETECTION_FULL, mpw.HAND_LANDMARK_FULL,
+                                             mp_detect.PALM_DETECTION_FULL_CONFIG),
+    "mediapipe_hand_lite": MediaPipeNetworks(mpw.PALM_DETECTION_LITE, mpw.HAND_LANDMARK_LITE,
+                                             mp_detect.PALM_DETECTION_LITE_CONFIG),
+    "mediapipe_face_mesh": MediaPipeNetworks(mpw.FACE_DETECTION_SHORT_RANGE, mpw.FACE_LANDMARK,
+                                             mp_detect.FACE_DETECTION_SHORT_RANGE_CONFIG),
 })
 
 
@@ -77,12 +74,6 @@ def _mediapipe_networks(name: str) -> MediaPipeNetworks:
     if name not in MEDIAPIPE_NETWORKS:
         raise ValueError(f"{name!r} is not a MediaPipe model; MediaPipe models: {', '.join(MEDIAPIPE_NETWORKS)}")
     return MEDIAPIPE_NETWORKS[name]
-
-
-def _load_tflite_module(asset: tuple[str, str]) -> torch.nn.Module:
-    from posekit.pipelines.mediapipe import load_landmark_module
-
-    return load_landmark_module(*asset)
 
 
 def _nchw_shape(module: torch.nn.Module) -> tuple[int, int, int, int]:
@@ -127,12 +118,11 @@ def mediapipe_onnx_files(name: str, *, folder: str | os.PathLike[str] | None = N
     folder = Path(folder)
     paths = []
     for role, asset in (("detector", nets.detector), ("landmark", nets.landmark)):
-        module = _load_tflite_module(asset)
-        stem = asset[1].rsplit(".", 1)[0]
-        path = folder / f"{stem}-{_fingerprint(module)}-opset{opset}.onnx"
+        module = mpw.load_mediapipe_module(asset)
+        path = folder / f"{asset.name}-{_fingerprint(module)}-opset{opset}.onnx"
         if not path.is_file():
-            _export_tflite(module, path, model=name, role=role, tflite=asset[1], dynamic_batch=True, opset=opset,
-                           progress=progress)
+            _export_tflite(module, path, model=name, role=role, tflite=asset.filename, dynamic_batch=True,
+                           opset=opset, progress=progress)
         paths.append(path)
     return paths[0], paths[1]
 
@@ -169,8 +159,9 @@ def export_model(name: str, out: str | os.PathLike[str], *, dynamic_batch: bool 
         nets = MEDIAPIPE_NETWORKS[name]
         paths = []
         for role, asset in (("detector", nets.detector), ("landmark", nets.landmark)):
-            paths.append(_export_tflite(_load_tflite_module(asset), out / f"{name}_{role}.onnx", model=name, role=role,
-                                        tflite=asset[1], dynamic_batch=dynamic_batch, opset=opset, progress=progress))
+            paths.append(_export_tflite(mpw.load_mediapipe_module(asset), out / f"{name}_{role}.onnx", model=name,
+                                        role=role, tflite=asset.filename, dynamic_batch=dynamic_batch, opset=opset,
+                                        progress=progress))
         return paths
     if entry.task == "lift3d":
         raise ValueError(f"{name} is a 3D lifter; ONNX export covers the 2D image models")
@@ -201,8 +192,6 @@ def mediapipe_onnx(name: str, *, folder: str | os.PathLike[str] | None = None, o
     ``intra_op_num_threads`` / ``providers`` go to both :class:`OrtModule` s; ``tiles`` (BlazePose only) as in
     :func:`posekit.pipelines.mediapipe_pose.blazepose_full`; ``kwargs`` to the estimator class.
     """
-    from posekit.detect import mediapipe as mp_detect
-
     nets = _mediapipe_networks(name)
     if tiles != 1 and name != "blazepose_full":
         raise ValueError(f"tiles is a BlazePose option, got tiles={tiles} for {name}")
@@ -211,8 +200,7 @@ def mediapipe_onnx(name: str, *, folder: str | os.PathLike[str] | None = None, o
     # the pipelines prepare their networks as torch modules (eval, device, memory format): give them the adapter
     landmark = OrtTorchModule(OrtModule(lm_path, **ort))
     box = ("model" if tiles > 1 else "body") if name == "blazepose_full" else "model"
-    detector: Any = mp_detect.MediaPipeDetector(OrtTorchModule(OrtModule(det_path, **ort)),
-                                                getattr(mp_detect, nets.detector_config),
+    detector: Any = mp_detect.MediaPipeDetector(OrtTorchModule(OrtModule(det_path, **ort)), nets.detector_config,
                                                 min_score=min_detection_score, box=box)
     if name == "blazepose_full":
         from posekit.pipelines.mediapipe_pose import blazepose_full
@@ -312,12 +300,12 @@ def onnxruntime_estimator(name: str, *, weights: str | os.PathLike[str] | None =
     if not path.is_file():
         export_model(name, path, dynamic_batch=True, opset=opset, weights=weights, model=model)
     if detector is None:  # built on first use: caller boxes never need it
-        from posekit.detect.mediapipe import MediaPipeDetector, POSE_DETECTION_CONFIG
         from posekit.pipelines.topdown import _LazyDetector
 
         def person_detector() -> Any:
             det_path, _ = mediapipe_onnx_files("blazepose_full", folder=folder, opset=opset)
-            return MediaPipeDetector(OrtTorchModule(OrtModule(det_path, **ort)), POSE_DETECTION_CONFIG, box="body")
+            return mp_detect.MediaPipeDetector(OrtTorchModule(OrtModule(det_path, **ort)),
+                                               mp_detect.POSE_DETECTION_CONFIG, box="body")
 
         detector = _LazyDetector(person_detector)
     return topdown_onnx_estimator(path, model.spec, detector, **ort, **options)

@@ -18,15 +18,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from posekit import skeletons
+from posekit.models._mediapipe_wheel import (
+    FACE_LANDMARK, HAND_LANDMARK_FULL, HAND_LANDMARK_LITE, POSE_LANDMARK_FULL, TFLiteAsset, load_mediapipe_module,
+)
 from posekit.models._registry import ModelEntry
 from posekit.models._weights import WeightsSpec
 
 
-def _mediapipe_module(asset_name: str) -> Any:
+def _mediapipe_module(asset: TFLiteAsset) -> Any:
     def build(*, device: str = "cpu", wheel: str | None = None) -> Any:
-        from posekit.models import _weights
-
-        return _weights.load_mediapipe_module(getattr(_weights, asset_name), wheel=wheel).to(device).eval()
+        return load_mediapipe_module(asset, wheel=wheel).to(device).eval()
 
     return build
 
@@ -291,22 +292,22 @@ MODELS: tuple[ModelEntry, ...] = (
     ModelEntry(
         "blazepose_full", "body", skeletons.blazepose33,
         "BlazePose GHUM full: person detector + 33 landmarks + 3D world landmarks (MediaPipe 0.10.14)",
-        _mediapipe_module("POSE_LANDMARK_FULL"), _blazepose_full, offline=True, license=_MP_LICENSE,
+        _mediapipe_module(POSE_LANDMARK_FULL), _blazepose_full, offline=True, license=_MP_LICENSE,
     ),
     ModelEntry(
         "mediapipe_hand_full", "hand", skeletons.hand21,
         "MediaPipe palm detector (full) + 21 hand landmarks (full) with handedness",
-        _mediapipe_module("HAND_LANDMARK_FULL"), _hand("full"), offline=True, license=_MP_LICENSE,
+        _mediapipe_module(HAND_LANDMARK_FULL), _hand("full"), offline=True, license=_MP_LICENSE,
     ),
     ModelEntry(
         "mediapipe_hand_lite", "hand", skeletons.hand21,
         "MediaPipe palm detector (lite) + 21 hand landmarks (lite) with handedness",
-        _mediapipe_module("HAND_LANDMARK_LITE"), _hand("lite"), offline=True, license=_MP_LICENSE,
+        _mediapipe_module(HAND_LANDMARK_LITE), _hand("lite"), offline=True, license=_MP_LICENSE,
     ),
     ModelEntry(
         "mediapipe_face_mesh", "face", skeletons.mediapipe_face468,
         "MediaPipe face detector (short range) + 468-landmark face mesh",
-        _mediapipe_module("FACE_LANDMARK"), _face_mesh, offline=True, license=_MP_LICENSE,
+        _mediapipe_module(FACE_LANDMARK), _face_mesh, offline=True, license=_MP_LICENSE,
     ),
     *_topdown_entries(),
     *_lifter_entries(),

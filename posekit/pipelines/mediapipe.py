@@ -16,10 +16,8 @@ compute), with no half-pixel shift.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,7 +32,7 @@ from posekit.pipelines.engine import EngineOptions, forward_nhwc, prepare_module
 from posekit.skeletons import Skeleton
 from posekit.types import Detections, Poses
 
-__all__ = ["LandmarkResult", "MediaPipeLandmarkEstimator", "load_landmark_module", "load_detector"]
+__all__ = ["LandmarkResult", "MediaPipeLandmarkEstimator"]
 
 _F = np.float32
 _BF16_REFUSED = ("precision='bf16' is not offered for the MediaPipe pipelines: bfloat16 moves BlazePose landmarks by "
@@ -81,19 +79,6 @@ class LandmarkResult:
 
     def __len__(self) -> int:
         return len(self.poses)
-
-
-def load_landmark_module(asset_name: str, filename: str) -> torch.nn.Module:
-    """The converted landmark model: from ``$POSEKIT_TFLITE_DIR/<filename>`` when that file exists (converted on
-    the fly), else :func:`posekit.models._weights.load_mediapipe_module` with the asset ``asset_name``."""
-    folder = os.environ.get("POSEKIT_TFLITE_DIR")
-    if folder and (Path(folder) / filename).is_file():
-        from posekit.models.tflite import build_module, convert_file
-
-        return build_module(*convert_file(Path(folder) / filename)).eval()
-    from posekit.models import _weights
-
-    return _weights.load_mediapipe_module(getattr(_weights, asset_name))
 
 
 class MediaPipeLandmarkEstimator(PoseEstimator):
@@ -328,12 +313,3 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
     return inter / np.maximum(area(a)[:, None] + area(b)[None] - inter, 1e-9)
 
-
-def load_detector(asset_name: str, filename: str, config_name: str, *, device: str | torch.device = "cpu",
-                  **kwargs: Any) -> Callable:
-    """A :class:`posekit.detect.mediapipe.MediaPipeDetector` whose network comes from
-    :func:`load_landmark_module` (so ``$POSEKIT_TFLITE_DIR`` works for detectors too)."""
-    from posekit.detect import mediapipe as mp_detect
-
-    module = load_landmark_module(asset_name, filename).to(device)
-    return mp_detect.MediaPipeDetector(module, getattr(mp_detect, config_name), **kwargs)

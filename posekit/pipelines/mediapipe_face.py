@@ -16,7 +16,9 @@ import torch
 
 from posekit.pipelines import _roi
 from posekit.pipelines._roi import Rois
-from posekit.pipelines.mediapipe import MediaPipeLandmarkEstimator, load_detector, load_landmark_module
+from posekit.detect.mediapipe import face_detector
+from posekit.models._mediapipe_wheel import FACE_LANDMARK, load_mediapipe_module
+from posekit.pipelines.mediapipe import MediaPipeLandmarkEstimator
 from posekit.skeletons import mediapipe_face468
 from posekit.types import Detections, Poses
 
@@ -83,11 +85,10 @@ class MediaPipeFaceMeshEstimator(MediaPipeLandmarkEstimator):
 def mediapipe_face_mesh(*, device: str | torch.device = "cpu", detector: Callable | None = None,
                         landmark_model: Callable | None = None, min_detection_score: float | None = None,
                         **kwargs: Any) -> MediaPipeFaceMeshEstimator:
-    """MediaPipe face mesh: short-range face detector + ``face_landmark``, loaded lazily (cached MediaPipe wheel
-    or ``$POSEKIT_TFLITE_DIR``) unless given."""
+    """MediaPipe face mesh: short-range face detector (:func:`posekit.detect.mediapipe.face_detector`) +
+    ``face_landmark``, converted from the cached MediaPipe wheel on first use unless given."""
     if landmark_model is None:
-        landmark_model = load_landmark_module("FACE_LANDMARK", "face_landmark.tflite").to(device)
+        landmark_model = load_mediapipe_module(FACE_LANDMARK).to(device)
     if detector is None:
-        detector = load_detector("FACE_DETECTION_SHORT_RANGE", "face_detection_short_range.tflite",
-                                 "FACE_DETECTION_SHORT_RANGE_CONFIG", device=device, min_score=min_detection_score)
+        detector = face_detector(device=device, min_score=min_detection_score)
     return MediaPipeFaceMeshEstimator(landmark_model, detector, **kwargs)

@@ -17,7 +17,9 @@ import torch
 
 from posekit.pipelines import _roi
 from posekit.pipelines._roi import Rois
-from posekit.pipelines.mediapipe import MediaPipeLandmarkEstimator, load_detector, load_landmark_module
+from posekit.detect.mediapipe import palm_detector
+from posekit.models._mediapipe_wheel import HAND_LANDMARK_FULL, HAND_LANDMARK_LITE, load_mediapipe_module
+from posekit.pipelines.mediapipe import MediaPipeLandmarkEstimator
 from posekit.skeletons import hand21
 from posekit.types import Detections, Poses
 
@@ -92,15 +94,13 @@ class MediaPipeHandEstimator(MediaPipeLandmarkEstimator):
 def mediapipe_hand(*, variant: Literal["full", "lite"] = "full", device: str | torch.device = "cpu",
                    detector: Callable | None = None, landmark_model: Callable | None = None,
                    min_detection_score: float | None = None, **kwargs: Any) -> MediaPipeHandEstimator:
-    """MediaPipe hands: palm detector + ``hand_landmark_{variant}`` (palm detector of the same variant), loaded
-    lazily (cached MediaPipe wheel or ``$POSEKIT_TFLITE_DIR``) unless given."""
+    """MediaPipe hands: palm detector (:func:`posekit.detect.mediapipe.palm_detector`) + ``hand_landmark_{variant}``
+    (palm detector of the same variant), converted from the cached MediaPipe wheel on first use unless given."""
     if variant not in ("full", "lite"):
         raise ValueError(f"variant must be 'full' or 'lite', got {variant!r}")
     if landmark_model is None:
-        landmark_model = load_landmark_module(f"HAND_LANDMARK_{variant.upper()}",
-                                              f"hand_landmark_{variant}.tflite").to(device)
+        asset = HAND_LANDMARK_FULL if variant == "full" else HAND_LANDMARK_LITE
+        landmark_model = load_mediapipe_module(asset).to(device)
     if detector is None:
-        detector = load_detector(f"PALM_DETECTION_{variant.upper()}", f"palm_detection_{variant}.tflite",
-                                 f"PALM_DETECTION_{variant.upper()}_CONFIG", device=device,
-                                 min_score=min_detection_score)
+        detector = palm_detector(variant=variant, device=device, min_score=min_detection_score)
     return MediaPipeHandEstimator(landmark_model, detector, **kwargs)

@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from posekit.detect.mediapipe import blazepose_detector
 from posekit.detect.tiled import TileFilter, tile_false_positives
 from posekit.io.image import load_image
+from posekit.models._mediapipe_wheel import POSE_LANDMARK_FULL, load_mediapipe_module
 from posekit.pipelines import _roi
 from posekit.pipelines._roi import Rois
-from posekit.pipelines.mediapipe import (
-    _BF16_REFUSED, _F, LandmarkResult, MediaPipeLandmarkEstimator, _sigmoid, load_detector, load_landmark_module,
-)
+from posekit.pipelines.mediapipe import _BF16_REFUSED, _F, LandmarkResult, MediaPipeLandmarkEstimator, _sigmoid
 from posekit.skeletons import blazepose33, coco17, mapping
 from posekit.types import Detections, Poses
 
@@ -217,7 +217,8 @@ def blazepose_full(*, device: str | torch.device = "cpu", detector: Callable | N
                    tiles: int = 1, precision: str = "fp32", compile: bool = False, channels_last: bool | None = None,
                    **kwargs: Any) -> BlazePoseEstimator:
     """BlazePose full with MediaPipe's pose detector (body boxes); models are loaded (converted from the cached
-    MediaPipe wheel, or from ``$POSEKIT_TFLITE_DIR``) only when not given.
+    MediaPipe wheel: :func:`posekit.detect.mediapipe.blazepose_detector`, ``POSE_LANDMARK_FULL``) only when not
+    given.
 
     ``tiles > 1`` also runs the detector on a ``tiles x tiles`` grid of overlapping tiles (one batch) to find small
     people; people found on the whole image keep MediaPipe's exact result (see
@@ -229,11 +230,11 @@ def blazepose_full(*, device: str | torch.device = "cpu", detector: Callable | N
     if precision == "bf16":
         raise ValueError(_BF16_REFUSED)
     if landmark_model is None:
-        landmark_model = load_landmark_module("POSE_LANDMARK_FULL", "pose_landmark_full.tflite").to(device)
+        landmark_model = load_mediapipe_module(POSE_LANDMARK_FULL).to(device)
     if detector is None:
-        detector = load_detector("POSE_DETECTION", "pose_detection.tflite", "POSE_DETECTION_CONFIG",
-                                 device=device, min_score=min_detection_score, box="model" if tiles > 1 else "body",
-                                 compile=compile, channels_last=channels_last)
+        detector = blazepose_detector(device=device, min_score=min_detection_score,
+                                      box="model" if tiles > 1 else "body", compile=compile,
+                                      channels_last=channels_last)
         if tiles > 1:
             from posekit.detect.tiled import TiledDetector
 

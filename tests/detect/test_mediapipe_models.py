@@ -1,7 +1,8 @@
 """MediaPipe detectors end to end with the converted networks, on real images.
 
-The networks are converted on first use into posekit's weights cache (``$POSEKIT_TFLITE_DIR`` with the original
-``.tflite`` files overrides it). With ``ai-edge-litert`` installed, the decoded LiteRT outputs are compared too.
+The networks are converted on first use into posekit's weights cache
+(:func:`posekit.models._mediapipe_wheel.load_mediapipe_module`). With ``ai-edge-litert`` installed, the decoded
+LiteRT outputs are compared too.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from scipy.optimize import linear_sum_assignment
 
 from posekit.detect.mediapipe import (
     FACE_DETECTION_SHORT_RANGE_CONFIG, PALM_DETECTION_FULL_CONFIG, PALM_DETECTION_LITE_CONFIG, POSE_DETECTION_CONFIG,
-    MediaPipeDetector, MediaPipeDetectorConfig, letterbox, postprocess,
+    MediaPipeDetector, MediaPipeDetectorConfig, letterbox, mediapipe_detector, palm_detector, postprocess,
 )
+from posekit.models._mediapipe_wheel import FACE_DETECTION_SHORT_RANGE, POSE_DETECTION, load_mediapipe_module
 from posekit.types import Detections
-from tests.models.tflite._files import mediapipe_module, tflite_path
+from tests.models.tflite._files import tflite_path
 from tests.conftest import shared_path
 
 FIX = ("fixtures", "blazepose")
@@ -48,7 +50,7 @@ def _rgb(path: Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def pose_module():
-    return mediapipe_module("POSE_DETECTION")
+    return load_mediapipe_module(POSE_DETECTION)
 
 
 def _astronaut() -> np.ndarray:
@@ -125,10 +127,11 @@ def _hands() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return out
 
 
-@pytest.mark.parametrize("config, asset", [(PALM_DETECTION_FULL_CONFIG, "PALM_DETECTION_FULL"),
-                                           (PALM_DETECTION_LITE_CONFIG, "PALM_DETECTION_LITE")])
-def test_palm_detector_finds_the_hand(config, asset):
-    det = MediaPipeDetector(mediapipe_module(asset), config)
+@pytest.mark.parametrize("variant, config", [("full", PALM_DETECTION_FULL_CONFIG),
+                                             ("lite", PALM_DETECTION_LITE_CONFIG)])
+def test_palm_detector_finds_the_hand(variant, config):
+    det = palm_detector(variant=variant)
+    assert det.config is config
     hands = _hands()
     results = det.detect_batch([image for image, _, _ in hands])
     found = 0
@@ -166,8 +169,7 @@ def _inside(box: np.ndarray, points: np.ndarray) -> bool:
 
 
 def test_face_detector_finds_eyes():
-    det = MediaPipeDetector(mediapipe_module("FACE_DETECTION_SHORT_RANGE"),
-                            FACE_DETECTION_SHORT_RANGE_CONFIG)
+    det = MediaPipeDetector(load_mediapipe_module(FACE_DETECTION_SHORT_RANGE), FACE_DETECTION_SHORT_RANGE_CONFIG)
     for image, lm in _faces():
         faces = det(image)
         assert len(faces) == 1
@@ -190,11 +192,29 @@ def test_face_detector_finds_eyes():
 
 
 def test_face_detector_on_astronaut():
-    det = MediaPipeDetector(mediapipe_module("FACE_DETECTION_SHORT_RANGE"),
-                            FACE_DETECTION_SHORT_RANGE_CONFIG)
+    det = MediaPipeDetector(load_mediapipe_module(FACE_DETECTION_SHORT_RANGE), FACE_DETECTION_SHORT_RANGE_CONFIG)
     faces = det(_astronaut())
     assert len(faces) == 1 and faces.scores[0] > 0.8
     assert _inside(faces.boxes[0], faces.keypoints[0, :4])
     assert faces.keypoints[0, 0, 0] < faces.keypoints[0, 1, 0]  # frontal face: right eye on the image's left
     w, h = faces.boxes[0, 2:] - faces.boxes[0, :2]
     assert 60 < w < 160 and abs(w - h) < 0.1 * w
+
+
+def test_mediapipe_detector_takes_matching_asset_and_config_objects():
+    with pytest.raises(ValueError, match="config 'palm_detection_full' does not describe the network 'pose_detection'"):
+        mediapipe_detector(POSE_DETECTION, PALM_DETECTION_FULL_CONFIG)
+    with pytest.raises(TypeError, match="asset must be a posekit.models._mediapipe_wheel.TFLiteAsset, got str"):
+        mediapipe_detector("POSE_DETECTION", POSE_DETECTION_CONFIG)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="config must be a MediaPipeDetectorConfig, got str"):
+        mediapipe_detector(POSE_DETECTION, "POSE_DETECTION_CONFIG")  # type: ignore[arg-type]
+    det = mediapipe_detector(FACE_DETECTION_SHORT_RANGE, FACE_DETECTION_SHORT_RANGE_CONFIG, min_score=0.7,
+                             max_detections=1)
+    assert det.config is FACE_DETECTION_SHORT_RANGE_CONFIG and det.min_score == 0.7 and det.max_detections == 1
+    ref = MediaPipeDetector(load_mediapipe_module(FACE_DETECTION_SHORT_RANGE), FACE_DETECTION_SHORT_RANGE_CONFIG,
+                            min_score=0.7, max_detections=1)
+    image = _astronaut()
+    ours, theirs = det(image), ref(image)
+    assert len(ours) == len(theirs) == 1
+    np.testing.assert_array_equal(ours.keypoints, theirs.keypoints)
+    np.testing.assert_array_equal(ours.boxes, theirs.boxes)

@@ -22,21 +22,22 @@ pytest.importorskip("onnxruntime")
 import posekit  # noqa: E402
 from posekit.export.onnx import OnnxVerificationError, export_onnx, verify_onnx  # noqa: E402
 from posekit.export.ort_backend import OrtModule  # noqa: E402
-from tests.models.tflite._files import mediapipe_module
+from posekit.models import _mediapipe_wheel as mpw  # noqa: E402
+from posekit.models._mediapipe_wheel import load_mediapipe_module  # noqa: E402
 from tests.conftest import shared_path  # noqa: E402
 
 FIX = ("fixtures", "blazepose")
 
-# (asset, tflite file, input value range, real input fixture or None -> the astronaut image resized)
+# (asset, input value range, real input fixture or None -> the astronaut image resized)
 MEDIAPIPE = [
-    ("POSE_DETECTION", "pose_detection.tflite", (-1.0, 1.0), "pose_detection_input_1x224x224x3.npy"),
-    ("POSE_LANDMARK_FULL", "pose_landmark_full.tflite", (0.0, 1.0), "pose_landmark_full_input_1x256x256x3.npy"),
-    ("PALM_DETECTION_FULL", "palm_detection_full.tflite", (0.0, 1.0), None),
-    ("PALM_DETECTION_LITE", "palm_detection_lite.tflite", (0.0, 1.0), None),
-    ("HAND_LANDMARK_FULL", "hand_landmark_full.tflite", (0.0, 1.0), None),
-    ("HAND_LANDMARK_LITE", "hand_landmark_lite.tflite", (0.0, 1.0), None),
-    ("FACE_DETECTION_SHORT_RANGE", "face_detection_short_range.tflite", (-1.0, 1.0), None),
-    ("FACE_LANDMARK", "face_landmark.tflite", (0.0, 1.0), None),
+    (mpw.POSE_DETECTION, (-1.0, 1.0), "pose_detection_input_1x224x224x3.npy"),
+    (mpw.POSE_LANDMARK_FULL, (0.0, 1.0), "pose_landmark_full_input_1x256x256x3.npy"),
+    (mpw.PALM_DETECTION_FULL, (0.0, 1.0), None),
+    (mpw.PALM_DETECTION_LITE, (0.0, 1.0), None),
+    (mpw.HAND_LANDMARK_FULL, (0.0, 1.0), None),
+    (mpw.HAND_LANDMARK_LITE, (0.0, 1.0), None),
+    (mpw.FACE_DETECTION_SHORT_RANGE, (-1.0, 1.0), None),
+    (mpw.FACE_LANDMARK, (0.0, 1.0), None),
 ]
 
 
@@ -66,8 +67,8 @@ def _torch(model: torch.nn.Module, x: np.ndarray):
     return [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]
 
 
-SLOW_ASSETS = {"PALM_DETECTION_FULL", "PALM_DETECTION_LITE", "HAND_LANDMARK_FULL", "HAND_LANDMARK_LITE",
-               "FACE_LANDMARK"}  # ~10 s each on 2 loaded cores; the pose and face detector pair stays in the fast set
+SLOW_ASSETS = {mpw.PALM_DETECTION_FULL, mpw.PALM_DETECTION_LITE, mpw.HAND_LANDMARK_FULL, mpw.HAND_LANDMARK_LITE,
+               mpw.FACE_LANDMARK}  # ~10 s each on 2 loaded cores; the pose and face detector pair stays in the fast set
 
 
 @pytest.fixture(scope="module")
@@ -75,24 +76,22 @@ def pose_files(tmp_path_factory):
     """BlazePose's two networks exported (dynamic batch, verified) once for this module: (folder, det, lm)."""
     from posekit.export.ort_pipelines import mediapipe_onnx_files
 
-    mediapipe_module("POSE_DETECTION")
-    mediapipe_module("POSE_LANDMARK_FULL")
     folder = tmp_path_factory.mktemp("onnx_cache")
     return (folder, *mediapipe_onnx_files("blazepose_full", folder=folder))
 
 
-@pytest.mark.parametrize("asset, filename, value_range, fixture", [
-    pytest.param(*m, id=m[0].lower(), marks=[pytest.mark.slow] if m[0] in SLOW_ASSETS else []) for m in MEDIAPIPE])
-def test_mediapipe_network_exports_verified_with_dynamic_batch(request, tmp_path, asset, filename, value_range,
-                                                                fixture):
-    module = mediapipe_module(asset)
+@pytest.mark.parametrize("asset, value_range, fixture", [
+    pytest.param(*m, id=m[0].name, marks=[pytest.mark.slow] if m[0] in SLOW_ASSETS else []) for m in MEDIAPIPE])
+def test_mediapipe_network_exports_verified_with_dynamic_batch(request, tmp_path, asset, value_range, fixture):
+    module = load_mediapipe_module(asset)
     real = _real_input(module, value_range, fixture)
-    if asset.startswith("POSE_"):  # exported by mediapipe_onnx_files (random inputs); check it on real ones here
+    if asset in (mpw.POSE_DETECTION, mpw.POSE_LANDMARK_FULL):
+        # exported by mediapipe_onnx_files (random inputs); check it on real ones here
         _, det, lm = request.getfixturevalue("pose_files")
-        path = det if asset == "POSE_DETECTION" else lm
+        path = det if asset == mpw.POSE_DETECTION else lm
         assert verify_onnx(path, module, [("real", real)])[0].ok
     else:
-        path = export_onnx(module, tmp_path / f"{asset.lower()}.onnx", input_shape=(1, *real.shape[1:]),
+        path = export_onnx(module, tmp_path / f"{asset.name}.onnx", input_shape=(1, *real.shape[1:]),
                            dynamic_batch=True, check_inputs=[real])
         assert path.is_file() and [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary left behind
     om = OrtModule(path, intra_op_num_threads=2)
@@ -106,7 +105,7 @@ def test_mediapipe_network_exports_verified_with_dynamic_batch(request, tmp_path
         assert isinstance(out, tuple) and all(isinstance(o, torch.Tensor) for o in out)
         assert [tuple(o.shape) for o in out] == [r.shape for r in ref]
         errors = _errors(out, ref)
-        if asset == "POSE_LANDMARK_FULL":
+        if asset == mpw.POSE_LANDMARK_FULL:
             # segmentation logits reach ~1600 and are ill-conditioned in float32: PyTorch's NCHW and channels_last
             # runs differ by ~5e-4 (relative), ONNX Runtime from PyTorch by ~7e-4; all other outputs agree to 1e-4
             assert errors.pop(2) <= 2e-3
@@ -115,7 +114,7 @@ def test_mediapipe_network_exports_verified_with_dynamic_batch(request, tmp_path
 
 def test_pose_landmark_onnx_matches_mediapipe_reference_kernels(pose_files):
     """ONNX Runtime on the fixture crop reproduces LiteRT's reference outputs as closely as PyTorch does."""
-    module = mediapipe_module("POSE_LANDMARK_FULL")
+    module = load_mediapipe_module(mpw.POSE_LANDMARK_FULL)
     x = _real_input(module, (0.0, 1.0), "pose_landmark_full_input_1x256x256x3.npy")
     out, ref = OrtModule(pose_files[2])(x), _torch(module, x)
     for k, name in [(0, "landmarks_1x195"), (1, "pose_flag_1x1"), (3, "heatmap_1x64x64x39"),
@@ -297,8 +296,6 @@ def test_face_mesh_onnx_pipeline_gives_torch_landmarks(tmp_path):
     from posekit.export.ort_pipelines import mediapipe_onnx
     from posekit.pipelines.mediapipe_face import mediapipe_face_mesh
 
-    mediapipe_module("FACE_DETECTION_SHORT_RANGE")
-    mediapipe_module("FACE_LANDMARK")
     image = _astronaut()
     torch_est, onnx_est = mediapipe_face_mesh(), mediapipe_onnx("mediapipe_face_mesh", folder=tmp_path)
     dets = torch_est.detector(image)

@@ -13,31 +13,15 @@ import numpy as np
 import pytest
 import torch
 
+from posekit.detect.mediapipe import face_detector, palm_detector
 from posekit.io.image import load_image
+from posekit.models._mediapipe_wheel import FACE_LANDMARK, HAND_LANDMARK_FULL, load_mediapipe_module
 from posekit.pipelines import _roi
-from posekit.pipelines.mediapipe import load_detector, load_landmark_module
 from posekit.pipelines.mediapipe_face import MediaPipeFaceMeshEstimator
 from posekit.pipelines.mediapipe_hand import MediaPipeHandEstimator
 from posekit.skeletons import hand21, mediapipe_face468
 from tests.conftest import shared_path
 from tests.models.tflite._files import tflite_path
-
-
-def _tflite_path(filename: str) -> Path:
-    return tflite_path(filename)  # posekit's verified cache of the wheel's files (or $POSEKIT_TFLITE_DIR)
-
-
-def _module(asset: str, filename: str):
-    return load_landmark_module(asset, filename)
-    try:
-        from posekit.models import _weights
-
-        cached = _weights.converted_path(getattr(_weights, asset)).is_file()
-    except Exception as exc:
-        pytest.skip(f"posekit weights cache unavailable ({exc!r}); set POSEKIT_TFLITE_DIR")
-    if not cached:
-        pytest.skip(f"{filename} not converted: set POSEKIT_TFLITE_DIR or run `posekit weights fetch`")
-    return load_landmark_module(asset, filename)
 
 
 class _LiteRT:
@@ -72,21 +56,12 @@ def astronaut():
 
 @pytest.fixture(scope="module")
 def hand_estimator():
-    pytest.importorskip("posekit.detect.mediapipe")
-    model = _module("HAND_LANDMARK_FULL", "hand_landmark_full.tflite")
-    _module("PALM_DETECTION_FULL", "palm_detection_full.tflite")
-    detector = load_detector("PALM_DETECTION_FULL", "palm_detection_full.tflite", "PALM_DETECTION_FULL_CONFIG")
-    return MediaPipeHandEstimator(model, detector)
+    return MediaPipeHandEstimator(load_mediapipe_module(HAND_LANDMARK_FULL), palm_detector(variant="full"))
 
 
 @pytest.fixture(scope="module")
 def face_estimator():
-    pytest.importorskip("posekit.detect.mediapipe")
-    model = _module("FACE_LANDMARK", "face_landmark.tflite")
-    _module("FACE_DETECTION_SHORT_RANGE", "face_detection_short_range.tflite")
-    detector = load_detector("FACE_DETECTION_SHORT_RANGE", "face_detection_short_range.tflite",
-                             "FACE_DETECTION_SHORT_RANGE_CONFIG")
-    return MediaPipeFaceMeshEstimator(model, detector)
+    return MediaPipeFaceMeshEstimator(load_mediapipe_module(FACE_LANDMARK), face_detector())
 
 
 def _inside_rotated_rect(points: np.ndarray, rois: _roi.Rois, i: int, margin: float = 0.0) -> np.ndarray:
@@ -129,7 +104,7 @@ def test_hand_structure_on_real_image(hand_estimator, hand_image):
 
 def test_hand_litert_and_converted_module_agree(hand_estimator):
     image = load_image(shared_path("data", "coco", "train2017_subset", "000000370162.jpg"))  # three hands
-    ref_model = _LiteRT(_tflite_path("hand_landmark_full.tflite"))
+    ref_model = _LiteRT(tflite_path("hand_landmark_full.tflite"))
     rois = hand_estimator.predict_landmarks(image).rois
     assert len(rois) >= 2
     torch_res = hand_estimator.predict_landmarks(image, rois=rois)
@@ -143,8 +118,8 @@ def test_hand_litert_and_converted_module_agree(hand_estimator):
 
 
 def test_hand_builder_lite_variant():
-    _tflite_path("hand_landmark_lite.tflite")
-    _tflite_path("palm_detection_lite.tflite")
+    tflite_path("hand_landmark_lite.tflite")
+    tflite_path("palm_detection_lite.tflite")
     pytest.importorskip("posekit.detect.mediapipe")
     from posekit.pipelines.mediapipe_hand import mediapipe_hand
 
@@ -156,7 +131,7 @@ def test_hand_builder_lite_variant():
 
 
 def test_hand_lite_variant_runs(hand_image):
-    model = MediaPipeHandEstimator(_LiteRT(_tflite_path("hand_landmark_lite.tflite")))
+    model = MediaPipeHandEstimator(_LiteRT(tflite_path("hand_landmark_lite.tflite")))
     box = np.array([[90.0, 190.0, 290.0, 440.0]], np.float32)  # around the hand holding the banana
     res = model.predict_landmarks(hand_image, boxes=box)
     assert len(res) == 1 and float(res.rois.rotation[0]) == 0.0 and res.instance_scores[0] > 0.5
@@ -188,7 +163,7 @@ def test_face_mesh_on_astronaut(face_estimator, astronaut):
 
 
 def test_face_litert_and_converted_module_agree(face_estimator, astronaut):
-    ref_model = _LiteRT(_tflite_path("face_landmark.tflite"))
+    ref_model = _LiteRT(tflite_path("face_landmark.tflite"))
     rois = face_estimator.predict_landmarks(astronaut).rois
     torch_res = face_estimator.predict_landmarks(astronaut, rois=rois)
     lite_res = MediaPipeFaceMeshEstimator(ref_model).predict_landmarks(astronaut, rois=rois)

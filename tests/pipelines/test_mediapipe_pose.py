@@ -1,7 +1,7 @@
 """BlazePose pipeline against MediaPipe 0.10.14's numbers (``../shared/fixtures/blazepose``).
 
 The model tests use the converted MediaPipe models (fetched and converted on first use into posekit's weights
-cache; ``$POSEKIT_TFLITE_DIR`` with the original ``.tflite`` files overrides it).
+cache by :func:`posekit.models._mediapipe_wheel.load_mediapipe_module`).
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ import json
 import numpy as np
 import pytest
 
+from posekit.detect.mediapipe import blazepose_detector
 from posekit.io.image import load_image
+from posekit.models._mediapipe_wheel import POSE_LANDMARK_FULL, load_mediapipe_module
 from posekit.pipelines import _roi
-from posekit.pipelines.mediapipe import LandmarkResult, load_detector
+from posekit.pipelines.mediapipe import LandmarkResult
 from posekit.pipelines.mediapipe_pose import BlazePoseEstimator, decode_pose_outputs
 from posekit.skeletons import blazepose33
 from posekit.types import Detections
-from tests.models.tflite._files import mediapipe_module
 from tests.conftest import shared_path
 
 FIX = ("fixtures", "blazepose")
@@ -64,13 +65,12 @@ def reference():
 
 @pytest.fixture(scope="module")
 def landmark_model():
-    return mediapipe_module("POSE_LANDMARK_FULL")
+    return load_mediapipe_module(POSE_LANDMARK_FULL)
 
 
 @pytest.fixture(scope="module")
 def detector():
-    pytest.importorskip("posekit.detect.mediapipe")
-    return load_detector("POSE_DETECTION", "pose_detection.tflite", "POSE_DETECTION_CONFIG", box="body")
+    return blazepose_detector(box="body")
 
 
 def _roi_of(dets: Detections) -> _roi.Rois:

@@ -28,7 +28,6 @@ import numpy as np
 import pytest
 import torch
 
-import posekit
 from posekit.crops import warp_crops, warp_matrix
 from posekit.models._families import from_mmpose_cfg
 from posekit.models.zoo import load_weights
@@ -135,13 +134,12 @@ def test_topdown_fp16_on_cpu_is_refused():
 
 @pytest.fixture(scope="module")
 def blazepose():
-    from posekit.pipelines.mediapipe import load_detector
+    from posekit.detect.mediapipe import blazepose_detector
+    from posekit.models._mediapipe_wheel import POSE_LANDMARK_FULL, load_mediapipe_module
     from posekit.pipelines.mediapipe_pose import BlazePoseEstimator
 
-    from tests.models.tflite._files import mediapipe_module
-
-    landmark = mediapipe_module("POSE_LANDMARK_FULL")
-    detector = load_detector("POSE_DETECTION", "pose_detection.tflite", "POSE_DETECTION_CONFIG", box="body")
+    landmark = load_mediapipe_module(POSE_LANDMARK_FULL)
+    detector = blazepose_detector(box="body")
     meta = json.loads(shared_path("fixtures", "blazepose", "meta.json").read_text())
     image = np.load(shared_path("fixtures", "blazepose", "astronaut_rgb_uint8_512x512x3.npy"))
     kp = np.asarray(meta["detection_keypoints"], np.float32)[None] * 512

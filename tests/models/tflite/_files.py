@@ -1,8 +1,9 @@
 """Where the tests find MediaPipe ``.tflite`` files.
 
-Pinned assets come from posekit's own cache (``posekit.models._weights.fetch_tflite``: the wheel is read or
-downloaded once; ``.ci/run`` warms the cache before the tests). ``$POSEKIT_TFLITE_DIR`` overrides it and also
-provides the extra models that posekit does not pin (iris landmark, hand re-crop), which skip otherwise.
+Pinned assets come from posekit's own cache (``posekit.models._mediapipe_wheel.fetch_tflite``: the wheel is read
+or downloaded once; ``.ci/run`` warms the cache before the tests). The extra models that posekit does not pin
+(iris landmark, hand re-crop) are extracted from ``$POSEKIT_MEDIAPIPE_WHEEL`` and skip without it. The converted
+networks themselves come from :func:`posekit.models._mediapipe_wheel.load_mediapipe_module`, as in the pipelines.
 """
 
 from __future__ import annotations
@@ -12,29 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from posekit.models import _weights
-
-
-def mediapipe_module(asset_name: str):
-    """The converted network of the pinned asset ``asset_name`` (e.g. ``"POSE_DETECTION"``), converted from the
-    cached/fetched ``.tflite`` on first use (``$POSEKIT_TFLITE_DIR`` honoured, as the pipelines do)."""
-    from posekit.pipelines.mediapipe import load_landmark_module
-
-    return load_landmark_module(asset_name, getattr(_weights, asset_name).filename)
+from posekit.models import _mediapipe_wheel
 
 
 def tflite_path(filename: str) -> Path:
-    """Path of ``filename`` (e.g. ``"pose_detection.tflite"``); skips only for unpinned extra models."""
-    folder = os.environ.get("POSEKIT_TFLITE_DIR")
-    if folder and (Path(folder) / filename).is_file():
-        return Path(folder) / filename
-    for asset in _weights.MEDIAPIPE_ASSETS:
+    """Path of the ``.tflite`` file ``filename`` (e.g. ``"pose_detection.tflite"``); skips only for unpinned extra
+    models when ``$POSEKIT_MEDIAPIPE_WHEEL`` is not set."""
+    for asset in _mediapipe_wheel.MEDIAPIPE_ASSETS:
         if asset.filename == filename:
-            return _weights.fetch_tflite(asset)
+            return _mediapipe_wheel.fetch_tflite(asset)
     wheel = os.environ.get("POSEKIT_MEDIAPIPE_WHEEL")  # .ci/run sets it: the extra models come from the same wheel
     if wheel and Path(wheel).is_file():
         return _extract_extra(Path(wheel), filename)
-    pytest.skip(f"{filename} is not a pinned posekit asset; set POSEKIT_MEDIAPIPE_WHEEL (or POSEKIT_TFLITE_DIR)")
+    pytest.skip(f"{filename} is not a pinned posekit asset; set POSEKIT_MEDIAPIPE_WHEEL to extract it from the wheel")
 
 
 def _extract_extra(wheel: Path, filename: str) -> Path:
