@@ -138,9 +138,11 @@ def _run_torch(model: torch.nn.Module, x: np.ndarray, *, channels_last: bool = F
 def _session(path: Path) -> Any:
     import onnxruntime as ort
 
+    from posekit.export.ort_backend import open_session
+
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return open_session(path, opts, ["CPUExecutionProvider"])
 
 
 def verify_onnx(

@@ -196,7 +196,7 @@ def mediapipe_onnx(name: str, *, folder: str | os.PathLike[str] | None = None, o
     if tiles != 1 and name != "blazepose_full":
         raise ValueError(f"tiles is a BlazePose option, got tiles={tiles} for {name}")
     det_path, lm_path = mediapipe_onnx_files(name, folder=folder, opset=opset)
-    ort = {"intra_op_num_threads": intra_op_num_threads, "providers": providers}
+    ort = {"intra_op_num_threads": intra_op_num_threads, "providers": providers, "shared_threads": True}
     # the pipelines prepare their networks as torch modules (eval, device, memory format): give them the adapter
     landmark = OrtTorchModule(OrtModule(lm_path, **ort))
     box = ("model" if tiles > 1 else "body") if name == "blazepose_full" else "model"
@@ -245,15 +245,18 @@ class OrtTorchModule(torch.nn.Module):
 
 
 def topdown_onnx_estimator(path: str | os.PathLike[str], spec: Any, detector: Any = None, *,
-                           intra_op_num_threads: int | None = None, providers: Any = None, **options: Any) -> Any:
+                           intra_op_num_threads: int | None = None, providers: Any = None,
+                           shared_threads: bool = False, **options: Any) -> Any:
     """:class:`~posekit.pipelines.topdown.TopDownEstimator` whose network is the ONNX file ``path`` (a top-down
     model exported with a dynamic batch when flip test or several persons are used).
 
     ``spec`` is the model's :class:`~posekit.models._families.TopdownSpec` (``create_model(name).spec``);
-    ``detector`` and ``options`` go to the estimator."""
+    ``intra_op_num_threads``, ``providers`` and ``shared_threads`` go to :class:`OrtModule`; ``detector`` and
+    ``options`` to the estimator."""
     from posekit.pipelines.topdown import TopDownEstimator
 
-    ort = OrtModule(path, intra_op_num_threads=intra_op_num_threads, providers=providers)
+    ort = OrtModule(path, intra_op_num_threads=intra_op_num_threads, providers=providers,
+                    shared_threads=shared_threads)
     return TopDownEstimator(OrtTorchModule(ort, spec=spec), detector, spec=spec, **options)
 
 
@@ -304,8 +307,8 @@ def onnxruntime_estimator(name: str, *, weights: str | os.PathLike[str] | None =
 
         def person_detector() -> Any:
             det_path, _ = mediapipe_onnx_files("blazepose_full", folder=folder, opset=opset)
-            return mp_detect.MediaPipeDetector(OrtTorchModule(OrtModule(det_path, **ort)),
+            return mp_detect.MediaPipeDetector(OrtTorchModule(OrtModule(det_path, **ort, shared_threads=True)),
                                                mp_detect.POSE_DETECTION_CONFIG, box="body")
 
         detector = _LazyDetector(person_detector)
-    return topdown_onnx_estimator(path, model.spec, detector, **ort, **options)
+    return topdown_onnx_estimator(path, model.spec, detector, **ort, shared_threads=True, **options)

@@ -108,3 +108,13 @@ def test_cli_predict_backend_onnxruntime(tmp_path):
     np.testing.assert_allclose(got[..., :2], ref.keypoints, atol=0.05)
     bad = subprocess.run(cmd[:-1] + ["tensorrt"], capture_output=True, text=True, timeout=120, env=env)
     assert bad.returncode == 2 and "--backend must be one of torch, onnxruntime, got 'tensorrt'" in bad.stderr
+
+
+def test_shared_thread_pool_and_later_sessions_coexist(pose_files):  # noqa: F811
+    """MediaPipe pipelines on ONNX Runtime share the process-wide pool; once it exists, sessions asking for their
+    own pool are opened on it instead of failing (ONNX Runtime's rule)."""
+    x = np.random.default_rng(1).random((1, 3, 256, 256), dtype=np.float32)
+    shared = OrtModule(pose_files[2], shared_threads=True, intra_op_num_threads=2)
+    own = OrtModule(pose_files[2], intra_op_num_threads=1)
+    for a, b in zip(shared(x), own(x)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
