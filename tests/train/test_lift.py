@@ -11,22 +11,15 @@ import pytest
 from posekit.skeletons import h36m17
 from posekit.threed.pose_augment import PoseAugment
 from posekit.train.lift import LiftTrainConfig, parse_args, sample_batch, train_lifter
-from tests.conftest import shared_path
+from tests.test_cli_lift import mocap  # noqa: F401  (module-scoped CMU fixture)
 
 LINKS = np.array(h36m17.links)
 
 
 @pytest.fixture(scope="module")
-def clips(tmp_path_factory) -> dict[str, np.ndarray]:
-    """CMU 02_01 (walk) and 02_03 (run), h36m17 world mm at 120 fps."""
-    from posekit.threed.cmu_h36m import load_amc_h36m17
-    from posekit.threed.mocap_archive import extract_members
-
-    dest = tmp_path_factory.mktemp("cmu")
-    extract_members(shared_path("data", "mocap", "cmu", "cmu_asf_amc.tar.xz"),
-                    [f"asf_amc/subjects/02/{m}" for m in ("02.asf", "02_01.amc", "02_03.amc")], dest)
-    d = dest / "asf_amc" / "subjects" / "02"
-    return {c: load_amc_h36m17(d / "02.asf", d / f"{c}.amc").astype(np.float32) for c in ("02_01", "02_03")}
+def clips(mocap) -> dict[str, np.ndarray]:  # noqa: F811
+    """CMU 02_01 (walk) and 02_03 (run), h36m17 world mm at 120 fps, float32."""
+    return {c: joints.astype(np.float32) for c, joints in mocap.items()}
 
 
 def _bones(joints: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tests.models.test_lifters import _randomised  # BN with non-trivial statistics
 from posekit.models.lifters import winograd
 from posekit.models.lifters.temporal import videopose3d
 from posekit.models.lifters.winograd import (
@@ -149,21 +150,10 @@ def test_pays_off_only_for_wide_layers_on_long_inputs() -> None:
 # ---------------------------------------------------------------- VideoPose3D backbone forms
 
 
-def _randomised_bn(model: torch.nn.Module) -> torch.nn.Module:
-    gen = torch.Generator().manual_seed(5)
-    for mod in model.modules():
-        if isinstance(mod, torch.nn.BatchNorm1d):
-            mod.weight.data = torch.rand(mod.weight.shape, generator=gen) + 0.5
-            mod.bias.data = 0.1 * torch.randn(mod.bias.shape, generator=gen)
-            mod.running_mean = 0.1 * torch.randn(mod.running_mean.shape, generator=gen)
-            mod.running_var = torch.rand(mod.running_var.shape, generator=gen) + 0.5
-    return model.eval()
-
-
 @pytest.mark.parametrize("causal", [False, True])
 def test_backbone_forms_equal_the_unfused_network(causal: bool) -> None:
     torch.manual_seed(0)
-    model = _randomised_bn(videopose3d(receptive_field=243, channels=256, causal=causal))
+    model = _randomised(videopose3d(receptive_field=243, channels=256, causal=causal))
     x = torch.randn(2, 34, 242 + 1100)  # 1100 outputs: the automatic choice is channels-last + Winograd
     with torch.no_grad():
         ref = model.backbone.forward_dilated(x)
@@ -185,7 +175,7 @@ def test_backbone_forms_equal_the_unfused_network(causal: bool) -> None:
 
 def test_backbone_bfloat16_with_winograd_stays_close() -> None:
     torch.manual_seed(1)
-    model = _randomised_bn(videopose3d(receptive_field=81, channels=256))
+    model = _randomised(videopose3d(receptive_field=81, channels=256))
     x = torch.randn(1, 34, 80 + 1100)
     with torch.no_grad():
         ref = model.backbone.forward_dilated_fused(x, channels_last=False, winograd=False)
