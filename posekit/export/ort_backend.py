@@ -94,7 +94,8 @@ class OrtModule:
             if value is not None:
                 if int(value) < 0:
                     raise ValueError(f"{name} must be >= 0 (0 = ONNX Runtime's default), got {value}")
-                setattr(opts, name, int(value))
+                if not shared_threads:  # the shared pool's size is set once, below
+                    setattr(opts, name, int(value))
         if shared_threads:
             _ensure_shared_pool(ort, intra_op_num_threads)
             opts.use_per_session_threads = False
