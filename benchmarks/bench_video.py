@@ -78,6 +78,7 @@ def print_result(r: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="blazepose_full")
+    parser.add_argument("--backend", default="torch", help="torch | onnxruntime (PoseEstimator.from_pretrained)")
     parser.add_argument("--clips", default=",".join(CLIPS), help=f"comma-separated subset of {', '.join(CLIPS)}")
     parser.add_argument("--frames", type=int, default=None, help="only the first N frames of each clip")
     parser.add_argument("--warmup", type=int, default=3, help="frames run before timing")
@@ -98,7 +99,7 @@ def main() -> int:
     print(f"posekit video benchmark: model {args.model}, torch {torch.__version__}, {args.threads} threads, "
           f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}")
     print(f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}")
-    est = posekit.PoseEstimator.from_pretrained(args.model)
+    est = posekit.PoseEstimator.from_pretrained(args.model, backend=args.backend)
     results = []
     for name in names:
         r = bench_clip(est, VIDEOS / CLIPS[name], frames=args.frames, warmup=args.warmup,
