@@ -184,9 +184,6 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
         return self._rois_from_detections(dets, size), np.asarray(dets.boxes, _F)
 
     # -- model ----------------------------------------------------------------------------------------------
-    def _device(self) -> torch.device:
-        return _callable_device(self.landmark_model)
-
     def _run_model(self, crops: np.ndarray) -> list[np.ndarray]:
         """(B, S, S, 3) uint8 crops -> model outputs as float32 NumPy arrays with batch B."""
         chunk = len(crops) if self.batch_size is None else self.batch_size
