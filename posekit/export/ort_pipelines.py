@@ -281,7 +281,7 @@ def onnxruntime_estimator(name: str, *, weights: str | os.PathLike[str] | None =
         raise ValueError(f"backend='onnxruntime' runs on ONNX Runtime providers, not torch devices (got "
                          f"device={device!r}); pass providers=['CUDAExecutionProvider', ...] instead")
     for key, neutral in (("precision", "fp32"), ("compile", False), ("channels_last", None)):
-        if options.get(key, neutral) not in (neutral,):
+        if options.get(key, neutral) != neutral:
             raise ValueError(f"{key}={options[key]!r} is a torch backend option; ONNX Runtime runs the exported "
                              "float32 graph")
         options.pop(key, None)
