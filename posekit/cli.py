@@ -51,9 +51,13 @@ def predict(
     backend: Backend = "torch",
     coco17: Annotated[bool, typer.Option("--coco17", help="Convert results to the COCO-17 skeleton.")] = False,
     tiles: Annotated[Optional[int], typer.Option(
-        min=1, help="BlazePose: also detect on a TILES x TILES grid of overlapping tiles to find small people; "
-                    "people found only on tiles pass a false-positive filter (default: 2 for blazepose_full without "
-                    "--boxes, else 1; 1 = MediaPipe's single pass, whose people keep MediaPipe's exact result).")] = None,
+        min=1, help="BlazePose: also detect on a TILES x TILES grid of overlapping tiles to find small people "
+                    "(default: 2 for blazepose_full without --boxes, else 1 = MediaPipe's single pass).")] = None,
+    min_detection_score: Annotated[Optional[float], typer.Option(
+        min=0.0, max=1.0, help="BlazePose: keep detections down to this score (default: 0.3 for blazepose_full "
+                               "without --boxes, else 0.5 as mp.solutions.pose). People found only on tiles or below "
+                               "0.5 are candidates: they pass the landmark model's presence flag and a "
+                               "false-positive filter; people found at 0.5 keep MediaPipe's exact result.")] = None,
     weights: Annotated[Optional[Path], typer.Option(
         help="Checkpoint file for the model (official MMPose 1.x/0.x or original ViTPose .pth).")] = None,
     boxes: Annotated[Optional[Path], typer.Option(
@@ -82,10 +86,13 @@ def predict(
             box_file = BoxesFromFile(boxes)
         except (OSError, ValueError) as exc:
             _fail(f"--boxes: {exc}")
-    if tiles is None:
-        tiles = 2 if model == "blazepose_full" and boxes is None else 1
+    search = model == "blazepose_full" and boxes is None  # find every person BlazePose's detector can
+    tiles = (2 if search else 1) if tiles is None else tiles
+    min_detection_score = (0.3 if search else None) if min_detection_score is None else min_detection_score
+    extra = {**({"tiles": tiles} if tiles != 1 else {}),
+             **({"min_detection_score": min_detection_score} if min_detection_score is not None else {})}
     est = build_estimator(model, device=device, backend=backend, precision=precision, compile=compile,
-                          batch_size=batch_size, weights=weights, **({"tiles": tiles} if tiles != 1 else {}))
+                          batch_size=batch_size, weights=weights, **extra)
     target = None
     if coco17:
         from posekit.skeletons import coco17 as target

@@ -82,16 +82,17 @@ class Detections:
         scores: (N,) float32 confidences in [0, 1].
         labels: (N,) int64 class ids (0 = the detector's only class).
         keypoints: optional (N, M, 2) float32 detector landmarks in image pixels (e.g. BlazePose's alignment points).
-        from_tiles: optional (N,) bool, True for a detection found only on an image tile (set by
-            :class:`posekit.detect.tiled.TiledDetector`; pipelines apply extra false-positive checks to those,
-            see :func:`posekit.detect.tiled.tile_false_positives`); ``None`` = all from a whole-image pass.
+        needs_check: optional (N,) bool, True for a candidate the landmark pipeline must confirm: a detection found
+            only on an image tile, or one scoring below the trusted score (set by
+            :class:`posekit.detect.tiled.TiledDetector`; pipelines apply false-positive checks to those, see
+            :func:`posekit.detect.tiled.tile_false_positives`); ``None`` = all trusted.
     """
 
     boxes: np.ndarray
     scores: np.ndarray
     labels: np.ndarray | None = None
     keypoints: np.ndarray | None = None
-    from_tiles: np.ndarray | None = None
+    needs_check: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         boxes = _array("boxes", self.boxes, np.float32, (None, 4))
@@ -102,8 +103,8 @@ class Detections:
         object.__setattr__(self, "labels", _array("labels", labels, np.int64, (n,)))
         if self.keypoints is not None:
             object.__setattr__(self, "keypoints", _array("keypoints", self.keypoints, np.float32, (n, None, 2)))
-        if self.from_tiles is not None:
-            object.__setattr__(self, "from_tiles", _array("from_tiles", self.from_tiles, np.bool_, (n,)))
+        if self.needs_check is not None:
+            object.__setattr__(self, "needs_check", _array("needs_check", self.needs_check, np.bool_, (n,)))
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -111,7 +112,7 @@ class Detections:
     def __getitem__(self, index: Any) -> Detections:
         return Detections(
             _select(self.boxes, index), _select(self.scores, index), _select(self.labels, index),
-            _select(self.keypoints, index), _select(self.from_tiles, index),
+            _select(self.keypoints, index), _select(self.needs_check, index),
         )
 
     def numpy(self) -> dict[str, np.ndarray]:
@@ -119,8 +120,8 @@ class Detections:
         out = {"boxes": self.boxes.copy(), "scores": self.scores.copy(), "labels": self.labels.copy()}
         if self.keypoints is not None:
             out["keypoints"] = self.keypoints.copy()
-        if self.from_tiles is not None:
-            out["from_tiles"] = self.from_tiles.copy()
+        if self.needs_check is not None:
+            out["needs_check"] = self.needs_check.copy()
         return out
 
 

@@ -288,6 +288,13 @@ class MediaPipeDetector:
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
         """Detections for each of ``images`` ((H, W, 3) RGB uint8 arrays, any sizes), one network run."""
+        return [levels[0] for levels in self.detect_batch_at(images, (self.min_score,))]
+
+    def detect_batch_at(self, images: Sequence[np.ndarray], min_scores: Sequence[float]
+                        ) -> list[tuple[Detections, ...]]:
+        """One network run over ``images``, decoded once per score threshold in ``min_scores``: for each image a
+        tuple of :class:`~posekit.types.Detections`, one per threshold. The weighted NMS blends every box above the
+        threshold, so a detection found at 0.5 moves slightly when decoded at 0.3; this gives both exactly."""
         if isinstance(images, np.ndarray) and images.ndim == 4:
             images = list(images)
         images = [_check_image(im, f"images[{i}]") for i, im in enumerate(images)]
@@ -308,9 +315,9 @@ class MediaPipeDetector:
         raw_boxes = raw_boxes.reshape(len(images), n, c)
         raw_scores = raw_scores.reshape(len(images), n, -1)
         return [
-            postprocess(raw_boxes[i], raw_scores[i], config=cfg, image_size=(im.shape[1], im.shape[0]),
-                        padding=pad, min_score=self.min_score, max_detections=self.max_detections,
-                        anchors=self.anchors, box=self.box)
+            tuple(postprocess(raw_boxes[i], raw_scores[i], config=cfg, image_size=(im.shape[1], im.shape[0]),
+                              padding=pad, min_score=score, max_detections=self.max_detections,
+                              anchors=self.anchors, box=self.box) for score in min_scores)
             for i, (im, (_, pad)) in enumerate(zip(images, boxed))
         ]
 

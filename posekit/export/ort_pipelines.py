@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from posekit.detect import mediapipe as mp_detect
+from posekit.detect.tiled import TiledDetector, wants_candidates
 from posekit.export.onnx import export_onnx
 from posekit.export.ort_backend import OrtModule
 from posekit.models import _mediapipe_wheel as mpw
@@ -189,8 +190,8 @@ def mediapipe_onnx(name: str, *, folder: str | os.PathLike[str] | None = None, o
     whose detector and landmark networks run in ONNX Runtime (files from :func:`mediapipe_onnx_files`), each an
     :class:`OrtModule` inside an :class:`OrtTorchModule` (the pipelines handle their networks as torch modules).
 
-    ``intra_op_num_threads`` / ``providers`` go to both :class:`OrtModule` s; ``tiles`` (BlazePose only) as in
-    :func:`posekit.pipelines.mediapipe_pose.blazepose_full`; ``kwargs`` to the estimator class.
+    ``intra_op_num_threads`` / ``providers`` go to both :class:`OrtModule` s; ``tiles`` (BlazePose only) and
+    ``min_detection_score`` as in :func:`posekit.pipelines.mediapipe_pose.blazepose_full`; ``kwargs`` to the estimator class.
     """
     nets = _mediapipe_networks(name)
     if tiles != 1 and name != "blazepose_full":
@@ -199,16 +200,16 @@ def mediapipe_onnx(name: str, *, folder: str | os.PathLike[str] | None = None, o
     ort = {"intra_op_num_threads": intra_op_num_threads, "providers": providers, "shared_threads": True}
     # the pipelines prepare their networks as torch modules (eval, device, memory format): give them the adapter
     landmark = OrtTorchModule(OrtModule(lm_path, **ort))
-    box = ("model" if tiles > 1 else "body") if name == "blazepose_full" else "model"
+    trusted = nets.detector_config.min_score
+    candidates = name == "blazepose_full" and wants_candidates(tiles, min_detection_score, trusted)
+    box = "body" if name == "blazepose_full" and not candidates else "model"
     detector: Any = mp_detect.MediaPipeDetector(OrtTorchModule(OrtModule(det_path, **ort)), nets.detector_config,
                                                 min_score=min_detection_score, box=box)
     if name == "blazepose_full":
         from posekit.pipelines.mediapipe_pose import blazepose_full
 
-        if tiles > 1:
-            from posekit.detect.tiled import TiledDetector
-
-            detector = TiledDetector(detector, grid=tiles)
+        if candidates:
+            detector = TiledDetector(detector, grid=tiles, trusted_score=trusted)
         return blazepose_full(detector=detector, landmark_model=landmark, **kwargs)
     if name == "mediapipe_face_mesh":
         from posekit.pipelines.mediapipe_face import mediapipe_face_mesh

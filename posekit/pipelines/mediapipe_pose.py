@@ -2,8 +2,8 @@
 
 The shared detector -> ROI -> crop -> landmark-model machinery is :class:`posekit.pipelines.mediapipe.
 MediaPipeLandmarkEstimator`; this module holds BlazePose's decoding (heatmap refinement, world landmarks), the
-false-positive filter for instances found on detector tiles (:func:`posekit.detect.tiled.tile_false_positives`)
-and the builder :func:`blazepose_full`.
+false-positive filter for candidate instances (found on detector tiles or below the trusted detection score,
+:func:`posekit.detect.tiled.tile_false_positives`) and the builder :func:`blazepose_full`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from posekit.detect.mediapipe import blazepose_detector
-from posekit.detect.tiled import TileFilter, tile_false_positives
+from posekit.detect.mediapipe import POSE_DETECTION_CONFIG, blazepose_detector
+from posekit.detect.tiled import TiledDetector, TileFilter, tile_false_positives, wants_candidates
 from posekit.io.image import load_image
 from posekit.models._mediapipe_wheel import POSE_LANDMARK_FULL, load_mediapipe_module
 from posekit.pipelines import _roi
@@ -122,11 +122,12 @@ class BlazePoseEstimator(MediaPipeLandmarkEstimator):
     the camera; ``boxes`` = the detection box (or the caller's box, or the ROI's axis-aligned bound when ROIs
     are given/tracked); ``box_scores`` = pose presence (pose_flag).
 
-    Instances whose detection has ``from_tiles`` set (from :class:`posekit.detect.tiled.TiledDetector`) go
-    through :func:`posekit.detect.tiled.tile_false_positives` with ``tile_filter`` (on the 33 landmarks and their
+    Candidate instances, whose detection has ``needs_check`` set (from :class:`posekit.detect.tiled.TiledDetector`:
+    found only on a tile, or scoring below its trusted score), go through
+    :func:`posekit.detect.tiled.tile_false_positives` with ``tile_filter`` (on the 33 landmarks and their
     visibilities; the OKS uses the 17 with a COCO counterpart and COCO's sigmas; ``None`` = keep them all).
-    Instances from whole-image detections are never dropped, so without tiles the result is MediaPipe's. The
-    filter runs in :meth:`predict_batch` (and everything built on it), not in :meth:`stream`.
+    Trusted instances are never dropped, so wherever MediaPipe's detector finds a person the result is MediaPipe's.
+    The filter runs in :meth:`predict_batch` (and everything built on it), not in :meth:`stream`.
     """
 
     skeleton = blazepose33
@@ -150,8 +151,8 @@ class BlazePoseEstimator(MediaPipeLandmarkEstimator):
         self, images: Sequence[Any], *, boxes: Sequence[Any] | None = None,
         detections: Sequence[Detections] | None = None, rois: Sequence[Rois] | None = None,
     ) -> list[LandmarkResult]:
-        """As :meth:`MediaPipeLandmarkEstimator.predict_batch`; instances from tile detections (``from_tiles``)
-        that :func:`~posekit.detect.tiled.tile_false_positives` rejects are dropped."""
+        """As :meth:`MediaPipeLandmarkEstimator.predict_batch`; candidate instances (``needs_check``) that
+        :func:`~posekit.detect.tiled.tile_false_positives` rejects are dropped."""
         if boxes is not None or rois is not None or self.tile_filter is None:
             return super().predict_batch(images, boxes=boxes, detections=detections, rois=rois)
         rgbs = [load_image(im) for im in images]
@@ -161,17 +162,18 @@ class BlazePoseEstimator(MediaPipeLandmarkEstimator):
         plans = [self._plan(rgb, None, d) for rgb, d in zip(rgbs, dets)]
         out = []
         for (result, keep), d in zip(self._predict_plans(rgbs, plans), dets):
-            if d.from_tiles is not None and len(result):
-                out.append(self._drop_tile_false_positives(result, d.from_tiles[keep]))
+            if d.needs_check is not None and len(result):
+                out.append(self._drop_tile_false_positives(result, d.needs_check[keep]))
             else:
                 out.append(result)
         return out
 
-    def _drop_tile_false_positives(self, result: LandmarkResult, from_tiles: np.ndarray) -> LandmarkResult:
+    def _drop_tile_false_positives(self, result: LandmarkResult, needs_check: np.ndarray) -> LandmarkResult:
         sigmas, torso = _tile_filter_constants()
         poses = result.poses
-        drop = tile_false_positives(poses.keypoints, poses.scores, from_tiles, poses.image_size or
-                                    result.rois.image_size, sigmas=sigmas, torso=torso, rules=self.tile_filter)
+        drop = tile_false_positives(poses.keypoints, poses.scores, needs_check, poses.image_size or
+                                    result.rois.image_size, sigmas=sigmas, torso=torso, rules=self.tile_filter,
+                                    presence=result.instance_scores)
         return _select_result(result, np.flatnonzero(~drop)) if drop.any() else result
 
     def _rois_from_detections(self, detections: Detections, image_size: tuple[int, int]) -> Rois:
@@ -220,10 +222,14 @@ def blazepose_full(*, device: str | torch.device = "cpu", detector: Callable | N
     MediaPipe wheel: :func:`posekit.detect.mediapipe.blazepose_detector`, ``POSE_LANDMARK_FULL``) only when not
     given.
 
-    ``tiles > 1`` also runs the detector on a ``tiles x tiles`` grid of overlapping tiles (one batch) to find small
-    people; people found on the whole image keep MediaPipe's exact result (see
-    :class:`posekit.detect.tiled.TiledDetector`), people found only on tiles pass the estimator's ``tile_filter``
-    (default :class:`posekit.detect.tiled.TileFilter`; ``tile_filter=None`` keeps them all). ``compile`` and
+    Defaults (``tiles=1``, ``min_detection_score=None`` = 0.5, ``mp.solutions.pose``'s) give MediaPipe's result for
+    every person its detector finds. To find more people (``posekit predict`` uses ``tiles=2,
+    min_detection_score=0.3``): ``tiles > 1`` also runs the detector on a ``tiles x tiles`` grid of overlapping
+    tiles (one batch) to find small people, and a ``min_detection_score`` below 0.5 keeps the weaker detections
+    (people in a group often score 0.3-0.5). Detections found only that way are candidates
+    (:class:`posekit.detect.tiled.TiledDetector`): they need the landmark model's presence flag and pass the
+    estimator's ``tile_filter`` (default :class:`posekit.detect.tiled.TileFilter`; ``tile_filter=None`` keeps them
+    all), while people found at 0.5 on the whole image keep MediaPipe's exact result. ``compile`` and
     ``channels_last`` apply to both networks, ``precision`` to the landmark model only (the detector stays fp32; see
     :class:`MediaPipeLandmarkEstimator` and :class:`posekit.detect.mediapipe.MediaPipeDetector`). ``kwargs`` go
     to :class:`BlazePoseEstimator`."""
@@ -232,12 +238,11 @@ def blazepose_full(*, device: str | torch.device = "cpu", detector: Callable | N
     if landmark_model is None:
         landmark_model = load_mediapipe_module(POSE_LANDMARK_FULL).to(device)
     if detector is None:
+        candidates = wants_candidates(tiles, min_detection_score, POSE_DETECTION_CONFIG.min_score)
         detector = blazepose_detector(device=device, min_score=min_detection_score,
-                                      box="model" if tiles > 1 else "body", compile=compile,
+                                      box="model" if candidates else "body", compile=compile,
                                       channels_last=channels_last)
-        if tiles > 1:
-            from posekit.detect.tiled import TiledDetector
-
-            detector = TiledDetector(detector, grid=tiles)
+        if candidates:
+            detector = TiledDetector(detector, grid=tiles, trusted_score=POSE_DETECTION_CONFIG.min_score)
     return BlazePoseEstimator(landmark_model, detector, precision=precision, compile=compile,
                               channels_last=channels_last, **kwargs)

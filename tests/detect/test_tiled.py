@@ -9,6 +9,7 @@ import pytest
 import posekit
 from posekit.detect.mediapipe import blazepose_detector
 from posekit.detect.tiled import TiledDetector, TileFilter, tile_false_positives, tile_windows
+from posekit.pipelines.mediapipe_pose import _tile_filter_constants
 from posekit.types import Detections
 from tests.conftest import shared_path
 
@@ -46,17 +47,34 @@ def test_whole_image_detections_are_kept_exactly_and_tiles_find_small_people():
     crowd = posekit.load_image(shared_path(*OPENPOSE, "COCO_val2014_000000000241.jpg"))
     a, b = plain(crowd), tiled(crowd)
     assert len(a) == 3 and len(b) >= len(a)
-    assert b.from_tiles.tolist() == [False] * len(a) + [True] * (len(b) - len(a))  # whole-image ones first
-    assert b[: len(a)].from_tiles.tolist() == [False] * len(a) and "from_tiles" in b.numpy()
+    assert b.needs_check.tolist() == [False] * len(a) + [True] * (len(b) - len(a))  # whole-image ones first
+    assert b[: len(a)].needs_check.tolist() == [False] * len(a) and "needs_check" in b.numpy()
     np.testing.assert_array_equal(b.keypoints[: len(a)], a.keypoints)
     np.testing.assert_allclose(b.boxes[: len(a)], a.boxes, rtol=0, atol=1e-3)  # rebuilt from float32 keypoints
     # Baseball players are ~1/5 of the frame: the single pass finds nobody, the tiles find the batter.
     small = posekit.load_image(shared_path(*OPENPOSE, "COCO_val2014_000000000192.jpg"))
     assert len(plain(small)) == 0
     found = tiled(small)
-    assert len(found) >= 1 and found.from_tiles.all()
+    assert len(found) >= 1 and found.needs_check.all()
     x1, y1, x2, y2 = found.boxes[0]
     assert 180 < (x1 + x2) / 2 < 320 and 150 < (y1 + y2) / 2 < 330  # the batter near the image centre
+
+
+def test_weak_whole_image_detections_come_back_as_candidates_after_the_trusted_ones():
+    """Three boys on a bench (image 328): MediaPipe's detector scores them 0.59, 0.35 and 0.30; with min_score 0.3
+    and trusted_score 0.5 the first stays MediaPipe's detection and the other two come back as candidates."""
+    image = posekit.load_image(shared_path(*OPENPOSE, "COCO_val2014_000000000328.jpg"))
+    plain = blazepose_detector(box="model")(image)  # min_score 0.5 (mp.solutions.pose)
+    weak = TiledDetector(blazepose_detector(box="model", min_score=0.3), grid=1, trusted_score=0.5, box="model")
+    got = weak(image)
+    assert len(plain) == 1 and len(got) == 3
+    assert got.needs_check.tolist() == [False, True, True]
+    np.testing.assert_array_equal(got.keypoints[:1], plain.keypoints)
+    assert got.scores[0] >= 0.5 > got.scores[1] >= got.scores[2] >= 0.3  # candidates by decreasing score
+    everyone = TiledDetector(blazepose_detector(box="model", min_score=0.3), grid=1, box="model")(image)
+    assert everyone.needs_check.tolist() == [False] * 3  # trusted_score=None: the wrapped detector's result
+    with pytest.raises(ValueError, match="trusted_score"):
+        TiledDetector(blazepose_detector(box="model"), trusted_score=1.5)
 
 
 # -- tile_false_positives: each rule on constructed cases built from MediaPipe's astronaut pose ---------------
@@ -66,13 +84,11 @@ def _astronaut_pose():
     return lm[:, :2].astype(np.float64) * 512, lm[:, 3].astype(np.float64)
 
 
-def _drop(poses, from_tiles, size=(1536, 1024), **rules):
-    from posekit.pipelines.mediapipe_pose import _tile_filter_constants
-
+def _drop(poses, needs_check, size=(1536, 1024), **rules):
     sigmas, torso = _tile_filter_constants()
     kp = np.stack([p for p, _ in poses])
     vis = np.stack([v for _, v in poses])
-    return tile_false_positives(kp, vis, np.array(from_tiles), size, sigmas=sigmas, torso=torso,
+    return tile_false_positives(kp, vis, np.array(needs_check), size, sigmas=sigmas, torso=torso,
                                 rules=TileFilter(**rules)).tolist()
 
 
@@ -112,6 +128,20 @@ def test_a_pose_without_a_visible_torso_is_dropped():
     assert _drop([(kp, faint)], [False]) == [False]
 
 
+def test_an_unsure_candidate_is_dropped_by_its_presence_score():
+    kp, vis = _astronaut_pose()
+    kp = kp + [600, 0]
+    sigmas, torso = _tile_filter_constants()
+    keep = lambda flag, check, **rules: tile_false_positives(  # noqa: E731
+        kp[None], vis[None], [check], (1536, 1024), sigmas=sigmas, torso=torso, rules=TileFilter(**rules),
+        presence=[flag]).tolist() == [False]
+    assert keep(0.95, True) and not keep(0.7, True)  # rule (d), at TileFilter's default 0.8
+    assert keep(0.7, True, min_presence=None) and keep(0.7, True, min_presence=0.6)
+    assert keep(0.1, False)  # trusted instances are never dropped
+    with pytest.raises(ValueError, match="presence must have shape"):
+        tile_false_positives(kp[None], vis[None], [True], (512, 512), sigmas=sigmas, torso=torso, presence=[1, 1])
+
+
 def test_tile_false_positives_checks_its_inputs():
     kp, vis = _astronaut_pose()
     with pytest.raises(ValueError, match="keypoints must have shape"):
@@ -124,5 +154,5 @@ def test_tile_false_positives_checks_its_inputs():
         tile_false_positives(kp[None], vis[None], [True], (512, 512), sigmas=np.ones(33), torso=[40])
     with pytest.raises(ValueError, match="TileFilter.max_oks"):
         TileFilter(max_oks=2.0)
-    with pytest.raises(ValueError, match=r"from_tiles must have shape \(1,\)"):
-        Detections([[0, 0, 10, 10]], [0.9], from_tiles=[True, False])
+    with pytest.raises(ValueError, match=r"needs_check must have shape \(1,\)"):
+        Detections([[0, 0, 10, 10]], [0.9], needs_check=[True, False])

@@ -1,0 +1,129 @@
+"""Multi-person recall of BlazePose's detection settings (the table in ``docs/results.md``).
+
+For each setting of ``blazepose_full`` (``tiles``, ``min_detection_score``, false-positive filter on or off) it
+counts, on real COCO images with keypoint ground truth:
+
+* **found**: GT persons with >= 5 labelled keypoints that a prediction (mapped to ``coco17``) matches with OKS
+  > 0.5 (GT box area as the scale; greedy, one prediction per person);
+* **unmatched**: the other predictions (real but unannotated people count here too: look at them);
+* **video**: persons reported in every 10th frame of the walking-crowd clip (1280x720, 21 frames);
+* **ms / image**: median time of the whole predict call on the OpenPose examples (the minimum of 3 runs each).
+
+Sets: the 18 COCO images OpenPose ships with keypoints and the 28 train2017 images with full GT, both in
+``../shared/data/coco``. Counts are deterministic on CPU fp32 (eager torch); times depend on the machine.
+
+    python benchmarks/recall_blazepose.py [--settings 1:0.5,2:0.3] [--backend torch|onnxruntime] [--shared DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+import posekit
+from posekit.pipelines.mediapipe_pose import BlazePoseEstimator
+from posekit.skeletons import coco17
+
+SETS = {"openpose": ("coco/openpose_examples_keypoints.json", "coco/openpose_examples"),
+        "train2017": ("coco/person_keypoints_train2017_fullgt_subset.json", "coco/train2017_subset")}
+
+
+def oks(gt: dict, keypoints: np.ndarray) -> float:
+    """COCO OKS of one (17, 2) prediction (pixels) against one GT annotation, with the GT box area as the scale."""
+    k = np.asarray(gt["keypoints"], np.float64).reshape(17, 3)
+    seen = k[:, 2] > 0
+    if not seen.any():
+        return 0.0
+    d2 = ((k[:, :2] - keypoints) ** 2).sum(1)
+    area = gt["bbox"][2] * gt["bbox"][3]
+    return float(np.exp(-d2 / (2 * (2 * np.asarray(coco17.sigmas)) ** 2 * (area + 1e-9)))[seen].mean())
+
+
+def found_unmatched(poses: posekit.Poses, anns: list[dict]) -> tuple[int, int, int]:
+    """(GT persons with >= 5 keypoints, how many a prediction finds at OKS > 0.5, unmatched predictions)."""
+    kp = np.nan_to_num(poses.to_skeleton(coco17).keypoints, nan=-1e6)
+    people = [a for a in anns if a["num_keypoints"] >= 5]
+    used: set[int] = set()
+    for a in people:
+        s = [(oks(a, kp[i]) if i not in used else 0.0) for i in range(len(kp))]
+        if s and max(s) > 0.5:
+            used.add(int(np.argmax(s)))
+    return len(people), len(used), len(kp) - len(used)
+
+
+def load_set(shared: Path, name: str) -> list[tuple[np.ndarray, list[dict]]]:
+    """[(RGB image, its annotations)] of one set (images present on disk only)."""
+    ann_file, folder = SETS[name]
+    data = json.loads((shared / "data" / ann_file).read_text())
+    anns: dict[int, list[dict]] = {}
+    for a in data["annotations"]:
+        anns.setdefault(a["image_id"], []).append(a)
+    out = []
+    for im in data["images"]:
+        path = shared / "data" / folder / im["file_name"]
+        if path.exists():
+            out.append((posekit.load_image(path), anns.get(im["id"], [])))
+    return out
+
+
+def video_frames(shared: Path, step: int = 10) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(shared / "data" / "videos" / "openpose_example_video.avi"))
+    frames, index = [], 0
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        if index % step == 0:
+            frames.append(np.ascontiguousarray(bgr[..., ::-1]))
+        index += 1
+    return frames
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--settings", default="1:0.5,1:0.3,2:0.5,2:0.3,3:0.3",
+                    help="comma-separated TILES:MIN_DETECTION_SCORE pairs (0.5 = mp.solutions.pose's default)")
+    ap.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"])
+    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    args = ap.parse_args()
+    sets = {name: load_set(args.shared, name) for name in SETS}
+    frames = video_frames(args.shared)
+    print(f"# {', '.join(f'{k}: {len(v)} images' for k, v in sets.items())}; video: {len(frames)} frames; "
+          f"backend {args.backend}")
+    print("| tiles | min score | filter | OpenPose found / unmatched | train2017 found / unmatched | video persons "
+          "| ms / image |")
+    print("|---:|---:|---|---|---|---:|---:|")
+    for item in args.settings.split(","):
+        tiles, score = item.split(":")
+        est = posekit.PoseEstimator.from_pretrained("blazepose_full", backend=args.backend, tiles=int(tiles),
+                                                    min_detection_score=float(score))
+        variants = [("on", est)]
+        if est.tile_filter is not None and (int(tiles) > 1 or float(score) < 0.5):
+            variants.append(("off", BlazePoseEstimator(est.landmark_model, est.detector, tile_filter=None)))
+        for label, e in variants:
+            cells = []
+            for name, data in sets.items():
+                total = np.zeros(3, int)
+                for rgb, anns in data:
+                    total += found_unmatched(e(rgb), anns)
+                cells.append(f"{total[1]} / {total[0]}, {total[2]}")
+            persons = sum(len(e(f)) for f in frames)
+            times = []
+            for rgb, _ in sets["openpose"]:
+                runs = []
+                for _ in range(3):
+                    t0 = time.perf_counter()
+                    e(rgb)
+                    runs.append(time.perf_counter() - t0)
+                times.append(min(runs))
+            print(f"| {tiles} | {score} | {label} | {cells[0]} | {cells[1]} | {persons} "
+                  f"| {np.median(times) * 1000:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
