@@ -31,6 +31,22 @@ def test_blazepose_backend_onnxruntime_gives_torch_poses(pose_files):  # noqa: F
     np.testing.assert_allclose(got.scores, ref.scores, atol=1e-3)
 
 
+def test_blazepose_onnxruntime_candidates_as_torch(pose_files):  # noqa: F811
+    """``posekit predict``'s detection settings (2x2 tiles, weak detections checked) on ONNX Runtime: the three
+    boys of image 328 (one trusted detection, two weak ones), as with torch."""
+    from posekit.detect.tiled import TiledDetector
+
+    image = posekit.load_image(shared_path("data", "coco", "openpose_examples", "COCO_val2014_000000000328.jpg"))
+    options = {"tiles": 2, "min_detection_score": 0.3}
+    est = posekit.PoseEstimator.from_pretrained("blazepose_full", backend="onnxruntime", folder=pose_files[0],
+                                                **options)
+    assert isinstance(est.detector, TiledDetector) and est.detector.trusted_score == 0.5
+    got, ref = est(image), posekit.PoseEstimator.from_pretrained("blazepose_full", **options)(image)
+    assert len(got) == len(ref) == 3
+    err = np.linalg.norm(got.keypoints - ref.keypoints, axis=-1)
+    assert np.median(err) <= 0.05
+
+
 def test_onnxruntime_networks_run_without_any_torch_operation(pose_files):  # noqa: F811
     """The ONNX Runtime path is NumPy only: torch ops would wake torch's OpenMP threads, which then spin on the
     cores ONNX Runtime's threads need (70 ms instead of ~26 ms per BlazePose image on 2 cores)."""
