@@ -3,9 +3,9 @@
 For each setting of ``blazepose_full`` (``tiles``, ``min_detection_score``, false-positive filter on or off) it
 counts, on real COCO images with keypoint ground truth:
 
-* **found**: GT persons with >= 5 labelled keypoints that a prediction (mapped to ``coco17``) matches with OKS
-  > 0.5 (GT box area as the scale; greedy, one prediction per person);
-* **unmatched**: the other predictions (real but unannotated people count here too: look at them);
+* **found** / **unmatched**: :func:`posekit.metrics.recall.person_recall` of the poses mapped to ``coco17``: GT
+  persons with >= 5 labelled keypoints that a prediction matches with OKS > 0.5, and the predictions left over
+  (real but unannotated people count there too: look at them);
 * **video**: persons reported in every 10th frame of the walking-crowd clip (1280x720, 21 frames);
 * **ms / image**: median time of the whole predict call on the OpenPose examples (the minimum of 3 runs each).
 
@@ -26,34 +26,12 @@ import cv2
 import numpy as np
 
 import posekit
+from posekit.metrics.recall import PersonRecall, person_recall
 from posekit.pipelines.mediapipe_pose import BlazePoseEstimator
 from posekit.skeletons import coco17
 
 SETS = {"openpose": ("coco/openpose_examples_keypoints.json", "coco/openpose_examples"),
         "train2017": ("coco/person_keypoints_train2017_fullgt_subset.json", "coco/train2017_subset")}
-
-
-def oks(gt: dict, keypoints: np.ndarray) -> float:
-    """COCO OKS of one (17, 2) prediction (pixels) against one GT annotation, with the GT box area as the scale."""
-    k = np.asarray(gt["keypoints"], np.float64).reshape(17, 3)
-    seen = k[:, 2] > 0
-    if not seen.any():
-        return 0.0
-    d2 = ((k[:, :2] - keypoints) ** 2).sum(1)
-    area = gt["bbox"][2] * gt["bbox"][3]
-    return float(np.exp(-d2 / (2 * (2 * np.asarray(coco17.sigmas)) ** 2 * (area + 1e-9)))[seen].mean())
-
-
-def found_unmatched(poses: posekit.Poses, anns: list[dict]) -> tuple[int, int, int]:
-    """(GT persons with >= 5 keypoints, how many a prediction finds at OKS > 0.5, unmatched predictions)."""
-    kp = np.nan_to_num(poses.to_skeleton(coco17).keypoints, nan=-1e6)
-    people = [a for a in anns if a["num_keypoints"] >= 5]
-    used: set[int] = set()
-    for a in people:
-        s = [(oks(a, kp[i]) if i not in used else 0.0) for i in range(len(kp))]
-        if s and max(s) > 0.5:
-            used.add(int(np.argmax(s)))
-    return len(people), len(used), len(kp) - len(used)
 
 
 def load_set(shared: Path, name: str) -> list[tuple[np.ndarray, list[dict]]]:
@@ -108,10 +86,10 @@ def main() -> None:
         for label, e in variants:
             cells = []
             for name, data in sets.items():
-                total = np.zeros(3, int)
+                total = PersonRecall()
                 for rgb, anns in data:
-                    total += found_unmatched(e(rgb), anns)
-                cells.append(f"{total[1]} / {total[0]}, {total[2]}")
+                    total += person_recall(e(rgb).to_skeleton(coco17).keypoints, anns, coco17.sigmas)
+                cells.append(f"{total.found} / {total.people}, {total.unmatched}")
             persons = sum(len(e(f)) for f in frames)
             times = []
             for rgb, _ in sets["openpose"]:

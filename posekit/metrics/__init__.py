@@ -4,4 +4,5 @@
 - :mod:`posekit.metrics.pck`: PCK, PCKh (MPII), AUC and EPE with MMPose's semantics.
 - :mod:`posekit.metrics.nme`: normalised mean error for faces (inter-ocular, box-size normalisers).
 - :mod:`posekit.metrics.mpjpe`: MPJPE, P-MPJPE and N-MPJPE for 3D poses, in millimetres.
+- :mod:`posekit.metrics.recall`: person recall (GT people found at an OKS threshold, unmatched predictions).
 """

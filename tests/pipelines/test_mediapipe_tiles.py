@@ -2,7 +2,8 @@
 images OpenPose ships with keypoints.
 
 A prediction *finds* a GT person (>= 5 labelled keypoints) when its COCO-17 OKS exceeds 0.5 (greedy, one prediction
-per person); the other predictions are *unmatched*. Found/unmatched numbers are deterministic on CPU fp32.
+per person; :func:`posekit.metrics.recall.person_recall`); the other predictions are *unmatched*. Found/unmatched
+numbers are deterministic on CPU fp32.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 
 import posekit
 from posekit.detect.tiled import TileFilter
+from posekit.metrics.recall import person_recall
 from posekit.pipelines.mediapipe_pose import BlazePoseEstimator, blazepose_full
 from posekit.skeletons import coco17
 from tests.conftest import shared_path
@@ -37,27 +39,10 @@ def tiled():
     return est, BlazePoseEstimator(est.landmark_model, est.detector, tile_filter=None)
 
 
-def _oks(gt: dict, keypoints: np.ndarray) -> float:
-    """COCO OKS of one (17, 2) prediction against one GT annotation (GT box area as the scale)."""
-    k = np.asarray(gt["keypoints"], np.float64).reshape(17, 3)
-    seen = k[:, 2] > 0
-    if not seen.any():
-        return 0.0
-    d2 = ((k[:, :2] - keypoints) ** 2).sum(1)
-    area = gt["bbox"][2] * gt["bbox"][3]
-    return float(np.exp(-d2 / (2 * (2 * np.asarray(coco17.sigmas)) ** 2 * (area + 1e-9)))[seen].mean())
-
-
 def _found_unmatched(poses: posekit.Poses, anns: list[dict]) -> tuple[int, int, int]:
     """(GT persons with >= 5 keypoints, how many of them a prediction finds, unmatched predictions)."""
-    kp = np.nan_to_num(poses.to_skeleton(coco17).keypoints, nan=-1e6)
-    people = [a for a in anns if a["num_keypoints"] >= 5]
-    used: set[int] = set()
-    for a in people:
-        s = [(_oks(a, kp[i]) if i not in used else 0.0) for i in range(len(kp))]
-        if s and max(s) > 0.5:
-            used.add(int(np.argmax(s)))
-    return len(people), len(used), len(kp) - len(used)
+    r = person_recall(poses.to_skeleton(coco17).keypoints, anns, coco17.sigmas)
+    return r.people, r.found, r.unmatched
 
 
 @pytest.mark.parametrize("name, bogus", [
