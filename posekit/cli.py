@@ -86,6 +86,8 @@ def predict(
             box_file = BoxesFromFile(boxes)
         except (OSError, ValueError) as exc:
             _fail(f"--boxes: {exc}")
+    if tiles not in (None, 1) and model != "blazepose_full":
+        _fail(f"--tiles is a BlazePose option (blazepose_full), not one of {model}")
     search = model == "blazepose_full" and boxes is None  # find every person BlazePose's detector can
     tiles = (2 if search else 1) if tiles is None else tiles
     min_detection_score = (0.3 if search else None) if min_detection_score is None else min_detection_score

@@ -87,3 +87,9 @@ def test_predict_default_finds_people_mediapipe_misses():
     single = posekit("predict", str(img), "--tiles", "1", "--min-detection-score", "0.5")
     assert default.returncode == single.returncode == 0, default.stderr + single.stderr
     assert "2 pose(s)" in default.stdout and "0 pose(s)" in single.stdout
+
+
+def test_predict_tiles_is_a_blazepose_option():
+    img = shared_path("data", "coco", "openpose_examples", "COCO_val2014_000000000241.jpg")
+    res = posekit("predict", str(img), "--model", "mediapipe_hand_full", "--tiles", "2")
+    assert res.returncode == 2 and "--tiles is a BlazePose option" in res.stderr
