@@ -60,6 +60,20 @@ def build_estimator(model: str, *, device: str = "cpu", backend: str = "torch", 
     raise AssertionError("unreachable")
 
 
+def detection_options(model: str, boxes_given: bool, tiles: int | None, min_detection_score: float | None
+                      ) -> dict[str, Any]:
+    """``posekit predict``'s detector options for ``build_estimator`` (only those that differ from the model's
+    defaults). ``blazepose_full`` without caller boxes searches for every person its detector can find:
+    ``tiles=2, min_detection_score=0.3`` unless given (see :func:`posekit.pipelines.mediapipe_pose.blazepose_full`);
+    ``tiles`` is refused for other models."""
+    if tiles not in (None, 1) and model != "blazepose_full":
+        fail(f"--tiles is a BlazePose option (blazepose_full), not one of {model}")
+    search = model == "blazepose_full" and not boxes_given
+    tiles = (2 if search else 1) if tiles is None else tiles
+    score = (0.3 if search else None) if min_detection_score is None else min_detection_score
+    return {**({"tiles": tiles} if tiles != 1 else {}), **({"min_detection_score": score} if score is not None else {})}
+
+
 def expand_images(paths: list[Path]) -> list[Path]:
     """Files as given; folders expanded to the images inside them (sorted, not recursive)."""
     out: list[Path] = []

@@ -10,8 +10,8 @@ import typer
 
 from posekit.bench.command import bench as bench_command
 from posekit._cli_common import (
-    IMAGE_SUFFIXES, BatchSize, Backend, Compile, Device, Precision, boxes_for, build_estimator, expand_images, fail,
-    image_id,
+    IMAGE_SUFFIXES, BatchSize, Backend, Compile, Device, Precision, boxes_for, build_estimator, detection_options,
+    expand_images, fail, image_id,
 )
 
 app = typer.Typer(
@@ -86,15 +86,9 @@ def predict(
             box_file = BoxesFromFile(boxes)
         except (OSError, ValueError) as exc:
             _fail(f"--boxes: {exc}")
-    if tiles not in (None, 1) and model != "blazepose_full":
-        _fail(f"--tiles is a BlazePose option (blazepose_full), not one of {model}")
-    search = model == "blazepose_full" and boxes is None  # find every person BlazePose's detector can
-    tiles = (2 if search else 1) if tiles is None else tiles
-    min_detection_score = (0.3 if search else None) if min_detection_score is None else min_detection_score
-    extra = {**({"tiles": tiles} if tiles != 1 else {}),
-             **({"min_detection_score": min_detection_score} if min_detection_score is not None else {})}
     est = build_estimator(model, device=device, backend=backend, precision=precision, compile=compile,
-                          batch_size=batch_size, weights=weights, **extra)
+                          batch_size=batch_size, weights=weights,
+                          **detection_options(model, boxes is not None, tiles, min_detection_score))
     target = None
     if coco17:
         from posekit.skeletons import coco17 as target
