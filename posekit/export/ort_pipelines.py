@@ -191,7 +191,8 @@ def mediapipe_onnx(name: str, *, folder: str | os.PathLike[str] | None = None, o
     :class:`OrtModule` inside an :class:`OrtTorchModule` (the pipelines handle their networks as torch modules).
 
     ``intra_op_num_threads`` / ``providers`` go to both :class:`OrtModule` s; ``tiles`` (BlazePose only) and
-    ``min_detection_score`` as in :func:`posekit.pipelines.mediapipe_pose.blazepose_full`; ``kwargs`` to the estimator class.
+    ``min_detection_score`` as in :func:`posekit.pipelines.mediapipe_pose.blazepose_full`; ``kwargs`` to the
+    estimator class.
     """
     nets = _mediapipe_networks(name)
     if tiles != 1 and name != "blazepose_full":
