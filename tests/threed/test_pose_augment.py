@@ -9,13 +9,9 @@ from posekit.analysis.angles import angle_at
 from posekit.skeletons import h36m17
 from posekit.threed.pose_augment import (PoseAugment, PoseOffsets, augment_pose, body_axes, knee_angles,
                                          random_augment, sample_offsets)
+from tests.threed.test_lift_training import _bones
 
-LINKS = np.array(h36m17.links)
 NAMES = list(h36m17.keypoints)
-
-
-def _bones(joints: np.ndarray) -> np.ndarray:
-    return np.linalg.norm(joints[..., LINKS[:, 0], :] - joints[..., LINKS[:, 1], :], axis=-1)
 
 
 def _standing(frames: int = 3) -> np.ndarray:

@@ -8,32 +8,16 @@ import json
 import numpy as np
 import pytest
 
-from posekit.skeletons import h36m17
-from posekit.threed.pose_augment import PoseAugment
+from posekit.threed.pose_augment import PoseAugment, knee_angles
 from posekit.train.lift import LiftTrainConfig, parse_args, sample_batch, train_lifter
 from tests.test_cli_lift import mocap  # noqa: F401  (module-scoped CMU fixture)
-
-LINKS = np.array(h36m17.links)
+from tests.threed.test_lift_training import _bones
 
 
 @pytest.fixture(scope="module")
 def clips(mocap) -> dict[str, np.ndarray]:  # noqa: F811
     """CMU 02_01 (walk) and 02_03 (run), h36m17 world mm at 120 fps, float32."""
     return {c: joints.astype(np.float32) for c, joints in mocap.items()}
-
-
-def _bones(joints: np.ndarray) -> np.ndarray:
-    return np.linalg.norm(joints[..., LINKS[:, 0], :] - joints[..., LINKS[:, 1], :], axis=-1)
-
-
-def _knees(y: np.ndarray) -> np.ndarray:
-    """Hip-knee-foot angles (degrees) of (..., 17, 3) joints, both legs."""
-    out = []
-    for hip, knee, foot in ((1, 2, 3), (4, 5, 6)):
-        u, v = y[..., hip, :] - y[..., knee, :], y[..., foot, :] - y[..., knee, :]
-        cos = np.sum(u * v, -1) / np.linalg.norm(u, axis=-1) / np.linalg.norm(v, axis=-1)
-        out.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
-    return np.stack(out, -1)
 
 
 def test_pose_aug_bends_the_training_targets_and_keeps_bone_lengths(clips):
@@ -43,7 +27,7 @@ def test_pose_aug_bends_the_training_targets_and_keeps_bone_lengths(clips):
     squat = LiftTrainConfig(**base, pose_aug=1.0, pose_augment=PoseAugment(squat_prob=1.0, ramp_prob=0.0))
     x1, y1 = sample_batch([walk], np.random.default_rng(0), squat)
     assert x1.shape == (24, 34, 4 + 26) and y1.shape == (24, 4, 17, 3)
-    k0, k1 = _knees(y0.numpy()), _knees(y1.numpy())
+    k0, k1 = (knee_angles(y.numpy().reshape(-1, 17, 3)) for y in (y0, y1))
     assert np.median(k0) > 135 and np.median(k1) < 110, (np.median(k0), np.median(k1))
     assert np.mean(k1 < 120) > 0.8
     # the walk's rigid bones keep their lengths (spine/neck segments bend in the mocap itself)
