@@ -16,11 +16,10 @@ import numpy as np
 
 from posekit.bench.inputs import BlazePoseInput
 from posekit.bench.peers import PeerPython, run_peer
-from posekit.bench.rows import Goal, Row, skipped_row, timed_row
+from posekit.bench.rows import BACKENDS, Goal, Row, skipped_row, timed_row
 from posekit.bench.timing import sample_ms, summarize
 
 MODEL = "blazepose_full"
-BACKENDS = ("eager", "bf16", "compile", "onnxruntime")
 GOALS = (Goal("blazepose", MODEL, "mediapipe", BACKENDS, 1.0, "BlazePose <= 1.0x MediaPipe per image"),)
 
 
@@ -37,10 +36,8 @@ def estimator(backend: str, *, threads: int) -> Any:
     raise ValueError(f"unknown BlazePose backend {backend!r}; choose from {', '.join(BACKENDS)}")
 
 
-def _max_shift(results: Sequence[Any], reference: Sequence[Any] | None) -> float | None:
+def _max_shift(results: Sequence[Any], reference: Sequence[Any]) -> float | None:
     """Largest |posekit - MediaPipe| (pixels) over the first person of each image both found a person in."""
-    if reference is None:
-        return None
     diffs = [np.abs(poses.keypoints[0] - np.asarray(ref, np.float64)).max()
              for poses, ref in zip(results, reference) if ref is not None and len(poses)]
     return float(max(diffs)) if diffs else None
@@ -49,10 +46,9 @@ def _max_shift(results: Sequence[Any], reference: Sequence[Any] | None) -> float
 def blazepose_rows(inp: BlazePoseInput, *, backends: Sequence[str], threads: int, repeats: int, warmup: int,
                    mediapipe: PeerPython, progress: Callable[[str], None] = lambda line: None) -> list[Row]:
     """Rows of the BlazePose suite: the MediaPipe row, then posekit's ``backends`` (see the module docstring).
-    Without images every row is skipped with ``inp.reason``; a failing backend or peer gives its reason."""
-    unknown = [b for b in backends if b not in BACKENDS]
-    if unknown:
-        raise ValueError(f"unknown BlazePose backends {unknown}; choose from {', '.join(BACKENDS)}")
+    Without images every row is skipped with ``inp.reason``; a failing backend or peer gives its reason.
+    ``backends`` are among :data:`~posekit.bench.rows.BACKENDS`, as :func:`posekit.bench.command.run_bench`
+    checks."""
     base = Row("blazepose", MODEL, "", "", False, None, max(len(inp.images), 1), "image")
     peer = replace(base, runner="MediaPipe mp.solutions.pose", backend="mediapipe", is_peer=True)
     templates = [replace(base, runner=f"posekit {b}", backend=b) for b in backends]
@@ -78,7 +74,7 @@ def blazepose_rows(inp: BlazePoseInput, *, backends: Sequence[str], threads: int
         try:
             est = estimator(template.backend, threads=threads)
             summary = summarize(sample_ms(lambda: [est.predict_rgb(rgb) for rgb in rgbs], repeats, warmup))
-            shift = _max_shift([est.predict_rgb(rgb) for rgb in rgbs], reference)
+            shift = None if reference is None else _max_shift([est.predict_rgb(rgb) for rgb in rgbs], reference)
             rows.append(timed_row(template, summary, max_shift_px=shift))
         except Exception as exc:  # an unavailable backend (bf16, compiler, ONNX Runtime) must not end the run
             rows.append(skipped_row(template, f"{type(exc).__name__}: {exc}"))

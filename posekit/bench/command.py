@@ -14,17 +14,17 @@ from typing import Annotated, Optional
 
 import typer
 
+from posekit._cli_common import fail
 from posekit.bench import blazepose, topdown
 from posekit.bench.inputs import TopdownInput, blazepose_input, topdown_input
 from posekit.bench.peers import MEDIAPIPE, MMPOSE, RTMLIB, find_python
 from posekit.bench.report import Report, format_report
-from posekit.bench.rows import compare, goal_results
+from posekit.bench.rows import BACKENDS, compare, goal_results
 from posekit.bench.timing import machine_info
 
 SUITES = ("all", "topdown", "mediapipe")
 #: Backends timed unless told otherwise (``compile`` adds about a minute per network on 2 cores).
 DEFAULT_BACKENDS = ("eager", "bf16", "onnxruntime")
-ALL_BACKENDS = topdown.BACKENDS
 
 
 def _split(values: Sequence[str] | None, default: Sequence[str]) -> list[str]:
@@ -88,9 +88,9 @@ def run_bench(*, suite: str = "all", models: Sequence[str] = topdown.DEFAULT_MOD
         if int(value) < low:
             raise ValueError(f"{name} must be >= {low}, got {value}")
     backends = list(backends)
-    unknown = [b for b in backends if b not in ALL_BACKENDS]
+    unknown = [b for b in backends if b not in BACKENDS]
     if unknown or not backends:
-        raise ValueError(f"backends must be among {', '.join(ALL_BACKENDS)}, got {backends}")
+        raise ValueError(f"backends must be among {', '.join(BACKENDS)}, got {backends}")
     run_topdown, run_blazepose = suite in ("all", "topdown"), suite in ("all", "mediapipe")
     model_names = topdown.resolve_models(models) if run_topdown else []
     if run_topdown and not model_names:
@@ -172,10 +172,10 @@ def bench(
                            warmup=warmup, image=image, weights=weights, mediapipe_python=mediapipe_python,
                            mmpose_python=mmpose_python, rtmlib_python=rtmlib_python,
                            progress=lambda line: typer.echo(f"# {line}", err=True))
-    except (ValueError, KeyError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        typer.echo(f"posekit: error: {message}", err=True)
-        raise typer.Exit(2) from exc
+    except KeyError as exc:
+        fail(str(exc.args[0]) if exc.args else str(exc))
+    except ValueError as exc:
+        fail(str(exc))
     typer.echo(format_report(report))
     if json_out is not None:
         typer.echo(f"wrote {report.write_json(json_out)}")

@@ -13,6 +13,9 @@ from dataclasses import dataclass, replace
 
 from posekit.bench.timing import Summary
 
+#: posekit backends both suites time (a backend a pipeline refuses, e.g. bf16 for BlazePose, is a skipped row).
+BACKENDS = ("eager", "bf16", "compile", "onnxruntime")
+
 
 @dataclass(frozen=True)
 class Row:

@@ -24,10 +24,9 @@ import numpy as np
 
 from posekit.bench.inputs import TopdownInput
 from posekit.bench.peers import PeerPython, run_peer
-from posekit.bench.rows import Goal, Row, skipped_row, timed_row
+from posekit.bench.rows import BACKENDS, Goal, Row, skipped_row, timed_row
 from posekit.bench.timing import sample_ms, summarize
 
-BACKENDS = ("eager", "bf16", "compile", "onnxruntime")
 DEFAULT_MODELS = ("rtmpose_m_coco_256x192", "vitpose_b_coco_256x192")
 _FP32 = ("eager", "compile", "onnxruntime")
 GOALS = (
@@ -147,15 +146,13 @@ def topdown_rows(inp: TopdownInput, *, models: Sequence[str], backends: Sequence
                  progress: Callable[[str], None] = lambda line: None) -> list[Row]:
     """Rows of the top-down suite (see the module docstring), in table order: per model and group the peer row,
     then posekit's ``backends``. ``threads`` is passed to the peers and ONNX Runtime; torch's thread count is the
-    caller's. Nothing is raised for a backend or peer that fails: its row carries the reason."""
+    caller's. ``models`` are public names (:func:`resolve_models`) and ``backends`` among :data:`BACKENDS`, as
+    :func:`posekit.bench.command.run_bench` checks. Nothing is raised for a backend or peer that fails: its row
+    carries the reason."""
     import torch
 
     import posekit
 
-    unknown = [b for b in backends if b not in BACKENDS]
-    if unknown:
-        raise ValueError(f"unknown top-down backends {unknown}; choose from {', '.join(BACKENDS)}")
-    models = resolve_models(models)
     n = len(inp.boxes)
     progress(f"top-down: MMPose peer ({'not found' if mmpose.path is None else mmpose.path})")
     mm_results, mm_runner, mm_reason = _mmpose_times(mmpose, models, inp, threads=threads, repeats=repeats,
