@@ -49,8 +49,7 @@ def build_estimator(model: str, *, device: str = "cpu", backend: str = "torch", 
               "weights": weights}
     defaults = {"backend": "torch", "precision": "fp32", "compile": False, "batch_size": None, "weights": None}
     kwargs = {k: v for k, v in chosen.items() if v != defaults[k]}
-    if device != "cpu" or backend == "torch":
-        kwargs["device"] = device
+    kwargs["device"] = device  # every backend takes it (ONNX Runtime refuses all but "cpu", with a message)
     try:
         return PoseEstimator.from_pretrained(model, **kwargs, **options)
     except KeyError as exc:
