@@ -18,14 +18,14 @@ Sets: the 18 COCO images OpenPose ships with keypoints and the 28 train2017 imag
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 import posekit
+from posekit.bench.timing import sample_ms
+from posekit.io.coco import load_coco_annotations
+from posekit.io.video import read_video_frames
 from posekit.metrics.recall import PersonRecall, person_recall
 from posekit.pipelines.mediapipe_pose import BlazePoseEstimator
 from posekit.skeletons import coco17
@@ -37,7 +37,7 @@ SETS = {"openpose": ("coco/openpose_examples_keypoints.json", "coco/openpose_exa
 def load_set(shared: Path, name: str) -> list[tuple[np.ndarray, list[dict]]]:
     """[(RGB image, its annotations)] of one set (images present on disk only)."""
     ann_file, folder = SETS[name]
-    data = json.loads((shared / "data" / ann_file).read_text())
+    data = load_coco_annotations(shared / "data" / ann_file)
     anns: dict[int, list[dict]] = {}
     for a in data["annotations"]:
         anns.setdefault(a["image_id"], []).append(a)
@@ -49,19 +49,6 @@ def load_set(shared: Path, name: str) -> list[tuple[np.ndarray, list[dict]]]:
     return out
 
 
-def video_frames(shared: Path, step: int = 10) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(shared / "data" / "videos" / "openpose_example_video.avi"))
-    frames, index = [], 0
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        if index % step == 0:
-            frames.append(np.ascontiguousarray(bgr[..., ::-1]))
-        index += 1
-    return frames
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--settings", default="1:0.5,1:0.3,2:0.5,2:0.3,3:0.3",
@@ -70,7 +57,7 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
     args = ap.parse_args()
     sets = {name: load_set(args.shared, name) for name in SETS}
-    frames = video_frames(args.shared)
+    frames = read_video_frames(args.shared / "data" / "videos" / "openpose_example_video.avi", every=10)
     print(f"# {', '.join(f'{k}: {len(v)} images' for k, v in sets.items())}; video: {len(frames)} frames; "
           f"backend {args.backend}")
     print("| tiles | min score | filter | OpenPose found / unmatched | train2017 found / unmatched | video persons "
@@ -91,16 +78,9 @@ def main() -> None:
                     total += person_recall(e(rgb).to_skeleton(coco17).keypoints, anns, coco17.sigmas)
                 cells.append(f"{total.found} / {total.people}, {total.unmatched}")
             persons = sum(len(e(f)) for f in frames)
-            times = []
-            for rgb, _ in sets["openpose"]:
-                runs = []
-                for _ in range(3):
-                    t0 = time.perf_counter()
-                    e(rgb)
-                    runs.append(time.perf_counter() - t0)
-                times.append(min(runs))
+            times = [min(sample_ms(lambda: e(rgb), 3, 0)) for rgb, _ in sets["openpose"]]
             print(f"| {tiles} | {score} | {label} | {cells[0]} | {cells[1]} | {persons} "
-                  f"| {np.median(times) * 1000:.0f} |", flush=True)
+                  f"| {np.median(times):.0f} |", flush=True)
 
 
 if __name__ == "__main__":
