@@ -218,15 +218,25 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
         for name, seq in (("boxes", boxes), ("detections", detections), ("rois", rois)):
             if seq is not None and len(seq) != len(rgbs):
                 raise ValueError(f"{name} must hold one entry per image ({len(rgbs)}), got {len(seq)}")
-        plans = []
+        plans, dets = [], []
         for i, rgb in enumerate(rgbs):
+            d = None
             if rois is not None:
                 r = rois[i]
                 plans.append((r, r.bounds_px()))
+            elif boxes is not None:
+                plans.append(self._plan(rgb, boxes[i], None))
             else:
-                plans.append(self._plan(rgb, None if boxes is None else boxes[i],
-                                        None if detections is None else detections[i]))
-        return [res for res, _ in self._predict_plans(rgbs, plans)]
+                d = self._detect(rgb) if detections is None else detections[i]
+                plans.append(self._plan(rgb, None, d))
+            dets.append(d)
+        return [self._finish(res, keep, d) for (res, keep), d in zip(self._predict_plans(rgbs, plans), dets)]
+
+    def _finish(self, result: LandmarkResult, keep: np.ndarray, detections: Detections | None) -> LandmarkResult:
+        """Hook of :meth:`predict_batch` for one image's result: ``detections`` are the image's detections (None
+        when ROIs or boxes were given) and ``keep`` the indices of those whose instance passed ``min_presence``.
+        The base class returns ``result`` unchanged."""
+        return result
 
     def _predict_plans(self, rgbs: list[np.ndarray], plans: list[tuple[Rois, np.ndarray]]
                        ) -> list[tuple[LandmarkResult, np.ndarray]]:

@@ -17,7 +17,6 @@ import torch
 
 from posekit.detect.mediapipe import POSE_DETECTION_CONFIG, blazepose_detector
 from posekit.detect.tiled import TiledDetector, TileFilter, tile_false_positives, wants_candidates
-from posekit.io.image import load_image
 from posekit.models._mediapipe_wheel import POSE_LANDMARK_FULL, load_mediapipe_module
 from posekit.pipelines import _roi
 from posekit.pipelines._roi import Rois
@@ -147,26 +146,12 @@ class BlazePoseEstimator(MediaPipeLandmarkEstimator):
         self.min_confidence_to_refine = float(min_confidence_to_refine)
         self.tile_filter = tile_filter
 
-    def predict_batch(
-        self, images: Sequence[Any], *, boxes: Sequence[Any] | None = None,
-        detections: Sequence[Detections] | None = None, rois: Sequence[Rois] | None = None,
-    ) -> list[LandmarkResult]:
-        """As :meth:`MediaPipeLandmarkEstimator.predict_batch`; candidate instances (``needs_check``) that
-        :func:`~posekit.detect.tiled.tile_false_positives` rejects are dropped."""
-        if boxes is not None or rois is not None or self.tile_filter is None:
-            return super().predict_batch(images, boxes=boxes, detections=detections, rois=rois)
-        rgbs = [load_image(im) for im in images]
-        if detections is not None and len(detections) != len(rgbs):
-            raise ValueError(f"detections must hold one entry per image ({len(rgbs)}), got {len(detections)}")
-        dets = [self._detect(rgb) if detections is None else detections[i] for i, rgb in enumerate(rgbs)]
-        plans = [self._plan(rgb, None, d) for rgb, d in zip(rgbs, dets)]
-        out = []
-        for (result, keep), d in zip(self._predict_plans(rgbs, plans), dets):
-            if d.needs_check is not None and len(result):
-                out.append(self._drop_tile_false_positives(result, d.needs_check[keep]))
-            else:
-                out.append(result)
-        return out
+    def _finish(self, result: LandmarkResult, keep: np.ndarray, detections: Detections | None) -> LandmarkResult:
+        """Candidate instances (``needs_check``) that :func:`~posekit.detect.tiled.tile_false_positives` rejects
+        are dropped (in :meth:`predict_batch` and everything built on it)."""
+        if self.tile_filter is None or detections is None or detections.needs_check is None or not len(result):
+            return result
+        return self._drop_tile_false_positives(result, detections.needs_check[keep])
 
     def _drop_tile_false_positives(self, result: LandmarkResult, needs_check: np.ndarray) -> LandmarkResult:
         sigmas, torso = _tile_filter_constants()
