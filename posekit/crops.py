@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
+
+from posekit.warps import check_image, warp_affine_exact
 
 __all__ = [
     "box_to_center_scale",
@@ -261,42 +262,23 @@ def transform_points(points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
     return np.einsum("nij,nkj->nki", m[:, :, :2], p) + m[:, None, :, 2]
 
 
-def warp_crops(
-    image: np.ndarray,
-    matrices: np.ndarray,
-    output_size: Sequence[int],
-    *,
-    border: int = cv2.BORDER_CONSTANT,
-    interpolation: int = cv2.INTER_LINEAR,
-) -> np.ndarray:
-    """Cut one crop per matrix out of ``image`` with ``cv2.warpAffine`` (as MMPose's ``TopdownAffine``).
+def warp_crops(image: np.ndarray, matrices: np.ndarray, output_size: Sequence[int]) -> np.ndarray:
+    """Cut one bilinear crop per matrix out of ``image``, as MMPose's ``TopdownAffine`` does.
+
+    The pixels are those of ``cv2.warpAffine(INTER_LINEAR, BORDER_CONSTANT 0)`` in OpenCV 5.0, the release that
+    made MMPose's fixtures, computed by :func:`posekit.warps.warp_affine_exact` (no dependence on the installed
+    OpenCV).
 
     Args:
         image: (H, W, C) uint8 (any channel order; it is kept). Never modified.
         matrices: (N, 2, 3) image -> crop affine matrices (see :func:`warp_matrix`).
         output_size: ``(width, height)`` of the crops.
-        border: OpenCV border mode; constant borders are filled with 0.
-        interpolation: OpenCV interpolation flag.
 
     Returns:
-        (N, height, width, C) uint8 crops.
+        (N, height, width, C) uint8 crops; outside the image is 0.
     """
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
-    if image.dtype != np.uint8:
-        raise ValueError(f"image must be uint8, got dtype {image.dtype}")
-    if image.ndim != 3 or image.shape[0] == 0 or image.shape[1] == 0 or not 1 <= image.shape[2] <= 4:
-        raise ValueError(f"image must have shape (H, W, C) with 1 <= C <= 4, got {image.shape}")
-    m = _matrices(matrices)
-    out_w, out_h = _size("output_size", output_size)
-    channels = image.shape[2]
-    crops = np.empty((m.shape[0], out_h, out_w, channels), dtype=np.uint8)
-    for i in range(m.shape[0]):
-        warped = cv2.warpAffine(
-            image, m[i], (out_w, out_h), flags=interpolation, borderMode=border, borderValue=(0, 0, 0, 0)
-        )
-        crops[i] = warped.reshape(out_h, out_w, channels)
-    return crops
+    check_image(image)
+    return warp_affine_exact(image, _matrices(matrices), _size("output_size", output_size))
 
 
 def crop_to_image(
@@ -325,64 +307,3 @@ def crop_to_image(
     size = np.asarray(_size("input_size", input_size), dtype=np.float64)
     out = k.astype(np.float64) / size * s + c[:, None, :] - 0.5 * s
     return out.astype(_float_dtype(k), copy=False)
-
-
-# OpenCV 4's fixed-point bilinear sampling (MediaPipe 0.10.14 links OpenCV 4; OpenCV 5 rounds differently).
-_INTER_BITS = 5
-_TAB = 1 << _INTER_BITS
-
-
-def _fixed_point_maps(matrix: np.ndarray, out_w: int, out_h: int) -> tuple[np.ndarray, np.ndarray]:
-    """OpenCV 4's ``warpPerspective`` INTER_LINEAR map for a (3, 3) image->output matrix: integer source pixel
-    (int16 x, y) and the 5-bit sub-pixel index ``(fy << 5) | fx`` of every output pixel (``cvRound`` rounding)."""
-    m = np.linalg.inv(matrix)
-    x = np.arange(out_w, dtype=np.float64)[None, :]
-    y = np.arange(out_h, dtype=np.float64)[:, None]
-    wgt = m[2, 0] * x + (m[2, 1] * y + m[2, 2])
-    wgt = np.where(wgt != 0, _TAB / np.where(wgt != 0, wgt, 1.0), 0.0)
-    lim = (-(2.0 ** 31), 2.0 ** 31 - 1)
-    fx = np.clip((m[0, 1] * y + m[0, 2] + m[0, 0] * x) * wgt, *lim)
-    fy = np.clip((m[1, 1] * y + m[1, 2] + m[1, 0] * x) * wgt, *lim)
-    ix, iy = np.rint(fx).astype(np.int64), np.rint(fy).astype(np.int64)
-    xy = np.stack([ix >> _INTER_BITS, iy >> _INTER_BITS], -1).clip(-32768, 32767).astype(np.int16)
-    frac = ((iy & (_TAB - 1)) * _TAB + (ix & (_TAB - 1))).astype(np.uint16)
-    return xy, frac
-
-
-def warp_perspective_exact(image: np.ndarray, matrices: np.ndarray, out_size: tuple[int, int], *,
-                           border: str = "replicate") -> np.ndarray:
-    """Bilinear crops bit-identical to OpenCV 4's ``cv2.warpPerspective(image, M, out_size, INTER_LINEAR)``.
-
-    MediaPipe's detector letterbox and landmark crops are made by OpenCV 4; OpenCV 5 rounds sub-pixel positions
-    differently (up to 3 grey levels apart), which moves landmarks. The fixed-point sampling map is computed here
-    and applied with ``cv2.remap``, so the result is OpenCV 4's whatever OpenCV is installed.
-
-    Args:
-        image: (H, W, C) uint8, not modified.
-        matrices: (N, 3, 3) or (N, 2, 3) maps from image pixels to crop pixels (OpenCV's convention: pixel
-            ``(i, j)`` sits at integer ``(x=j, y=i)``).
-        out_size: crop ``(width, height)``.
-        border: ``"replicate"`` (``BORDER_REPLICATE``) or ``"zero"`` (``BORDER_CONSTANT`` 0).
-
-    Returns:
-        (N, height, width, C) uint8.
-    """
-    if border not in ("replicate", "zero"):
-        raise ValueError(f"border must be 'replicate' or 'zero', got {border!r}")
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.dtype != np.uint8:
-        raise ValueError(f"image must be an (H, W, C) uint8 array, got {getattr(image, 'shape', type(image))} "
-                         f"{getattr(image, 'dtype', '')}")
-    mats = np.asarray(matrices, dtype=np.float64)
-    if mats.ndim != 3 or mats.shape[1:] not in ((3, 3), (2, 3)):
-        raise ValueError(f"matrices must have shape (N, 3, 3) or (N, 2, 3), got {mats.shape}")
-    if mats.shape[1] == 2:
-        mats = np.concatenate([mats, np.broadcast_to([[[0.0, 0.0, 1.0]]], (len(mats), 1, 3))], 1)
-    ow, oh = (int(v) for v in out_size)
-    mode = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
-    src = np.ascontiguousarray(image)
-    out = np.empty((len(mats), oh, ow, image.shape[2]), np.uint8)
-    for i, m in enumerate(mats):
-        xy, frac = _fixed_point_maps(m, ow, oh)
-        warped = cv2.remap(src, xy, frac, cv2.INTER_LINEAR, borderMode=mode, borderValue=0)
-        out[i] = warped.reshape(oh, ow, -1)
-    return out

@@ -17,3 +17,48 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent (the read-only ../shared data folder is not next to this checkout)")
     return path
+
+
+# Packages whose arithmetic a parity test can depend on: every failure report names their versions and the
+# thread counts it ran with, so a failure on another machine says at once what differs.
+_NUMERIC_PACKAGES = ("numpy", "torch", "opencv-python-headless", "onnxruntime", "ai-edge-litert", "scipy",
+                     "pycocotools")
+
+
+def _environment() -> str:
+    import os
+    from importlib import metadata
+
+    versions = []
+    for name in _NUMERIC_PACKAGES:
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name} absent")
+    threads = f"os.cpu_count() {os.cpu_count()}"
+    try:
+        import torch
+
+        threads += f", torch threads {torch.get_num_threads()} (interop {torch.get_num_interop_threads()})"
+    except ImportError:
+        pass
+    try:
+        import cv2
+
+        threads += f", cv2 threads {cv2.getNumThreads()}"
+    except ImportError:
+        pass
+    env = {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")}
+    return "; ".join(versions) + "\n" + threads + (f"; {env}" if env else "")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return "posekit numerics: " + _environment().replace("\n", "\n  ")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa: ARG001
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        report.sections.append(("posekit numerics (versions and threads of this run)", _environment()))

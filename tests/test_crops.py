@@ -30,10 +30,19 @@ PARITY_2D = {
     "vitpose_tiny_simple": True,
     "rtmpose_t": False,
 }
-# OpenCV builds differ in a few rounding decisions of cv2.warpAffine; the same matrix through the same
-# call gives 3 values off by one in one e2e crop here. Anything beyond this budget is a geometry bug.
-MAX_PIXEL_DIFF = 1
-MAX_DIFFERING_VALUES = 8
+# posekit.warps reproduces OpenCV 5.0's warpAffine (the fixtures' OpenCV) in NumPy: 38 of the 39 fixture crops
+# are identical. The third e2e box of the non-UDP models keeps 3 values one grey level off (of 147456): they sit
+# within 6e-4 of a .5 rounding tie and no float32 evaluation order reproduces all crops at once (fixtures made on
+# another CPU). The budget names exactly that crop; every other crop must be identical.
+KNOWN_OFF_BY_ONE = {("e2e", "hrnet_tiny", 2): 3, ("e2e", "rtmpose_t", 2): 3}
+
+
+def _assert_crops_identical(crops: np.ndarray, ref_nhwc: np.ndarray, case: tuple[str, str]) -> None:
+    diff = np.abs(crops.astype(np.int16) - ref_nhwc.astype(np.int16))
+    for i in range(len(crops)):
+        allowed = KNOWN_OFF_BY_ONE.get((*case, i), 0)
+        assert diff[i].max() <= min(allowed, 1), f"{case} crop {i}: max |diff| {diff[i].max()}"
+        assert int((diff[i] > 0).sum()) <= allowed, f"{case} crop {i}: {(diff[i] > 0).sum()} values differ"
 
 
 def _mmpose_input_cs(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,9 +73,7 @@ def test_e2e_crops_match_mmpose(name: str) -> None:
     crops = warp_crops(image, matrices, INPUT_SIZE)
     np.testing.assert_array_equal(image, original)
     assert crops.shape == (3, 256, 192, 3) and crops.dtype == np.uint8
-    diff = np.abs(crops.astype(np.int16) - ref["crops_uint8_bgr"].transpose(0, 2, 3, 1))
-    assert diff.max() <= MAX_PIXEL_DIFF, f"max |diff| {diff.max()}"
-    assert (diff > 0).sum(axis=(1, 2, 3)).max() <= MAX_DIFFERING_VALUES, (diff > 0).sum(axis=(1, 2, 3))
+    _assert_crops_identical(crops, ref["crops_uint8_bgr"].transpose(0, 2, 3, 1), ("e2e", name))
 
 
 @pytest.mark.parametrize("name", sorted(PARITY_2D))
@@ -79,9 +86,7 @@ def test_parity_center_scale_and_crops(name: str) -> None:
     image = cv2.imread(str(shared_path("data", "mmpose_testdata", "tests", "data", "coco", "000000196141.jpg")))
     assert image is not None
     crops = warp_crops(image, warp_matrix(center, scale, INPUT_SIZE, udp=PARITY_2D[name]), INPUT_SIZE)
-    diff = np.abs(crops.astype(np.int16) - np.load(folder / "input_uint8_bgr.npy").transpose(0, 2, 3, 1))
-    assert diff.max() <= MAX_PIXEL_DIFF, f"max |diff| {diff.max()}"
-    assert (diff > 0).sum(axis=(1, 2, 3)).max() <= MAX_DIFFERING_VALUES, (diff > 0).sum(axis=(1, 2, 3))
+    _assert_crops_identical(crops, np.load(folder / "input_uint8_bgr.npy").transpose(0, 2, 3, 1), ("parity", name))
     m = warp_matrix(center, scale, INPUT_SIZE, udp=PARITY_2D[name])
     m_inv = warp_matrix(center, scale, INPUT_SIZE, udp=PARITY_2D[name], inverse=True)
     np.testing.assert_allclose(m_inv, invert_affine(m), rtol=0, atol=1e-9)

@@ -5,7 +5,7 @@ The pipeline is MediaPipe 0.10.14's detection subgraph (``pose_detection_cpu.pbt
 
 1. ``ImageToTensorCalculator`` with ``keep_aspect_ratio: true, border_mode: BORDER_ZERO``: the whole image is
    letterboxed into the square input (:func:`letterbox`); OpenCV-4's fixed-point bilinear warp is reproduced
-   bit-exactly by :func:`posekit.crops.warp_perspective_exact` (independent of the installed OpenCV), then values are mapped to
+   bit-exactly by :func:`posekit.warps.warp_perspective_exact` (independent of the installed OpenCV), then values are mapped to
    the model's range ([-1, 1] for pose and face, [0, 1] for palm).
 2. The network (a converted TFLite ``nn.Module``: NCHW float32 in, ``(raw_boxes (B, N, C), raw_scores (B, N, 1))``
    out in TFLite layout).
@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import torch
 
-from posekit.crops import warp_perspective_exact
+from posekit.warps import warp_perspective_exact
 from posekit.detect.ssd import AnchorOptions, DecodeOptions, decode_ssd, ssd_anchors, weighted_nms
 from posekit.models._mediapipe_wheel import (
     FACE_DETECTION_SHORT_RANGE, PALM_DETECTION_FULL, PALM_DETECTION_LITE, POSE_DETECTION, TFLiteAsset,

@@ -12,7 +12,7 @@ import torch
 from posekit.detect.mediapipe import (
     FACE_DETECTION_SHORT_RANGE_CONFIG, POSE_DETECTION_CONFIG, MediaPipeDetector, letterbox, postprocess, rect_matrix,
 )
-from posekit.crops import warp_perspective_exact
+from posekit.warps import warp_perspective_exact
 from tests.conftest import shared_path
 
 FIX = ("fixtures", "blazepose")

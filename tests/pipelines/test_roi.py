@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit.crops import warp_perspective_exact
+from posekit.warps import warp_perspective_exact
 from posekit.pipelines import _roi
 from posekit.pipelines.mediapipe_pose import refine_landmarks_from_heatmap
 from tests.conftest import shared_path

@@ -1,0 +1,173 @@
+"""Own bilinear warps whose pixels do not depend on the installed OpenCV.
+
+Parity with MMPose and MediaPipe needs the exact grey levels their crops had, and OpenCV changes how it
+rounds sub-pixel positions between releases (4.x: 5-bit fixed point; 5.0: float32 with FMA; 5.1 differs from
+5.0 in one value in ~50). The two reference behaviours are written out here:
+
+* :func:`warp_affine_exact`: OpenCV 5.0's ``cv2.warpAffine(INTER_LINEAR, BORDER_CONSTANT 0)`` on uint8 images,
+  which made MMPose's top-down crops in ``shared/fixtures/mmpose`` (opencv-python 5.0.0.93). Computed in NumPy.
+* :func:`warp_perspective_exact`: OpenCV 4's ``cv2.warpPerspective(INTER_LINEAR)``, which MediaPipe 0.10.14 links.
+  The fixed-point sampling map is computed here and applied by ``cv2.remap`` with integer maps.
+
+Frames: OpenCV's pixel convention (pixel ``(i, j)`` sits at integer ``(x=j, y=i)``), x right, y down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+__all__ = ["warp_affine_exact", "warp_perspective_exact"]
+
+
+def check_image(image: np.ndarray) -> np.ndarray:
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"image must be uint8, got dtype {image.dtype}")
+    if image.ndim != 3 or image.shape[0] == 0 or image.shape[1] == 0 or not 1 <= image.shape[2] <= 4:
+        raise ValueError(f"image must have shape (H, W, C) with 1 <= C <= 4, got {image.shape}")
+    return image
+
+
+def _fma32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """float32 ``a * b + c`` with one rounding (a fused multiply-add), through float64.
+
+    Exact for the operands used here: the product of two float32 values is exact in float64, and the sum with
+    ``c`` is too unless the terms differ by more than ~2**29 in magnitude (then a double rounding can move the
+    last float32 bit; no crop geometry gets there).
+    """
+    return (np.asarray(a, np.float64) * np.asarray(b, np.float64) + np.asarray(c, np.float64)).astype(np.float32)
+
+
+def _invert_affine_cv(m: np.ndarray) -> np.ndarray:
+    """OpenCV's ``invertAffineTransform`` as ``warpAffine`` does it (closed form, float64); (2, 3) -> (2, 3)."""
+    det = m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0]
+    d = 1.0 / det if det != 0 else 0.0
+    a11, a22, a12, a21 = m[1, 1] * d, m[0, 0] * d, -m[0, 1] * d, -m[1, 0] * d
+    b1 = -a11 * m[0, 2] - a12 * m[1, 2]
+    b2 = -a21 * m[0, 2] - a22 * m[1, 2]
+    return np.array([[a11, a12, b1], [a21, a22, b2]])
+
+
+def _affine_one(padded: np.ndarray, h: int, w: int, m: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
+    """One crop from the zero-padded image ``padded`` ((h + 2) x (w + 2) x C) for the image->crop matrix ``m``."""
+    inv = _invert_affine_cv(m).astype(np.float32)  # OpenCV 5 casts the inverse matrix to float32
+    y = np.arange(out_h, dtype=np.float32)[:, None]
+    x = np.arange(out_w, dtype=np.float32)[None, :]
+    # Per row, in float32 with two roundings: M_x = y * M[1] + M[2]; per pixel, one FMA: sx = M[0] * x + M_x.
+    sx = _fma32(inv[0, 0], x, y * inv[0, 1] + inv[0, 2])
+    sy = _fma32(inv[1, 0], x, y * inv[1, 1] + inv[1, 2])
+    lim = np.float32(2 ** 30)
+    sx, sy = np.clip(sx, -lim, lim), np.clip(sy, -lim, lim)  # far-away points are outside either way
+    fx, fy = np.floor(sx), np.floor(sy)
+    alpha, beta = (sx - fx)[..., None], (sy - fy)[..., None]
+    ix, iy = fx.astype(np.int64), fy.astype(np.int64)
+    # A pixel all of whose four taps fall outside is the border value; the others sample the zero-padded image.
+    outside = (ix < -1) | (ix >= w) | (iy < -1) | (iy >= h)
+    stride = w + 2
+    idx = (np.clip(iy, -1, h - 1) + 1) * stride + (np.clip(ix, -1, w - 1) + 1)
+    flat = padded.reshape(-1, padded.shape[2])
+    p00, p01 = flat[idx].astype(np.float32), flat[idx + 1].astype(np.float32)
+    p10, p11 = flat[idx + stride].astype(np.float32), flat[idx + stride + 1].astype(np.float32)
+    top = _fma32(alpha, p01 - p00, p00)
+    bottom = _fma32(alpha, p11 - p10, p10)
+    value = _fma32(beta, bottom - top, top)
+    out = np.clip(np.rint(value), 0, 255).astype(np.uint8)  # v_round: half to even; saturating packs
+    out[outside] = 0
+    return out
+
+
+def warp_affine_exact(image: np.ndarray, matrices: np.ndarray, out_size: Sequence[int]) -> np.ndarray:
+    """Bilinear crops as OpenCV 5.0's ``cv2.warpAffine(image, M, out_size, INTER_LINEAR, BORDER_CONSTANT, 0)``.
+
+    OpenCV 5.0 inverts ``M`` in float64, casts it to float32, computes each row's offset ``y * M[1] + M[2]`` in
+    float32, each source position with one FMA, and interpolates in float32 with FMAs
+    (``p0 + alpha * (p1 - p0)``, first along x then along y), rounding half to even. This reproduces MMPose's
+    fixture crops (made with opencv-python 5.0.0.93) whatever OpenCV is installed.
+
+    Args:
+        image: (H, W, C) uint8, 1 <= C <= 4, any channel order (kept). Not modified.
+        matrices: (N, 2, 3) image -> crop affine maps (image pixels to crop pixels).
+        out_size: crop ``(width, height)``.
+
+    Returns:
+        (N, height, width, C) uint8; positions whose four neighbours all lie outside the image are 0, partly
+        outside ones interpolate with 0 for the missing neighbours (OpenCV's constant border).
+    """
+    image = check_image(image)
+    mats = np.asarray(matrices, dtype=np.float64)
+    if mats.ndim != 3 or mats.shape[1:] != (2, 3):
+        raise ValueError(f"matrices must have shape (N, 2, 3), got {mats.shape}")
+    if not np.all(np.isfinite(mats)):
+        raise ValueError("matrices must be finite")
+    ow, oh = (int(v) for v in out_size)
+    h, w, c = image.shape
+    padded = cv2.copyMakeBorder(image, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0).reshape(h + 2, w + 2, c)
+    out = np.empty((len(mats), oh, ow, c), np.uint8)
+    for i, m in enumerate(mats):
+        out[i] = _affine_one(padded, h, w, m, ow, oh)
+    return out
+
+
+# OpenCV 4's fixed-point bilinear sampling (MediaPipe 0.10.14 links OpenCV 4; OpenCV 5 rounds differently).
+_INTER_BITS = 5
+_TAB = 1 << _INTER_BITS
+
+
+def _fixed_point_maps(matrix: np.ndarray, out_w: int, out_h: int) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV 4's ``warpPerspective`` INTER_LINEAR map for a (3, 3) image->output matrix: integer source pixel
+    (int16 x, y) and the 5-bit sub-pixel index ``(fy << 5) | fx`` of every output pixel (``cvRound`` rounding)."""
+    m = np.linalg.inv(matrix)
+    x = np.arange(out_w, dtype=np.float64)[None, :]
+    y = np.arange(out_h, dtype=np.float64)[:, None]
+    wgt = m[2, 0] * x + (m[2, 1] * y + m[2, 2])
+    wgt = np.where(wgt != 0, _TAB / np.where(wgt != 0, wgt, 1.0), 0.0)
+    lim = (-(2.0 ** 31), 2.0 ** 31 - 1)
+    fx = np.clip((m[0, 1] * y + m[0, 2] + m[0, 0] * x) * wgt, *lim)
+    fy = np.clip((m[1, 1] * y + m[1, 2] + m[1, 0] * x) * wgt, *lim)
+    ix, iy = np.rint(fx).astype(np.int64), np.rint(fy).astype(np.int64)
+    xy = np.stack([ix >> _INTER_BITS, iy >> _INTER_BITS], -1).clip(-32768, 32767).astype(np.int16)
+    frac = ((iy & (_TAB - 1)) * _TAB + (ix & (_TAB - 1))).astype(np.uint16)
+    return xy, frac
+
+
+def warp_perspective_exact(image: np.ndarray, matrices: np.ndarray, out_size: tuple[int, int], *,
+                           border: str = "replicate") -> np.ndarray:
+    """Bilinear crops bit-identical to OpenCV 4's ``cv2.warpPerspective(image, M, out_size, INTER_LINEAR)``.
+
+    MediaPipe's detector letterbox and landmark crops are made by OpenCV 4; OpenCV 5 rounds sub-pixel positions
+    differently (up to 3 grey levels apart), which moves landmarks. The fixed-point sampling map is computed here
+    and applied with ``cv2.remap`` (integer maps: a table lookup with 15-bit weights), so the result is OpenCV 4's
+    whatever OpenCV is installed.
+
+    Args:
+        image: (H, W, C) uint8, not modified.
+        matrices: (N, 3, 3) or (N, 2, 3) maps from image pixels to crop pixels.
+        out_size: crop ``(width, height)``.
+        border: ``"replicate"`` (``BORDER_REPLICATE``) or ``"zero"`` (``BORDER_CONSTANT`` 0).
+
+    Returns:
+        (N, height, width, C) uint8.
+    """
+    if border not in ("replicate", "zero"):
+        raise ValueError(f"border must be 'replicate' or 'zero', got {border!r}")
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image must be an (H, W, C) uint8 array, got {getattr(image, 'shape', type(image))} "
+                         f"{getattr(image, 'dtype', '')}")
+    mats = np.asarray(matrices, dtype=np.float64)
+    if mats.ndim != 3 or mats.shape[1:] not in ((3, 3), (2, 3)):
+        raise ValueError(f"matrices must have shape (N, 3, 3) or (N, 2, 3), got {mats.shape}")
+    if mats.shape[1] == 2:
+        mats = np.concatenate([mats, np.broadcast_to([[[0.0, 0.0, 1.0]]], (len(mats), 1, 3))], 1)
+    ow, oh = (int(v) for v in out_size)
+    mode = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
+    src = np.ascontiguousarray(image)
+    out = np.empty((len(mats), oh, ow, image.shape[2]), np.uint8)
+    for i, m in enumerate(mats):
+        xy, frac = _fixed_point_maps(m, ow, oh)
+        warped = cv2.remap(src, xy, frac, cv2.INTER_LINEAR, borderMode=mode, borderValue=0)
+        out[i] = warped.reshape(oh, ow, -1)
+    return out
