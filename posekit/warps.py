@@ -52,32 +52,40 @@ def _invert_affine_cv(m: np.ndarray) -> np.ndarray:
     return np.array([[a11, a12, b1], [a21, a22, b2]])
 
 
-def _affine_one(padded: np.ndarray, h: int, w: int, m: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
-    """One crop from the zero-padded image ``padded`` ((h + 2) x (w + 2) x C) for the image->crop matrix ``m``."""
+_TAP_OFFSETS = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], np.int16)[:, None, None, :]
+
+
+def _affine_one(image: np.ndarray, m: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
+    """One (out_h, out_w, C) crop of ``image`` for the image->crop matrix ``m`` (see :func:`warp_affine_exact`)."""
+    h, w, c = image.shape
     inv = _invert_affine_cv(m).astype(np.float32)  # OpenCV 5 casts the inverse matrix to float32
     y = np.arange(out_h, dtype=np.float32)[:, None]
     x = np.arange(out_w, dtype=np.float32)[None, :]
     # Per row, in float32 with two roundings: M_x = y * M[1] + M[2]; per pixel, one FMA: sx = M[0] * x + M_x.
     sx = _fma32(inv[0, 0], x, y * inv[0, 1] + inv[0, 2])
     sy = _fma32(inv[1, 0], x, y * inv[1, 1] + inv[1, 2])
-    lim = np.float32(2 ** 30)
-    sx, sy = np.clip(sx, -lim, lim), np.clip(sy, -lim, lim)  # far-away points are outside either way
+    # Positions beyond one pixel outside the image read only border pixels, wherever they are: clip them there.
+    sx = np.clip(sx, np.float32(-2), np.float32(w + 1))
+    sy = np.clip(sy, np.float32(-2), np.float32(h + 1))
     fx, fy = np.floor(sx), np.floor(sy)
-    alpha, beta = (sx - fx)[..., None], (sy - fy)[..., None]
-    ix, iy = fx.astype(np.int64), fy.astype(np.int64)
-    # A pixel all of whose four taps fall outside is the border value; the others sample the zero-padded image.
-    outside = (ix < -1) | (ix >= w) | (iy < -1) | (iy >= h)
-    stride = w + 2
-    idx = (np.clip(iy, -1, h - 1) + 1) * stride + (np.clip(ix, -1, w - 1) + 1)
-    flat = padded.reshape(-1, padded.shape[2])
-    p00, p01 = flat[idx].astype(np.float32), flat[idx + 1].astype(np.float32)
-    p10, p11 = flat[idx + stride].astype(np.float32), flat[idx + stride + 1].astype(np.float32)
-    top = _fma32(alpha, p01 - p00, p00)
-    bottom = _fma32(alpha, p11 - p10, p10)
-    value = _fma32(beta, bottom - top, top)
-    out = np.clip(np.rint(value), 0, 255).astype(np.uint8)  # v_round: half to even; saturating packs
-    out[outside] = 0
-    return out
+    alpha, beta = (sx - fx).astype(np.float64)[..., None], (sy - fy).astype(np.float64)[..., None]
+    # The four neighbours (x, y), (x+1, y), (x, y+1), (x+1, y+1), fetched in one exact nearest-pixel copy
+    # (integer maps; outside the image reads 0).
+    xy = np.stack([fx, fy], axis=-1).astype(np.int16)
+    maps = (xy[None] + _TAP_OFFSETS).reshape(4 * out_h, out_w, 2)
+    taps = cv2.remap(image, maps, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    p00, p01, p10, p11 = taps.reshape(4, out_h, out_w, c)
+
+    def lerp(weight: np.ndarray, p0: np.ndarray, diff: np.ndarray) -> np.ndarray:
+        """OpenCV's FMA ``p0 + weight * diff`` in float32: product and sum exact in float64, one rounding."""
+        t = diff * weight  # float64
+        t += p0
+        return t.astype(np.float32)
+
+    top = lerp(alpha, p00, np.subtract(p01, p00, dtype=np.int16))  # integer differences are exact
+    bottom = lerp(alpha, p10, np.subtract(p11, p10, dtype=np.int16))
+    value = lerp(beta, top, bottom - top)  # the float32 difference of the rows, as OpenCV's v_sub rounds it
+    return np.clip(np.rint(value), 0, 255).astype(np.uint8)  # v_round: half to even; saturating packs
 
 
 def warp_affine_exact(image: np.ndarray, matrices: np.ndarray, out_size: Sequence[int]) -> np.ndarray:
@@ -104,11 +112,10 @@ def warp_affine_exact(image: np.ndarray, matrices: np.ndarray, out_size: Sequenc
     if not np.all(np.isfinite(mats)):
         raise ValueError("matrices must be finite")
     ow, oh = (int(v) for v in out_size)
-    h, w, c = image.shape
-    padded = cv2.copyMakeBorder(image, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0).reshape(h + 2, w + 2, c)
-    out = np.empty((len(mats), oh, ow, c), np.uint8)
+    src = np.ascontiguousarray(image)
+    out = np.empty((len(mats), oh, ow, image.shape[2]), np.uint8)
     for i, m in enumerate(mats):
-        out[i] = _affine_one(padded, h, w, m, ow, oh)
+        out[i] = _affine_one(src, m, ow, oh)
     return out
 
 
