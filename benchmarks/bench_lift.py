@@ -1,6 +1,7 @@
 """VideoPose3D-243 (full size, 1024 channels) lifting a 10,000-frame sequence on 2 CPU threads; goal < 2 s.
 
     python benchmarks/bench_lift.py [--frames 10000] [--threads 2] [--dtype float32|bfloat16] [--repeats 3]
+                                    [--json PATH]
 
 Times :func:`posekit.models.lifters.sequence.lift_sequence` (edge padding, chunked dilated convolutions, decode)
 end to end, median over repeats after one warm-up, and prints the time and its ratio to the 2 s goal. It also
@@ -24,6 +25,7 @@ frame, batched) and extrapolates it to the whole sequence. Weights are random (s
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import time
@@ -90,6 +92,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--forms", default=",".join(FORMS), help=f"network forms to time, from {','.join(FORMS)}")
     ap.add_argument("--strided-sample", type=int, default=256, help="windows timed for the strided comparison")
+    ap.add_argument("--json", default=None, help="also write the figures as JSON here")
     args = ap.parse_args()
     forms = [f for f in args.forms.split(",") if f]
     if unknown := sorted(set(forms) - set(FORMS)):
@@ -119,6 +122,9 @@ def main() -> None:
           f"cores; wall >> this means the cores were shared); other processes used up to {others:.2f} CPU-s "
           "per call")
     verdict = "met" if median < GOAL_S else "NOT met"
+    record = {"receptive_field": rf, "frames": args.frames, "threads": args.threads, "dtype": args.dtype,
+              "repeats": args.repeats, "median_s": median, "min_s": min(times), "cpu_per_thread_s": cpu_per_thread,
+              "goal_s": GOAL_S, "goal": verdict, "load_average": os.getloadavg(), "forms": {}}
     print(f"  goal {GOAL_S:.1f} s: ratio time/goal = {median / GOAL_S:.2f} ({verdict}); "
           f"CPU-time/goal = {cpu_per_thread / GOAL_S:.2f}")
 
@@ -137,6 +143,7 @@ def main() -> None:
         med, per_thread = statistics.median(times), statistics.median(cpu) / args.threads
         base = base or (med if name == "conv1d" else None)
         speedup = f"; {base / med:.2f}x vs conv1d" if base else ""
+        record["forms"][name] = {"median_s": med, "max_abs_diff_mm": float(np.abs(got - reference).max())}
         print(f"    {name:16s} median {med:.3f} s (min {min(times):.3f} s, CPU/threads {per_thread:.3f} s, "
               f"others {others:.2f} CPU-s){speedup}; max |diff| {np.abs(got - reference).max():.4f} mm")
     print(f"  (lift_sequence vs float32 conv1d: max |diff| {np.abs(out - reference).max():.4f} mm; "
@@ -151,6 +158,10 @@ def main() -> None:
         strided = (time.perf_counter() - t0) * args.frames / n
     print(f"  strided form, one window per frame (extrapolated from {n}): {strided:.1f} s "
           f"({strided / median:.0f}x slower)")
+    if args.json:
+        record["strided_extrapolated_s"] = strided
+        with open(args.json, "w") as fh:
+            json.dump(record, fh, indent=2)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,13 @@ processing them one after another (goal: >= 2x MediaPipe's sequential throughput
 The per-image latency comparison is ``posekit bench``; this script reuses its pieces (inputs, backends, peer
 lookup and MediaPipe peer script, timing loop).
 
-    python benchmarks/bench_mediapipe.py [--mediapipe-python PATH] [--backends eager,onnxruntime]
+    python benchmarks/bench_mediapipe.py [--mediapipe-python PATH] [--backends eager,onnxruntime] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 
 import cv2
@@ -36,6 +37,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--json", default=None, help="also write the figures as JSON here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -50,6 +52,8 @@ def main() -> None:
     print(f"# {len(rgbs)} images; MediaPipe sequential: "
           + (f"{mp_ms:.1f} ms/image" if mp_ms else f"skipped ({got.reason})"))
     mosaic, boxes = _mosaic(rgbs)
+    record = {"images": len(rgbs), "threads": args.threads, "repeats": args.repeats,
+              "mediapipe_ms_per_image": mp_ms, "mediapipe_skipped": None if mp_ms else got.reason, "posekit": {}}
     for backend in args.backends:
         est = estimator(backend, threads=args.threads)
         s = summarize(sample_ms(lambda: est.predict_batch(rgbs), args.repeats, args.warmup))
@@ -63,9 +67,13 @@ def main() -> None:
 
         s = summarize(sample_ms(one_frame, args.repeats, args.warmup))
         per_person = s.median_ms / len(boxes)
+        record["posekit"][backend] = {"batch_ms_per_image": per_image, "one_image_ms_per_person": per_person}
         speedup = f"{mp_ms / per_person:.2f}x MediaPipe's throughput (goal >= 2)" if mp_ms else ""
         print(f"posekit {backend:12s} 1 image, {len(boxes)} persons: {per_person:7.1f} ms/person  {speedup} "
               f"({one_frame()} poses above the presence threshold)", flush=True)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(record, fh, indent=2)
 
 
 def _mosaic(rgbs: list, tile: int = 320) -> tuple[np.ndarray, np.ndarray]:

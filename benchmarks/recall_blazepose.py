@@ -13,11 +13,13 @@ Sets: the 18 COCO images OpenPose ships with keypoints and the 28 train2017 imag
 ``../shared/data/coco``. Counts are deterministic on CPU fp32 (eager torch); times depend on the machine.
 
     python benchmarks/recall_blazepose.py [--settings 1:0.5,2:0.3] [--backend torch|onnxruntime] [--shared DIR]
+                                          [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +57,7 @@ def main() -> None:
                     help="comma-separated TILES:MIN_DETECTION_SCORE pairs (0.5 = mp.solutions.pose's default)")
     ap.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"])
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    ap.add_argument("--json", type=Path, default=None, help="also write the table as JSON here")
     args = ap.parse_args()
     sets = {name: load_set(args.shared, name) for name in SETS}
     frames = read_video_frames(args.shared / "data" / "videos" / "openpose_example_video.avi", every=10)
@@ -63,24 +66,29 @@ def main() -> None:
     print("| tiles | min score | filter | OpenPose found / unmatched | train2017 found / unmatched | video persons "
           "| ms / image |")
     print("|---:|---:|---|---|---|---:|---:|")
+    rows = []
     for item in args.settings.split(","):
         tiles, score = item.split(":")
         est = posekit.PoseEstimator.from_pretrained("blazepose_full", backend=args.backend, tiles=int(tiles),
                                                     min_detection_score=float(score))
         variants = [("on", est)]
         if est.tile_filter is not None and (int(tiles) > 1 or float(score) < 0.5):
-            variants.append(("off", BlazePoseEstimator(est.landmark_model, est.detector, tile_filter=None)))
+            variants.append(("off", BlazePoseEstimator(est.runner, est.detector, tile_filter=None)))  # same runner
         for label, e in variants:
-            cells = []
+            cells, row = [], {"tiles": int(tiles), "min_detection_score": float(score), "filter": label}
             for name, data in sets.items():
                 total = PersonRecall()
                 for rgb, anns in data:
                     total += person_recall(e(rgb).to_skeleton(coco17).keypoints, anns, coco17.sigmas)
                 cells.append(f"{total.found} / {total.people}, {total.unmatched}")
+                row[name] = {"found": total.found, "people": total.people, "unmatched": total.unmatched}
             persons = sum(len(e(f)) for f in frames)
             times = [min(sample_ms(lambda: e(rgb), 3, 0)) for rgb, _ in sets["openpose"]]
             print(f"| {tiles} | {score} | {label} | {cells[0]} | {cells[1]} | {persons} "
                   f"| {np.median(times):.0f} |", flush=True)
+            rows.append({**row, "video_persons": persons, "ms_per_image": float(np.median(times))})
+    if args.json is not None:
+        args.json.write_text(json.dumps({"backend": args.backend, "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":

@@ -8,14 +8,15 @@
 """
 
 from posekit.io.image import load_image
-from posekit.models._registry import create_model, list_models
+from posekit.models.registry import create_model, list_models
 from posekit.pipelines.base import PoseEstimator
+from posekit.pipelines.topdown import TopDownEstimator
 from posekit.types import Detections, FrameResult, Poses, Poses3D
 from posekit.viz import draw
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "PoseEstimator", "Poses", "Poses3D", "Detections", "FrameResult",
+    "PoseEstimator", "TopDownEstimator", "Poses", "Poses3D", "Detections", "FrameResult",
     "create_model", "list_models", "load_image", "draw", "__version__",
 ]

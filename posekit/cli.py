@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from posekit.bench.command import bench as bench_command
-from posekit._cli_common import (
+from posekit.cli_common import (
     IMAGE_SUFFIXES, BatchSize, Backend, Compile, Device, Precision, boxes_for, build_estimator, detection_options,
     expand_images, fail, image_id,
 )
@@ -32,7 +32,7 @@ def models(
     task: Annotated[Optional[str], typer.Option(help="Only models of this task: body, hand, face, lift3d.")] = None,
 ) -> None:
     """List the public model names with task, skeleton and whether weights work offline."""
-    from posekit.models._registry import get_entry, list_models
+    from posekit.models.registry import get_entry, list_models
 
     for name in list_models(task=task):
         e = get_entry(name)
@@ -128,12 +128,12 @@ def weights_fetch(
     force: Annotated[bool, typer.Option(help="Re-extract and re-convert even when cached.")] = False,
 ) -> None:
     """Download (or import) MediaPipe's TFLite files, verify their sha256, convert and cache them."""
-    from posekit.models import _weights
+    from posekit.models import mediapipe_wheel
 
-    if group != "all" and group not in _weights.MEDIAPIPE_GROUPS:
-        _fail(f"unknown weights group {group!r}; choose from {', '.join(_weights.MEDIAPIPE_GROUPS)} or all")
+    if group != "all" and group not in mediapipe_wheel.MEDIAPIPE_GROUPS:
+        _fail(f"unknown weights group {group!r}; choose from {', '.join(mediapipe_wheel.MEDIAPIPE_GROUPS)} or all")
     try:  # "all" reads or downloads the wheel once for every asset
-        paths = _weights.fetch_group(group, wheel=from_wheel, force=force)
+        paths = mediapipe_wheel.fetch_group(group, wheel=from_wheel, force=force)
     except (OSError, RuntimeError, ValueError) as exc:
         _fail(str(exc), 1)
     for p in paths:
@@ -273,7 +273,7 @@ def evaluate(
     results) and OUT/report.json, and prints a per-joint table. Bad annotation records and unreadable images are
     reported and skipped.
     """
-    from posekit import evaluate as ev
+    from posekit import eval as ev
 
     if ann is None:
         _fail("--ann is required (the annotation file; for lsp the folder holding joints.mat)")
@@ -307,7 +307,7 @@ def train(
 ) -> None:
     """Train or fine-tune a model from a YAML recipe with key=value overrides (DDP: run under torchrun)."""
     from posekit.train.config import ConfigError, load_config
-    from posekit.train.loop import latest_checkpoint
+    from posekit.train.checkpoint import latest_checkpoint
     from posekit.train.loop import train as run_training
 
     items = list(overrides or [])
@@ -343,8 +343,7 @@ def export(
     if format.lower() != "onnx":
         _fail(f"unknown export format {format!r}; supported: onnx")
     try:
-        from posekit.export.onnx import OnnxVerificationError
-        from posekit.export.ort_pipelines import export_model
+        from posekit.runtime.onnx_export import OnnxVerificationError, export_model
     except ImportError as exc:
         _fail(f"ONNX export needs the onnx and onnxruntime packages ({exc})", 1)
     try:
@@ -370,7 +369,7 @@ def lift(
         "--model", "-m", help="Lifter: simplebaseline3d_h36m or videopose3d_{27,81,243}f_h36m; optional with a "
                               "posekit .safetensors checkpoint (its own architecture is used).")] = None,
     weights: Annotated[Optional[Path], typer.Option(
-        help="posekit lifter checkpoint (.safetensors from `python -m posekit.train.lift`) or an official "
+        help="posekit lifter checkpoint (.safetensors from `python -m posekit.lift.train`) or an official "
              "MMPose / VideoPose3D checkpoint of --model.")] = None,
     out: Annotated[Path, typer.Option(help="Output folder: lift3d.json, lift3d.csv, lift3d.png.")] = Path("posekit-lift"),
     track: Annotated[str, typer.Option(help="Which person: longest (most frames), all, or a track id.")] = "longest",
@@ -385,8 +384,8 @@ def lift(
     Detector skeletons (blazepose33, coco17, ...) are converted to h36m17 first (posekit.threed.to_h36m). Bad
     lines are reported with their line number and skipped; the others are still lifted (exit code 1).
     """
-    from posekit.pipelines.lifting import resolve_lifter
-    from posekit.threed.lift_run import LiftInputError, lift_results_file
+    from posekit.lift.pipeline import resolve_lifter
+    from posekit.lift.run import LiftInputError, lift_results_file
 
     try:
         lifter = resolve_lifter(model, weights, device=device)

@@ -28,6 +28,8 @@ __all__ = [
     "oks_iou",
     "oks_nms",
     "soft_oks_nms",
+    "SCORE_MODES",
+    "rescore_instances",
 ]
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
@@ -363,3 +365,50 @@ def soft_oks_nms(
         resort = _descending(current)
         order, current = rest[resort], current[resort]
     return np.asarray(keep, dtype=np.int64), np.asarray(kept_scores, dtype=np.float64)
+
+
+# ------------------------------------------------------------------------------------------ instance scores
+
+#: the ``score_mode`` values of :func:`rescore_instances` (MMPose CocoMetric's)
+SCORE_MODES = ("bbox_keypoint", "keypoint", "bbox")
+
+
+def rescore_instances(
+    keypoint_scores: np.ndarray,
+    bbox_scores: np.ndarray,
+    *,
+    score_mode: str = "bbox_keypoint",
+    keypoint_score_thr: float = 0.2,
+) -> np.ndarray:
+    """Instance scores as MMPose's CocoMetric computes them, bit for bit (float32 arithmetic, sequential sum).
+
+    Args:
+        keypoint_scores: (N, K) keypoint scores (cast to float32).
+        bbox_scores: (N,) detection scores (cast to float32).
+        score_mode: ``"bbox_keypoint"``: box score x mean of the keypoint scores ``> keypoint_score_thr`` (0 when
+            none); ``"keypoint"``: plain mean of all keypoint scores; ``"bbox"``: the box score.
+        keypoint_score_thr: threshold of ``"bbox_keypoint"``.
+
+    Returns:
+        (N,) float32 scores.
+    """
+    if score_mode not in SCORE_MODES:
+        raise ValueError(f"score_mode must be one of {SCORE_MODES}, got {score_mode!r}")
+    kps = np.asarray(keypoint_scores, dtype=np.float32)
+    if kps.ndim != 2:
+        raise ValueError(f"keypoint_scores must have shape (N, K), got {kps.shape}")
+    n = kps.shape[0]
+    if kps.shape[1] == 0:
+        raise ValueError("keypoint_scores must have at least one keypoint (K >= 1)")
+    box = np.asarray(bbox_scores, dtype=np.float32)
+    if box.shape != (n,):
+        raise ValueError(f"bbox_scores must have shape ({n},), got {box.shape}")
+    if score_mode == "bbox":
+        return box.copy()
+    if score_mode == "keypoint":
+        return np.array([np.mean(row) for row in kps], dtype=np.float32).reshape(n)
+    above = kps > np.float32(keypoint_score_thr)
+    total = np.cumsum(np.where(above, kps, np.float32(0)), axis=1, dtype=np.float32)[:, -1]
+    count = above.sum(axis=1)
+    mean = np.where(count > 0, total / np.maximum(count, 1).astype(np.float32), np.float32(0))
+    return (box * mean.astype(np.float32)).astype(np.float32)

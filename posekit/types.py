@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from posekit.skeletons import Skeleton
+from posekit.postprocess import rescore_instances
+from posekit.skeletons import Skeleton, mapping
+from posekit.viz import draw
 
 __all__ = ["Detections", "Poses", "Poses3D", "FrameResult"]
 
@@ -205,10 +207,8 @@ class Poses:
 
     def instance_scores(self, *, keypoint_threshold: float = 0.2) -> np.ndarray:
         """(N,) float32 person scores: box score x mean of the keypoint scores above ``keypoint_threshold``
-        (MMPose's ``bbox_keypoint`` rescoring, :func:`posekit.metrics.coco.rescore_instances`; 0 keypoints above
+        (MMPose's ``bbox_keypoint`` rescoring, :func:`posekit.postprocess.rescore_instances`; 0 keypoints above
         the threshold gives the box score x 0)."""
-        from posekit.metrics.coco import rescore_instances
-
         return rescore_instances(self.scores, self.box_scores, keypoint_score_thr=keypoint_threshold)
 
     def to_coco(self, image_id: int, *, category_id: int = 1, keypoint_threshold: float = 0.2) -> list[dict]:
@@ -253,8 +253,6 @@ class Poses:
         """The same poses in another skeleton through the explicit mapping between them (see
         :func:`posekit.skeletons.mapping`); target joints with no source become missing. 3D keypoints are
         mapped the same way."""
-        from posekit.skeletons import mapping
-
         m = mapping(self.skeleton, target)
         kpts, scores = m.apply(self.keypoints, self.scores)
         k3d = None if self.keypoints_3d is None else m.apply(self.keypoints_3d)[0]
@@ -262,8 +260,6 @@ class Poses:
 
     def plot(self, image: Any, **kwargs: Any) -> np.ndarray:
         """A new RGB uint8 image with these poses drawn on ``image`` (see :func:`posekit.draw`)."""
-        from posekit.viz import draw
-
         return draw(image, self, **kwargs)
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from posekit.io.image import load_image
-from posekit.types import Poses
+
+if TYPE_CHECKING:  # annotations only: viz sits below types (Poses.plot draws with it)
+    from posekit.types import Poses
 
 # Fallback palette (RGB) for skeletons without colours, and for track ids.
 _PALETTE = (

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from posekit.pipelines.lifting import load_lifter
+from posekit.lift.pipeline import load_lifter
 from posekit.skeletons import h36m17
 from posekit.types import FrameResult, Poses
 from tests.conftest import shared_path
@@ -33,7 +33,7 @@ def mocap(tmp_path_factory) -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory, mocap) -> Path:
     """A tiny VideoPose3D-27 trained for 15 steps (its accuracy does not matter here)."""
-    from posekit.train.lift import LiftTrainConfig, train_lifter
+    from posekit.lift.train import LiftTrainConfig, train_lifter
 
     out = tmp_path_factory.mktemp("lifter")
     cfg = LiftTrainConfig(model="videopose3d", receptive_field=27, channels=32, windows=4, frames_per_window=8,
@@ -43,7 +43,7 @@ def checkpoint(tmp_path_factory, mocap) -> Path:
 
 
 def _pixels(mocap, n: int = 40) -> np.ndarray:
-    from posekit.train.lift import make_eval_set
+    from posekit.lift.train import make_eval_set
 
     return make_eval_set({"02_03": mocap["02_03"]}, stride=2, cameras_per_clip=1)[0].keypoints[:n]
 

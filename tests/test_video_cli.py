@@ -227,7 +227,7 @@ def test_delayed_savgol_matches_the_offline_smoother():
     from posekit.skeletons import blazepose33
     from posekit.track.smoothing import savgol_smooth
     from posekit.types import FrameResult, Poses
-    from posekit.video import _SavgolDelay
+    from posekit.video.runner import _SavgolDelay
 
     rng = np.random.default_rng(0)
     n = 40

@@ -1,7 +1,7 @@
 """``posekit analyze``: joint angles, repetitions and gait of one person from ``posekit video --json`` results.
 
 Input: JSON lines as :meth:`posekit.types.FrameResult.to_json` writes them (read with
-:func:`posekit.threed.lift_io.read_results_jsonl`). One person is analysed: the track id with the most frames
+:func:`posekit.lift.io.read_results_jsonl`). One person is analysed: the track id with the most frames
 (or the one asked for); without track ids, the best-scoring pose of each frame
 (:meth:`~posekit.types.Poses.instance_scores`).
 
@@ -102,7 +102,7 @@ def analyze_results(
         FileNotFoundError: no such file.
         ValueError: no valid line, bad lines (listed), no such track, unknown ``signal``, or no times.
     """
-    from posekit.threed.lift_io import read_results_jsonl
+    from posekit.lift.io import read_results_jsonl
 
     if signal != "auto" and signal not in MOVEMENT_SIGNALS:
         raise ValueError(f"signal must be 'auto' or one of {', '.join(MOVEMENT_SIGNALS)}, got {signal!r}")

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from posekit._cli_common import fail
+from posekit.cli_common import fail
 from posekit.bench import blazepose, topdown
 from posekit.bench.inputs import TopdownInput, blazepose_input, topdown_input
 from posekit.bench.peers import MEDIAPIPE, MMPOSE, RTMLIB, find_python

@@ -1,8 +1,9 @@
 """Peers of ``posekit bench``: other libraries timed in their own virtual environments, found by path.
 
 A peer's pins conflict with posekit's (MediaPipe 0.10.14 wants protobuf < 5, MMPose 1.3.2 mmcv 2.1), so each runs
-under its own Python: the benchmark starts that Python on one of the ``peer_*.py`` scripts next to this file,
-writes a JSON spec to its stdin and reads one JSON object from the last line of its stdout. A peer whose Python
+under its own Python: the benchmark starts that Python on one of the ``peer_*.py`` scripts of the source
+checkout's ``benchmarks/peers/`` (not part of the installed package: run ``posekit bench`` from a checkout, e.g. an
+editable install, to time the peers), writes a JSON spec to its stdin and reads one JSON object from the last line of its stdout. A peer whose Python
 is not found, exits non-zero, times out or prints no JSON gives a reason instead of numbers, and its row of the
 table says "skipped: <reason>". The recipes for the environments are in ``benchmarks/README.md``.
 """
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Peer", "PeerPython", "PeerOutput", "MEDIAPIPE", "MMPOSE", "RTMLIB", "find_python", "run_peer"]
+__all__ = ["Peer", "PeerPython", "PeerOutput", "PEER_SCRIPTS", "MEDIAPIPE", "MMPOSE", "RTMLIB", "find_python",
+           "run_peer"]
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class Peer:
         label: how the table names it.
         option: the command-line option giving its Python.
         env_var: the environment variable giving its Python.
-        script: the peer script (a file next to this one) that its Python runs.
+        script: the peer script (a file in the checkout's ``benchmarks/peers/``) that its Python runs.
     """
 
     name: str
@@ -44,8 +46,11 @@ class Peer:
 
     @property
     def script_path(self) -> Path:
-        return Path(__file__).with_name(self.script)
+        return PEER_SCRIPTS / self.script
 
+
+#: where the peer scripts are: ``benchmarks/peers/`` of the source checkout this package runs from
+PEER_SCRIPTS = Path(__file__).resolve().parents[2] / "benchmarks" / "peers"
 
 MEDIAPIPE = Peer("mediapipe", "MediaPipe", "--mediapipe-python", "POSEKIT_MEDIAPIPE_PYTHON", "peer_mediapipe.py")
 MMPOSE = Peer("mmpose", "MMPose", "--mmpose-python", "POSEKIT_MMPOSE_PYTHON", "peer_mmpose.py")
@@ -103,6 +108,9 @@ def run_peer(python: PeerPython, spec: Mapping[str, Any], *, timeout_s: float = 
     the reason there is none (not found, exit status with the tail of its stderr, timeout, unreadable output)."""
     if python.path is None:
         return PeerOutput(None, python.reason or f"{python.peer.label} python not found")
+    if not python.peer.script_path.is_file():
+        return PeerOutput(None, f"{python.peer.script_path} not found: the peer scripts are in the source checkout's "
+                                "benchmarks/peers/ (run posekit bench from a checkout)")
     cmd = [str(python.path), str(python.peer.script_path)]
     try:
         res = subprocess.run(cmd, input=json.dumps(dict(spec)), capture_output=True, text=True, timeout=timeout_s)

@@ -1,8 +1,8 @@
 """The one timing loop of ``posekit bench`` and a description of the machine it ran on.
 
-Standard library only: the peer scripts next to this file (``peer_*.py``) run under a peer's own Python
+Standard library only: the peer scripts of the checkout's ``benchmarks/peers/`` run under a peer's own Python
 (MediaPipe's, MMPose's, rtmlib's virtual environment), where neither posekit nor torch may be installed, and
-import this file as the top-level module ``timing`` (a script's folder is the first entry of ``sys.path``).
+import this file by path as the top-level module ``timing``.
 """
 
 from __future__ import annotations

@@ -39,8 +39,8 @@ GOALS = (
 def resolve_models(names: Sequence[str]) -> list[str]:
     """Public top-down model names for ``names`` (each a registry name, or one without its ``_coco_256x192``
     suffix, e.g. ``rtmpose_m``); unknown or non-top-down names raise ``KeyError`` / ``ValueError``."""
-    from posekit.models._registry import get_entry, list_models
-    from posekit.models.zoo import TopdownEntry
+    from posekit.models.mmpose_zoo import TopdownEntry
+    from posekit.models.registry import get_entry, list_models
 
     known = set(list_models())
     out = []
@@ -55,7 +55,7 @@ def resolve_models(names: Sequence[str]) -> list[str]:
 
 
 def _mmpose_config(name: str) -> str:
-    from posekit.models._registry import get_entry
+    from posekit.models.registry import get_entry
 
     return str(get_entry(name).weights.meta["config"])
 
@@ -72,10 +72,9 @@ def estimator(model: Any, backend: str, *, flip: bool, onnx: Callable[[], Path],
     (torch.compile, fp32) or ``onnxruntime`` (the file ``onnx()`` returns, ``threads`` intra-op threads)."""
     from posekit.pipelines.topdown import TopDownEstimator
 
-    if backend == "onnxruntime":
-        from posekit.export.ort_pipelines import topdown_onnx_estimator
-
-        return topdown_onnx_estimator(onnx(), model.spec, intra_op_num_threads=threads, flip_test=flip)
+    if backend == "onnxruntime":  # the exported file (the one rtmlib runs) on the same pipeline class
+        return TopDownEstimator(onnx(), None, spec=model.spec, flip_test=flip, backend="onnxruntime",
+                                intra_op_num_threads=threads, shared_threads=False)
     if backend not in ("eager", "bf16", "compile"):
         raise ValueError(f"unknown top-down backend {backend!r}; choose from {', '.join(BACKENDS)}")
     return TopDownEstimator(model, None, flip_test=flip, precision="bf16" if backend == "bf16" else "fp32",
@@ -91,7 +90,7 @@ def _lazy_onnx(name: str, folder: Path, weights: Path | None, progress: Callable
     def export() -> Path | str:
         import torch
 
-        from posekit.export.ort_pipelines import export_model
+        from posekit.runtime.onnx_export import export_model
 
         progress(f"{name}: exporting to ONNX (once, for onnxruntime and rtmlib)")
         try:

@@ -8,7 +8,8 @@ Backends:
 * :class:`~posekit.detect.mediapipe.MediaPipeDetector` -- MediaPipe's SSD detectors, built by
   :func:`blazepose_detector` (persons), :func:`palm_detector` and :func:`face_detector`;
 * :class:`~posekit.detect.boxes.FixedBoxes` (caller-given boxes) and :class:`~posekit.detect.boxes.BoxesFromFile`
-  (COCO-style detections JSON; called as ``detector(image, key=image_id_or_file_name)``).
+  (COCO-style detections JSON; called as ``detector(image, key=image_id_or_file_name)``);
+* :class:`~posekit.detect.lazy.LazyDetector`: any of them, built on first use.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from posekit.detect.boxes import BoxesFromFile, FixedBoxes
+from posekit.detect.lazy import LazyDetector
 from posekit.detect.mediapipe import MediaPipeDetector, blazepose_detector, face_detector, palm_detector
 from posekit.types import Detections
 
 __all__ = [
     "Detector", "MediaPipeDetector", "blazepose_detector", "palm_detector", "face_detector", "FixedBoxes",
-    "BoxesFromFile",
+    "BoxesFromFile", "LazyDetector",
 ]
 
 

@@ -7,7 +7,8 @@ The pipeline is MediaPipe 0.10.14's detection subgraph (``pose_detection_cpu.pbt
    letterboxed into the square input (:func:`letterbox`); OpenCV-4's fixed-point bilinear warp is reproduced
    bit-exactly by :func:`posekit.warps.warp_perspective_exact` (independent of the installed OpenCV), then values are mapped to
    the model's range ([-1, 1] for pose and face, [0, 1] for palm).
-2. The network (a converted TFLite ``nn.Module``: NCHW float32 in, ``(raw_boxes (B, N, C), raw_scores (B, N, 1))``
+2. The network, run by a :class:`~posekit.runtime.runner.Runner` on any back end (a converted TFLite ``nn.Module``
+   on torch, or its ONNX export on ONNX Runtime: NCHW float32 in, ``(raw_boxes (B, N, C), raw_scores (B, N, 1))``
    out in TFLite layout).
 3. ``TensorsToDetectionsCalculator`` + ``NonMaxSuppressionCalculator`` (WEIGHTED, IoU 0.3) from
    :mod:`posekit.detect.ssd`, then ``DetectionLetterboxRemovalCalculator`` (for the face model MediaPipe projects
@@ -29,11 +30,12 @@ import torch
 
 from posekit.warps import warp_perspective_exact
 from posekit.detect.ssd import AnchorOptions, DecodeOptions, decode_ssd, ssd_anchors, weighted_nms
-from posekit.models._mediapipe_wheel import (
+from posekit.models.mediapipe_wheel import (
     FACE_DETECTION_SHORT_RANGE, PALM_DETECTION_FULL, PALM_DETECTION_LITE, POSE_DETECTION, TFLiteAsset,
     load_mediapipe_module,
 )
-from posekit.pipelines.engine import EngineOptions, forward_nhwc, prepare_module
+from posekit.runtime.runner import InputSpec, check_options, make_runner
+from posekit.runtime.torch_runner import EngineOptions
 from posekit.types import Detections
 
 __all__ = [
@@ -224,28 +226,35 @@ def alignment_boxes(keypoints: np.ndarray, alignment: tuple[int, int]) -> np.nda
 
 
 class MediaPipeDetector:
-    """A MediaPipe SSD detector around a converted TFLite module.
+    """A MediaPipe SSD detector around a converted TFLite network, run by a :class:`~posekit.runtime.runner.Runner`.
 
     ``detector(image)`` takes an (H, W, 3) RGB uint8 array and returns :class:`~posekit.types.Detections` in image
     pixels (see :func:`postprocess`); :meth:`detect_batch` letterboxes several images and runs the network once.
 
     Args:
         module: the network: NCHW float32 ``(B, 3, H, W)`` in ``config.value_range`` -> tuple of outputs with
-            raw boxes (B, N, C) and raw scores (B, N, 1) at ``config.output_indices``.
+            raw boxes (B, N, C) and raw scores (B, N, 1) at ``config.output_indices``. A torch module (or an
+            ``.onnx`` file, or a ready :class:`~posekit.runtime.runner.Runner`), run on ``backend``.
         config: e.g. :data:`POSE_DETECTION_CONFIG`.
         min_score: score threshold (default ``config.min_score``).
         max_detections: keep at most this many detections per image (default: all after NMS).
         box: ``"model"`` or ``"body"`` (see :func:`postprocess`).
-        precision, compile, channels_last: engine options (:mod:`posekit.pipelines.engine`); defaults fp32, eager,
-            ``channels_last=None`` = NHWC on CPU. Only ``precision="fp32"`` is offered:
+        precision, compile, channels_last: engine options (:class:`posekit.runtime.torch_runner.EngineOptions`);
+            defaults fp32, eager, ``channels_last=None`` = NHWC on CPU. Only ``precision="fp32"`` is offered:
             bf16 moves the pose detector's keypoints by ~1 px and adds or drops detections on 3 of 9 test
             images; float16 moves them by ~0.3 px, which moves visible BlazePose landmarks by up to 9.5 px
             through the ROI (``tests/pipelines/test_precision.py``).
+        device: where the torch back end runs (default: where the module's parameters are).
+        backend, backend_options: the runner's back end (``"torch"``, ``"onnxruntime"``) and its own options
+            (e.g. ``intra_op_num_threads``); see :func:`posekit.runtime.runner.make_runner`.
+
+    Attributes: ``module`` (the network as given), ``config``, ``runner``.
     """
 
-    def __init__(self, module: torch.nn.Module, config: MediaPipeDetectorConfig, *, min_score: float | None = None,
+    def __init__(self, module: Any, config: MediaPipeDetectorConfig, *, min_score: float | None = None,
                  max_detections: int | None = None, box: Literal["model", "body"] = "model",
-                 precision: str = "fp32", compile: bool = False, channels_last: bool | None = None) -> None:
+                 precision: str = "fp32", compile: bool = False, channels_last: bool | None = None,
+                 device: str | torch.device | None = None, backend: str = "torch", **backend_options: Any) -> None:
         if box not in ("model", "body") or (box == "body" and config.alignment is None):
             raise ValueError(f"box must be 'model' or 'body' (body needs alignment keypoints; {config.name} "
                              f"has {config.alignment}), got {box!r}")
@@ -261,27 +270,21 @@ class MediaPipeDetector:
         if len(anchors) != config.num_anchors:
             raise ValueError(f"{config.name}: anchor options give {len(anchors)} anchors, "
                              f"expected {config.num_anchors}")
-        self.module = module.eval()
-        p = next(iter((*module.parameters(), *module.buffers())), None)
-        device = torch.device("cpu") if p is None else p.device
-        if channels_last is None:  # auto: NHWC on CPU (about 2x faster there; see MediaPipeLandmarkEstimator)
-            channels_last = device.type == "cpu"
-        self.engine = EngineOptions(device=device, precision=precision, compile=compile,
-                                    channels_last=bool(channels_last), batch_size=None)
-        prepared = prepare_module(module, self.engine)
-        self._compiled = prepared if prepared is not module else None
+        # channels_last None: automatic (NHWC on CPU, about 2x faster there; see MediaPipeLandmarkEstimator)
+        options = EngineOptions.for_network(module, device=device, precision=precision, compile=compile,
+                                            channels_last=channels_last, batch_size=None)
+        check_options(backend, options)
+        width, height = config.input_size
+        self.module = module
+        self.runner = make_runner(module, backend=backend, options=options, name=config.name,
+                                  input_spec=InputSpec.image(3, height, width),
+                                  metadata={"posekit.network": "detector"}, **backend_options)
         self.config = config
         self.min_score = config.min_score if min_score is None else float(min_score)
         self.max_detections = None if max_detections is None else int(max_detections)
         self.box = box
         self.anchors = anchors
         self.anchors.setflags(write=False)
-
-    @property
-    def device(self) -> torch.device:
-        """Where the module's parameters live (CPU when it has none)."""
-        p = next(self.module.parameters(), None)
-        return torch.device("cpu") if p is None else p.device
 
     def __call__(self, image: np.ndarray) -> Detections:
         return self.detect_batch([_check_image(image)])[0]
@@ -302,8 +305,8 @@ class MediaPipeDetector:
             return []
         cfg = self.config
         boxed = [letterbox(im, cfg.input_size, value_range=cfg.value_range) for im in images]
-        module = self.module if self._compiled is None else self._compiled
-        outputs = forward_nhwc(module, np.stack([t for t, _ in boxed]), self.engine)
+        spec = self.runner.input_spec
+        outputs = self.runner(spec.from_nhwc(np.stack([t for t, _ in boxed])))
         if len(outputs) <= max(cfg.output_indices):
             raise ValueError(f"{cfg.name} module must return a tuple of outputs with raw boxes and scores at "
                              f"{cfg.output_indices}, got {len(outputs)} output(s)")
@@ -323,47 +326,54 @@ class MediaPipeDetector:
 
 
 def mediapipe_detector(asset: TFLiteAsset, config: MediaPipeDetectorConfig, *, device: str | torch.device = "cpu",
-                       **options: Any) -> MediaPipeDetector:
+                       backend: str = "torch", **options: Any) -> MediaPipeDetector:
     """A :class:`MediaPipeDetector` on the pinned MediaPipe network ``asset`` (e.g.
-    :data:`posekit.models._mediapipe_wheel.POSE_DETECTION`), fetched and converted on first use by
-    :func:`posekit.models._mediapipe_wheel.load_mediapipe_module`, moved to ``device``.
+    :data:`posekit.models.mediapipe_wheel.POSE_DETECTION`), fetched and converted on first use by
+    :func:`posekit.models.mediapipe_wheel.load_mediapipe_module`, run on ``device`` by ``backend``.
 
     ``config`` must describe the same network (``config.name == asset.name``, e.g. :data:`POSE_DETECTION_CONFIG`);
     ``options`` go to :class:`MediaPipeDetector` (``min_score``, ``max_detections``, ``box``, ``precision``,
-    ``compile``, ``channels_last``)."""
+    ``compile``, ``channels_last``, and the back end's own options such as ``intra_op_num_threads``)."""
     if not isinstance(asset, TFLiteAsset):
-        raise TypeError(f"asset must be a posekit.models._mediapipe_wheel.TFLiteAsset, got {type(asset).__name__}")
+        raise TypeError(f"asset must be a posekit.models.mediapipe_wheel.TFLiteAsset, got {type(asset).__name__}")
     if not isinstance(config, MediaPipeDetectorConfig):
         raise TypeError(f"config must be a MediaPipeDetectorConfig, got {type(config).__name__}")
     if config.name != asset.name:
         raise ValueError(f"config {config.name!r} does not describe the network {asset.name!r} "
                          f"({asset.filename}); pass the config of the same model")
-    module = load_mediapipe_module(asset).to(device)
-    return MediaPipeDetector(module, config, **options)
+    check_options(backend, EngineOptions(device=device))  # refuse before converting the network
+    return MediaPipeDetector(load_mediapipe_module(asset), config, device=device, backend=backend, **options)
 
 
 def blazepose_detector(*, device: str | torch.device = "cpu", min_score: float | None = None,
                        max_detections: int | None = None, box: Literal["model", "body"] = "body",
-                       compile: bool = False, channels_last: bool | None = None) -> MediaPipeDetector:
+                       compile: bool = False, channels_last: bool | None = None, backend: str = "torch",
+                       **backend_options: Any) -> MediaPipeDetector:
     """BlazePose person detector (``pose_detection.tflite`` of mediapipe 0.10.14, fetched and converted on first
     use). ``box="body"`` (default) returns body boxes built from the alignment keypoints; ``"model"`` the face box.
-    ``compile`` / ``channels_last``: engine options of :class:`MediaPipeDetector`."""
+    ``compile`` / ``channels_last``: engine options of :class:`MediaPipeDetector`; ``backend`` and
+    ``backend_options``: its runner's."""
     return mediapipe_detector(POSE_DETECTION, POSE_DETECTION_CONFIG, device=device, min_score=min_score,
-                              max_detections=max_detections, box=box, compile=compile, channels_last=channels_last)
+                              max_detections=max_detections, box=box, compile=compile, channels_last=channels_last,
+                              backend=backend, **backend_options)
 
 
 def palm_detector(*, variant: Literal["full", "lite"] = "full", device: str | torch.device = "cpu",
-                  min_score: float | None = None, max_detections: int | None = None) -> MediaPipeDetector:
+                  min_score: float | None = None, max_detections: int | None = None, backend: str = "torch",
+                  **backend_options: Any) -> MediaPipeDetector:
     """MediaPipe palm detector (``palm_detection_full`` or ``palm_detection_lite``); boxes are palm boxes."""
     if variant not in ("full", "lite"):
         raise ValueError(f"variant must be 'full' or 'lite', got {variant!r}")
     asset, config = ((PALM_DETECTION_FULL, PALM_DETECTION_FULL_CONFIG) if variant == "full"
                      else (PALM_DETECTION_LITE, PALM_DETECTION_LITE_CONFIG))
-    return mediapipe_detector(asset, config, device=device, min_score=min_score, max_detections=max_detections)
+    return mediapipe_detector(asset, config, device=device, min_score=min_score, max_detections=max_detections,
+                              backend=backend, **backend_options)
 
 
 def face_detector(*, device: str | torch.device = "cpu", min_score: float | None = None,
-                  max_detections: int | None = None) -> MediaPipeDetector:
+                  max_detections: int | None = None, backend: str = "torch",
+                  **backend_options: Any) -> MediaPipeDetector:
     """MediaPipe short-range face detector (``face_detection_short_range``, faces within ~2 m)."""
     return mediapipe_detector(FACE_DETECTION_SHORT_RANGE, FACE_DETECTION_SHORT_RANGE_CONFIG, device=device,
-                              min_score=min_score, max_detections=max_detections)
+                              min_score=min_score, max_detections=max_detections, backend=backend,
+                              **backend_options)

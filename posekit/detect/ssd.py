@@ -22,7 +22,10 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["AnchorOptions", "DecodeOptions", "SsdDecoded", "ssd_anchors", "decode_ssd", "weighted_nms", "box_iou"]
+from posekit.boxes import box_iou
+from posekit.numerics import sigmoid
+
+__all__ = ["AnchorOptions", "DecodeOptions", "SsdDecoded", "ssd_anchors", "decode_ssd", "weighted_nms"]
 
 
 @dataclass(frozen=True)
@@ -235,30 +238,10 @@ def decode_ssd(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarra
         if options.score_clipping_thresh is not None:
             t = f32(options.score_clipping_thresh)
             scores = np.clip(scores, -t, t)
-        with np.errstate(over="ignore"):
-            scores = (f32(1.0) / (f32(1.0) + np.exp(-scores))).astype(f32)
+        scores = sigmoid(scores)
     labels = np.argmax(scores, axis=-1)
     best = np.take_along_axis(scores, labels[..., None], axis=-1)[..., 0]
     return SsdDecoded(boxes.astype(f32), keypoints.astype(f32), best.astype(f32), labels.astype(np.int64))
-
-
-def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one ``x1, y1, x2, y2`` box (4,) against (N, 4) boxes -> (N,) float32.
-
-    As MediaPipe's ``OverlapSimilarity(INTERSECTION_OVER_UNION)``: 0 when the boxes do not intersect or the union
-    area is not positive (so an empty box overlaps nothing, not even itself).
-    """
-    box = np.asarray(box, np.float32)
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    iw = np.minimum(boxes[:, 2], box[2]) - np.maximum(boxes[:, 0], box[0])
-    ih = np.minimum(boxes[:, 3], box[3]) - np.maximum(boxes[:, 1], box[1])
-    inter = np.where((iw >= 0) & (ih >= 0), iw * ih, np.float32(0))
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    area0 = (box[2] - box[0]) * (box[3] - box[1])
-    union = area + area0 - inter
-    empty = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1]) | (box[2] < box[0]) | (box[3] < box[1])
-    ok = (union > 0) & ~empty
-    return np.where(ok, inter / np.where(ok, union, np.float32(1)), np.float32(0)).astype(np.float32)
 
 
 def weighted_nms(
@@ -297,7 +280,7 @@ def weighted_nms(
     out_boxes, out_scores, out_kpts, seeds = [], [], [], []
     while len(remaining):
         seed = remaining[0]
-        member = box_iou(boxes[seed], boxes[remaining]) > iou_threshold
+        member = box_iou(boxes[seed], boxes[remaining], dtype=np.float32)[0] > iou_threshold
         cluster = remaining[member]
         if len(cluster):
             w = scores[cluster].astype(np.float64)

@@ -30,8 +30,10 @@ from typing import Literal
 
 import numpy as np
 
+from posekit.boxes import box_area, box_intersection, box_iou
 from posekit.detect.mediapipe import MediaPipeDetector, _check_image, alignment_boxes
-from posekit.detect.ssd import box_iou, weighted_nms
+from posekit.detect.ssd import weighted_nms
+from posekit.postprocess import oks_iou
 from posekit.types import Detections
 
 __all__ = ["tile_windows", "TiledDetector", "TileFilter", "tile_false_positives", "wants_candidates"]
@@ -82,17 +84,6 @@ def _boxes(keypoints: np.ndarray, mask: np.ndarray) -> np.ndarray:
     out = np.concatenate([lo, hi], -1).astype(np.float64)
     out[~use.any(1)] = np.nan
     return out
-
-
-def _area(b: np.ndarray) -> np.ndarray:
-    return np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)
-
-
-def _inter(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Intersection areas of xyxy boxes ``a`` (..., 4) and ``b`` (..., 4) (broadcast)."""
-    w = np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
-    h = np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
-    return np.clip(w, 0, None) * np.clip(h, 0, None)
 
 
 def tile_false_positives(
@@ -153,8 +144,8 @@ def tile_false_positives(
     shown = _boxes(kp, seen)
     drop |= tiled & np.isnan(shown).any(1)  # no finite keypoint at all
     if rules.min_inside is not None:
-        area = _area(shown)
-        inside = np.where(area > 0, _inter(shown, np.array([0.0, 0.0, w, h])) / np.maximum(area, 1e-12),
+        area = box_area(shown)
+        inside = np.where(area > 0, box_intersection(shown, np.array([0.0, 0.0, w, h])) / np.maximum(area, 1e-12),
                           ((shown[:, :2] >= 0) & (shown[:, :2] <= [w, h])).all(1))
         drop |= tiled & (inside < rules.min_inside)
     if rules.min_torso_visibility is not None:
@@ -181,16 +172,16 @@ def _duplicate(kp: np.ndarray, box: np.ndarray, ref_kp: np.ndarray, ref_seen: np
     if np.isnan(ref_box).any():
         return False
     if rules.max_contained is not None:
-        area = _area(box)
-        contained = _inter(box, ref_box) / area if area > 0 else float(
+        area = box_area(box)
+        contained = box_intersection(box, ref_box) / area if area > 0 else float(
             ref_box[0] <= box[0] <= ref_box[2] and ref_box[1] <= box[1] <= ref_box[3])
         if contained > rules.max_contained:
             return True
     if rules.max_oks is not None:
         ok = ref_seen & np.isfinite(sigmas) & np.isfinite(kp).all(-1) & np.isfinite(ref_kp).all(-1)
         if ok.any():
-            d2 = ((kp[ok] - ref_kp[ok]) ** 2).sum(-1)
-            oks = np.exp(-d2 / (2.0 * max(_area(ref_box), 1e-9) * (2.0 * sigmas[ok]) ** 2)).mean()
+            area = max(float(box_area(ref_box)), 1e-9)
+            oks = oks_iou(ref_kp[ok], kp[ok][None], area, np.array([area]), sigmas[ok])[0]
             if oks > rules.max_oks:
                 return True
     return False
@@ -317,7 +308,6 @@ class TiledDetector:
 
 
 def _fresh(boxes: np.ndarray, others: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """(N,) bool: which of ``boxes`` (N, 4) overlap none of ``others`` (M, 4) by IoU above ``iou_threshold``."""
-    if len(others) == 0:
-        return np.ones(len(boxes), bool)
-    return np.array([bool(np.all(box_iou(b, others) <= iou_threshold)) for b in boxes], bool)
+    """(N,) bool: which of ``boxes`` (N, 4) overlap none of ``others`` (M, 4) by IoU above ``iou_threshold``
+    (float32 IoU, as the detector's own NMS)."""
+    return (box_iou(boxes, others, dtype=np.float32) <= iou_threshold).all(1)

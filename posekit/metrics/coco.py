@@ -35,11 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from posekit.postprocess import oks_nms, soft_oks_nms
+from posekit.postprocess import SCORE_MODES, oks_nms, rescore_instances, soft_oks_nms
 
 __all__ = [
     "STAT_NAMES", "GT_AREA_FACTOR", "KeypointPredictions", "coco_keypoint_eval", "coco_keypoint_results",
-    "coco_metric", "rescore_instances",
+    "coco_metric",
 ]
 
 STAT_NAMES = ("AP", "AP .5", "AP .75", "AP (M)", "AP (L)", "AR", "AR .5", "AR .75", "AR (M)", "AR (L)")
@@ -48,7 +48,6 @@ STAT_NAMES = ("AP", "AP .5", "AP .75", "AP (M)", "AP (L)", "AR", "AR .5", "AR .7
 GT_AREA_FACTOR = 0.53
 """GT area = ``GT_AREA_FACTOR * w * h`` of the GT box when the annotation has no ``area`` (xtcocotools)."""
 
-_SCORE_MODES = ("bbox_keypoint", "keypoint", "bbox")
 _NMS_MODES = ("oks_nms", "soft_oks_nms", "none")
 
 
@@ -286,43 +285,6 @@ class KeypointPredictions:
         return cls(image_ids=np.asarray(ids, np.int64), keypoints=np.concatenate(kpts),
                    keypoint_scores=np.concatenate(scores), bbox_scores=np.concatenate(box_scores),
                    areas=np.concatenate(areas))
-
-
-def rescore_instances(
-    keypoint_scores: np.ndarray,
-    bbox_scores: np.ndarray,
-    *,
-    score_mode: str = "bbox_keypoint",
-    keypoint_score_thr: float = 0.2,
-) -> np.ndarray:
-    """Instance scores as MMPose's CocoMetric computes them, bit for bit (float32 arithmetic, sequential sum).
-
-    Args:
-        keypoint_scores: (N, K) keypoint scores (cast to float32).
-        bbox_scores: (N,) detection scores (cast to float32).
-        score_mode: ``"bbox_keypoint"``: box score x mean of the keypoint scores ``> keypoint_score_thr`` (0 when
-            none); ``"keypoint"``: plain mean of all keypoint scores; ``"bbox"``: the box score.
-        keypoint_score_thr: threshold of ``"bbox_keypoint"``.
-
-    Returns:
-        (N,) float32 scores.
-    """
-    if score_mode not in _SCORE_MODES:
-        raise ValueError(f"score_mode must be one of {_SCORE_MODES}, got {score_mode!r}")
-    kps = _array("keypoint_scores", keypoint_scores, np.float32, (None, None), "(N, K)")
-    n = kps.shape[0]
-    if kps.shape[1] == 0:
-        raise ValueError("keypoint_scores must have at least one keypoint (K >= 1)")
-    box = _array("bbox_scores", bbox_scores, np.float32, (n,), f"({n},)")
-    if score_mode == "bbox":
-        return box.copy()
-    if score_mode == "keypoint":
-        return np.array([np.mean(row) for row in kps], dtype=np.float32).reshape(n)
-    above = kps > np.float32(keypoint_score_thr)
-    total = np.cumsum(np.where(above, kps, np.float32(0)), axis=1, dtype=np.float32)[:, -1]
-    count = above.sum(axis=1)
-    mean = np.where(count > 0, total / np.maximum(count, 1).astype(np.float32), np.float32(0))
-    return (box * mean.astype(np.float32)).astype(np.float32)
 
 
 def coco_keypoint_results(

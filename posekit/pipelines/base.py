@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import abc
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -10,9 +11,7 @@ import numpy as np
 from posekit.io.image import load_image
 from posekit.skeletons import Skeleton
 from posekit.types import Poses
-
-#: inference backends of :meth:`PoseEstimator.from_pretrained`
-BACKENDS = ("torch", "onnxruntime")
+from posekit.video import iter_video
 
 if TYPE_CHECKING:
     import os
@@ -20,48 +19,36 @@ if TYPE_CHECKING:
     from posekit.types import FrameResult
 
 
-class PoseEstimator:
-    """Image -> poses. Subclasses implement :meth:`predict_rgb`.
+class PoseEstimator(abc.ABC):
+    """The estimator interface: image -> :class:`~posekit.types.Poses`. Subclasses implement :meth:`predict_rgb`.
 
     ``est(image)`` accepts a path, an HxWx3 RGB uint8 array or a PIL image (see :func:`posekit.load_image`)
     and returns :class:`~posekit.types.Poses` in image pixels. ``boxes`` (N, 4) xyxy pixels, when given,
-    replace the detector.
+    replace the detector. :meth:`predict_batch` runs several images (pipelines override it to batch their
+    networks), :meth:`track_frames` is the tracking mode the video runner uses, :meth:`track` runs a video.
 
-    ``PoseEstimator(model, detector, **options)`` builds the top-down pipeline
-    (:class:`posekit.pipelines.topdown.TopDownEstimator`, a subclass) around a model from
-    :func:`posekit.create_model`; ``PoseEstimator.from_pretrained(name)`` builds any registered pipeline.
+    Build one by name with :meth:`from_pretrained` (the registry of :mod:`posekit.pipelines.registry`), or
+    explicitly: :class:`posekit.pipelines.topdown.TopDownEstimator` around a network of
+    :func:`posekit.create_model`, the MediaPipe pipelines' builders.
     """
 
     skeleton: Skeleton
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> PoseEstimator:
-        if cls is PoseEstimator and (args or kwargs):
-            from posekit.pipelines.topdown import TopDownEstimator
-
-            return super().__new__(TopDownEstimator)  # Python then runs TopDownEstimator.__init__(*args, **kwargs)
-        return super().__new__(cls)
 
     @classmethod
     def from_pretrained(cls, name: str, *, backend: str = "torch", **kwargs: Any) -> PoseEstimator:
         """The estimator registered as ``name`` (see :func:`posekit.list_models`), with its pretrained weights.
 
         ``backend``: ``"torch"`` (default) or ``"onnxruntime"`` (the networks exported to ONNX once, cached, and run
-        by ONNX Runtime; pre- and post-processing unchanged; see
-        :func:`posekit.export.ort_pipelines.onnxruntime_estimator`). ``kwargs`` go to the model's estimator
-        builder (e.g. ``device=``, ``weights=``, ``precision=``, ``compile=``, ``batch_size=``).
+        by ONNX Runtime; pre- and post-processing unchanged), a name of :data:`posekit.runtime.runner.BACKENDS`: the
+        same pipeline classes with their networks in runners of that back end
+        (:func:`posekit.runtime.runner.make_runner`). ``kwargs`` go to the model's estimator builder (e.g.
+        ``device=``, ``weights=``, ``precision=``, ``compile=``, ``batch_size=``, and the back end's own options
+        such as ``intra_op_num_threads=``, ``providers=``, ``folder=``); see
+        :func:`posekit.pipelines.registry.build_estimator`.
         """
-        from posekit.models._registry import get_entry
+        from posekit.pipelines.registry import build_estimator  # the registry imports every pipeline
 
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-        if backend == "onnxruntime":
-            from posekit.export.ort_pipelines import onnxruntime_estimator
-
-            return onnxruntime_estimator(name, **kwargs)
-        entry = get_entry(name)
-        if entry.build_estimator is None:
-            raise ValueError(f"model {name!r} has no end-to-end estimator; use posekit.create_model({name!r})")
-        return entry.build_estimator(**kwargs)
+        return build_estimator(name, backend=backend, **kwargs)
 
     def __call__(self, image: Any, *, boxes: np.ndarray | None = None) -> Poses:
         rgb = load_image(image)
@@ -71,13 +58,31 @@ class PoseEstimator:
                 raise ValueError(f"boxes must have shape (N, 4) as x1, y1, x2, y2 pixels, got {boxes.shape}")
         return self.predict_rgb(rgb, boxes=boxes)
 
+    @abc.abstractmethod
     def predict_rgb(self, image: np.ndarray, *, boxes: np.ndarray | None = None) -> Poses:
-        """Poses in an HxWx3 RGB uint8 image (already validated). Implemented by subclasses."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement predict_rgb")
+        """Poses in an HxWx3 RGB uint8 image (already validated); ``boxes`` (N, 4) xyxy pixels or ``None``."""
 
     def predict(self, images: Iterable[Any]) -> list[Poses]:
         """:meth:`__call__` on each image."""
         return [self(image) for image in images]
+
+    def predict_batch(self, images: Sequence[Any], *, boxes: Sequence[np.ndarray | None] | None = None
+                      ) -> list[Poses]:
+        """Poses of several images (paths, arrays or PIL images); ``boxes``: one (N, 4) array or ``None`` per
+        image. The base class runs :meth:`predict_rgb` per image; pipelines override it to batch their networks."""
+        rgbs = [load_image(image) for image in images]
+        if boxes is not None and len(boxes) != len(rgbs):
+            raise ValueError(f"boxes must hold one entry per image ({len(rgbs)}), got {len(boxes)}")
+        return [self.predict_rgb(rgb, boxes=None if boxes is None else boxes[i]) for i, rgb in enumerate(rgbs)]
+
+    def track_frames(self, frames: Iterable[np.ndarray], *, redetect_every: int | None = None
+                     ) -> Iterator[Poses]:
+        """The tracking mode of the video runner: one :class:`~posekit.types.Poses` per frame (HxWx3 RGB uint8),
+        in order. The base class runs :meth:`predict_rgb` per frame; the MediaPipe pipelines place each frame's
+        ROIs from the previous frame's landmarks and run the detector only when nobody is tracked or every
+        ``redetect_every`` frames."""
+        for rgb in frames:
+            yield self.predict_rgb(rgb)
 
     def track(
         self, video: str | os.PathLike | int, *, start: int = 0, end: int | None = None, every: int = 1,
@@ -107,7 +112,5 @@ class PoseEstimator:
             for result in est.track("clip.mp4", smooth="one-euro"):
                 print(result.index, result.poses.track_ids)
         """
-        from posekit.video import iter_video
-
         return iter_video(self, video, start=start, end=end, every=every, track=True, smooth=smooth,
                           redetect_every=redetect_every)

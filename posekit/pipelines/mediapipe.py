@@ -2,11 +2,11 @@
 landmarks) in :mod:`posekit.pipelines.mediapipe_pose`, hands in :mod:`posekit.pipelines.mediapipe_hand`, face mesh in
 :mod:`posekit.pipelines.mediapipe_face`.
 
-Each pipeline is detector -> rotated ROI (:mod:`posekit.pipelines._roi`) -> crop -> landmark model -> decode ->
+Each pipeline is detector -> rotated ROI (:mod:`posekit.pipelines.roi`) -> crop -> landmark model -> decode ->
 projection back to the image, with MediaPipe's constants. Differences from MediaPipe, by design:
 
 * every instance the detector finds is processed (MediaPipe's pose graph keeps only the first), and the crops of
-  all instances (and, with :meth:`MediaPipeLandmarkEstimator.predict_batch`, of all images) run through the
+  all instances (and, with :meth:`MediaPipeLandmarkEstimator.predict_landmarks_batch`, of all images) run through the
   landmark model in one batch;
 * no landmark smoothing filter in :meth:`~MediaPipeLandmarkEstimator.stream` (see :mod:`posekit.track`).
 
@@ -16,6 +16,7 @@ compute), with no half-pixel shift.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -23,16 +24,18 @@ from typing import Any
 import numpy as np
 import torch
 
+from posekit.boxes import box_iou
 from posekit.io.image import load_image
-from posekit.crops import warp_perspective_exact
-from posekit.pipelines import _roi
-from posekit.pipelines._roi import Rois
+from posekit.warps import warp_perspective_exact
+from posekit.pipelines import roi
+from posekit.pipelines.roi import Rois
 from posekit.pipelines.base import PoseEstimator
-from posekit.pipelines.engine import EngineOptions, forward_nhwc, prepare_module
+from posekit.runtime.runner import InputSpec, check_options, make_runner, split_backend_options
+from posekit.runtime.torch_runner import EngineOptions
 from posekit.skeletons import Skeleton
 from posekit.types import Detections, Poses
 
-__all__ = ["LandmarkResult", "MediaPipeLandmarkEstimator"]
+__all__ = ["DecodedLandmarks", "LandmarkResult", "MediaPipeLandmarkEstimator"]
 
 _F = np.float32
 _BF16_REFUSED = ("precision='bf16' is not offered for the MediaPipe pipelines: bfloat16 moves BlazePose landmarks by "
@@ -40,10 +43,64 @@ _BF16_REFUSED = ("precision='bf16' is not offered for the MediaPipe pipelines: b
                  "'fp16' on CUDA")
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, _F)
-    with np.errstate(over="ignore"):  # exp(-x) -> inf for x << 0 gives exactly 0, as MediaPipe's float math
-        return (_F(1) / (_F(1) + np.exp(-x))).astype(_F)
+def mp_pipeline_options(model: str, backend: str, kwargs: dict[str, Any], *, device: Any = "cpu",
+                        precision: str = "fp32", compile: bool = False, channels_last: bool | None = None,
+                        ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The checks the MediaPipe builders make before loading any network, and their ``kwargs`` split into
+    ``(back-end options, estimator options)`` (:func:`posekit.runtime.runner.split_backend_options`)."""
+    if "weights" in kwargs:
+        raise ValueError(f"{model} takes its weights from the MediaPipe wheel; weights= is for top-down models")
+    check_options(backend, EngineOptions(device=device, precision=precision, compile=compile,
+                                         channels_last=channels_last))
+    if precision == "bf16":
+        raise ValueError(_BF16_REFUSED)
+    return split_backend_options(backend, kwargs)
+
+
+@dataclass(frozen=True)
+class DecodedLandmarks:
+    """The decoded landmark-model outputs of B crops (K model landmarks), before ``min_presence`` filtering: what
+    :meth:`MediaPipeLandmarkEstimator._decode` and the ``decode_*_outputs`` functions
+    (:func:`~posekit.pipelines.mediapipe_pose.decode_pose_outputs`,
+    :func:`~posekit.pipelines.mediapipe_hand.decode_hand_outputs`,
+    :func:`~posekit.pipelines.mediapipe_face.decode_face_outputs`) return. All arrays are float32.
+
+    Attributes:
+        landmarks: (B, K, 3) image frame: x, y pixels (x right, y down, MediaPipe's normalised coordinates times
+            the image size, no half-pixel shift); z MediaPipe's relative depth scaled to pixels like x (smaller =
+            closer to the camera).
+        instance_scores: (B,) the model's presence probability in [0, 1] (pose_flag and hand flag as the model
+            outputs them, already a sigmoid; the face flag's logit through a sigmoid). Instances are kept when it
+            is above ``min_presence``.
+        world_landmarks: (B, K, 3) metres, ROI rotation undone (hip-centred for pose, hand-centred for hands;
+            x right, y down, z away from the camera), or None (face).
+        visibility: (B, K) sigmoid in [0, 1] or None (pose only).
+        presence: (B, K) sigmoid in [0, 1] or None (pose only).
+        handedness: (B,) or None (hands only): probability of MediaPipe's label "Right" (mirrored-image
+            convention).
+        normalized: (B, K, 5) or None (pose only): MediaPipe's image-normalised landmarks
+            (x / W, y / H, z / W, visibility, presence).
+    """
+
+    landmarks: np.ndarray
+    instance_scores: np.ndarray
+    world_landmarks: np.ndarray | None = None
+    visibility: np.ndarray | None = None
+    presence: np.ndarray | None = None
+    handedness: np.ndarray | None = None
+    normalized: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.instance_scores)
+
+    def select(self, index: np.ndarray) -> DecodedLandmarks:
+        """The instances ``index`` ((M,) int) as a new :class:`DecodedLandmarks` (arrays copied by indexing)."""
+        pick = lambda a: None if a is None else a[index]  # noqa: E731
+        return DecodedLandmarks(
+            landmarks=self.landmarks[index], instance_scores=self.instance_scores[index],
+            world_landmarks=pick(self.world_landmarks), visibility=pick(self.visibility),
+            presence=pick(self.presence), handedness=pick(self.handedness), normalized=pick(self.normalized),
+        )
 
 
 @dataclass(frozen=True)
@@ -83,11 +140,18 @@ class LandmarkResult:
 
 class MediaPipeLandmarkEstimator(PoseEstimator):
     """Shared machinery: ROIs -> crops -> one batched landmark-model call -> decode. Subclasses set the constants
-    and implement ``_rois_from_detections``, ``_decode`` and ``_next_rois``.
+    and implement ``_rois_from_detections``, ``_decode`` (model outputs -> :class:`DecodedLandmarks`),
+    ``_poses`` (kept :class:`DecodedLandmarks` -> :class:`~posekit.types.Poses`) and ``_next_rois``.
+
+    The landmark network runs in a :class:`~posekit.runtime.runner.Runner` (``self.runner``) built by
+    :func:`posekit.runtime.runner.make_runner` on ``backend``; this class only prepares its NumPy input (crops as
+    float32 in [0, 1]) and decodes its NumPy outputs, whatever the back end.
 
     Args:
-        landmark_model: callable taking (B, 3, S, S) float32 RGB in [0, 1] (NCHW) and returning the TFLite
-            outputs in TFLite order and layout (e.g. a module from :func:`posekit.models.tflite.build_module`).
+        landmark_model: the network taking (B, 3, S, S) float32 RGB in [0, 1] (NCHW) and returning the TFLite
+            outputs in TFLite order and layout: a torch module (e.g. from :func:`posekit.models.tflite.build_module`)
+            or other callable on torch tensors, an ``.onnx`` file for ``backend="onnxruntime"``, or a ready
+            :class:`~posekit.runtime.runner.Runner`.
         detector: callable ``detector(rgb_uint8_image) -> Detections`` with keypoints; may be None when only
             ``boxes=``/``detections=`` are used.
         min_presence: instances whose presence flag is not above this are dropped (MediaPipe's
@@ -106,6 +170,9 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
             keypoints round differently in the last float bits, which moves the ROI); against MediaPipe's own
             output the agreement is unchanged (8 COCO images, visible landmarks: median 0.005 px, max 3.7 px in
             both layouts), and the fixture parity tests pass in both.
+        device: where the torch back end runs the model (default: where its parameters are).
+        backend, backend_options: the runner's back end (``"torch"``, ``"onnxruntime"``) and its own options
+            (e.g. ``intra_op_num_threads``, ``folder``); see :func:`posekit.runtime.runner.make_runner`.
     """
 
     skeleton: Skeleton
@@ -116,28 +183,26 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
     optional_fields: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     def __init__(
-        self, landmark_model: Callable[[torch.Tensor], Sequence[torch.Tensor]], detector: Callable | None = None,
-        *, min_presence: float = 0.5, box_scale: float | None = None, batch_size: int | None = None,
-        precision: str = "fp32", compile: bool = False, channels_last: bool | None = None,
+        self, landmark_model: Any, detector: Callable | None = None, *, min_presence: float = 0.5,
+        box_scale: float | None = None, batch_size: int | None = None, precision: str = "fp32",
+        compile: bool = False, channels_last: bool | None = None, device: str | torch.device | None = None,
+        backend: str = "torch", **backend_options: Any,
     ) -> None:
-        if not callable(landmark_model):
-            raise TypeError(f"landmark_model must be callable, got {type(landmark_model).__name__}")
+        if not callable(landmark_model) and not isinstance(landmark_model, (str, os.PathLike)):
+            raise TypeError(f"landmark_model must be callable (a torch module, a runner) or a file its back end "
+                            f"reads, got {type(landmark_model).__name__}")
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 or None, got {batch_size}")
         if precision == "bf16":
             raise ValueError(_BF16_REFUSED)
-        is_module = isinstance(landmark_model, torch.nn.Module)
-        device = _callable_device(landmark_model)
-        if channels_last is None:  # auto: NHWC on CPU, where oneDNN's depthwise convolutions are ~2x faster
-            channels_last = is_module and torch.device(device).type == "cpu"
-        if (compile or channels_last) and not is_module:
-            raise ValueError(f"compile and channels_last need an nn.Module landmark model, got "
-                             f"{type(landmark_model).__name__}")
+        # channels_last None: automatic, on for CPU convolutional modules (all of MediaPipe's; oneDNN's depthwise
+        # convolutions are ~2x faster in NHWC)
+        options = EngineOptions.for_network(landmark_model, device=device, precision=precision, compile=compile,
+                                            channels_last=channels_last, batch_size=batch_size)
         self.landmark_model = landmark_model
-        self.engine = EngineOptions(device=device, precision=precision, compile=compile,
-                                    channels_last=bool(channels_last), batch_size=batch_size)
-        prepared = prepare_module(landmark_model, self.engine) if is_module else landmark_model
-        self._compiled = prepared if prepared is not landmark_model else None
+        self.runner = make_runner(landmark_model, backend=backend, options=options,
+                                  input_spec=InputSpec.image(3, self.input_size, self.input_size),
+                                  metadata={"posekit.network": "landmark"}, **backend_options)
         self.detector = detector
         self.min_presence = float(min_presence)
         self.box_scale = float(self.default_box_scale if box_scale is None else box_scale)
@@ -147,20 +212,20 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
     def _rois_from_detections(self, detections: Detections, image_size: tuple[int, int]) -> Rois:
         raise NotImplementedError
 
-    def _decode(self, outputs: list[np.ndarray], rois: Rois) -> dict[str, Any]:
+    def _decode(self, outputs: list[np.ndarray], rois: Rois) -> DecodedLandmarks:
         raise NotImplementedError
 
     def _next_rois(self, landmarks: np.ndarray, image_size: tuple[int, int]) -> Rois:
         raise NotImplementedError
 
-    def _poses(self, dec: dict[str, Any], boxes: np.ndarray, image_size: tuple[int, int]) -> Poses:
+    def _poses(self, dec: DecodedLandmarks, boxes: np.ndarray, image_size: tuple[int, int]) -> Poses:
         raise NotImplementedError
 
     # -- ROIs -----------------------------------------------------------------------------------------------
     def rois_from_boxes(self, boxes: np.ndarray, image_size: tuple[int, int]) -> Rois:
         """Square, unrotated ROIs around caller boxes ((N, 4) xyxy pixels): long side x ``box_scale``."""
-        raw = _roi.rois_from_boxes(boxes, image_size)
-        return _roi.transform_rois(raw, scale=(self.box_scale, self.box_scale), square_long=True)
+        raw = roi.rois_from_boxes(boxes, image_size)
+        return roi.transform_rois(raw, scale=(self.box_scale, self.box_scale), square_long=True)
 
     def _detect(self, image: np.ndarray) -> Detections:
         if self.detector is None:
@@ -185,13 +250,10 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
 
     # -- model ----------------------------------------------------------------------------------------------
     def _run_model(self, crops: np.ndarray) -> list[np.ndarray]:
-        """(B, S, S, 3) uint8 crops -> model outputs as float32 NumPy arrays with batch B."""
-        chunk = len(crops) if self.batch_size is None else self.batch_size
-        parts: list[list[np.ndarray]] = []
-        model = self.landmark_model if self._compiled is None else self._compiled
-        for start in range(0, len(crops), max(chunk, 1)):  # x / 255: MediaPipe's convertTo
-            parts.append(forward_nhwc(model, crops[start:start + chunk], self.engine, scale=1.0 / 255.0))
-        return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
+        """(B, S, S, 3) uint8 crops -> model outputs as float32 NumPy arrays with batch B (the runner splits the
+        batch by ``batch_size``)."""
+        x = np.multiply(crops, _F(1.0 / 255.0), dtype=_F)  # MediaPipe's convertTo: x / 255 in float32
+        return list(self.runner(self.runner.input_spec.from_nhwc(x)))
 
     # -- public API -----------------------------------------------------------------------------------------
     def predict_landmarks(
@@ -201,14 +263,24 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
         """Full result for one image. Exactly one source of ROIs is used: ``rois`` (e.g. from the previous
         frame), else ``boxes`` ((N, 4) xyxy pixels), else ``detections`` (with keypoints, image pixels), else
         the detector."""
-        return self.predict_batch([image], boxes=None if boxes is None else [boxes],
-                                  detections=None if detections is None else [detections],
-                                  rois=None if rois is None else [rois])[0]
+        return self.predict_landmarks_batch([image], boxes=None if boxes is None else [boxes],
+                                            detections=None if detections is None else [detections],
+                                            rois=None if rois is None else [rois])[0]
 
     def predict_rgb(self, image: np.ndarray, *, boxes: np.ndarray | None = None) -> Poses:
         return self.predict_landmarks(image, boxes=boxes).poses
 
-    def predict_batch(
+    def predict_batch(self, images: Sequence[Any], *, boxes: Sequence[Any] | None = None) -> list[Poses]:
+        """Poses of several images with all crops in one landmark-model batch (see
+        :meth:`predict_landmarks_batch`)."""
+        return [result.poses for result in self.predict_landmarks_batch(images, boxes=boxes)]
+
+    def track_frames(self, frames: Iterable[np.ndarray], *, redetect_every: int | None = None) -> Iterator[Poses]:
+        """The video runner's tracking mode: :meth:`stream` (ROIs from the previous frame's landmarks)."""
+        for result in self.stream(frames, redetect_interval=redetect_every):
+            yield result.poses
+
+    def predict_landmarks_batch(
         self, images: Sequence[Any], *, boxes: Sequence[Any] | None = None,
         detections: Sequence[Detections] | None = None, rois: Sequence[Rois] | None = None,
     ) -> list[LandmarkResult]:
@@ -233,7 +305,7 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
         return [self._finish(res, keep, d) for (res, keep), d in zip(self._predict_plans(rgbs, plans), dets)]
 
     def _finish(self, result: LandmarkResult, keep: np.ndarray, detections: Detections | None) -> LandmarkResult:
-        """Hook of :meth:`predict_batch` for one image's result: ``detections`` are the image's detections (None
+        """Hook of :meth:`predict_landmarks_batch` for one image's result: ``detections`` are the image's detections (None
         when ROIs or boxes were given) and ``keep`` the indices of those whose instance passed ``min_presence``.
         The base class returns ``result`` unchanged."""
         return result
@@ -242,7 +314,7 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
                        ) -> list[tuple[LandmarkResult, np.ndarray]]:
         """Crop every plan's ROIs, run the model once, decode; also returns each image's kept ROI indices."""
         s = self.input_size
-        crops = [warp_perspective_exact(rgb, _roi.crop_matrices(r, (s, s)), (s, s)) for rgb, (r, _) in zip(rgbs, plans)]
+        crops = [warp_perspective_exact(rgb, roi.crop_matrices(r, (s, s)), (s, s)) for rgb, (r, _) in zip(rgbs, plans)]
         counts = [len(c) for c in crops]
         outputs = self._run_model(np.concatenate(crops)) if sum(counts) else None
         results, start = [], 0
@@ -261,14 +333,14 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
                                   np.zeros((0, self.num_landmarks, 3), _F), np.zeros(0, _F), empty,
                                   **extra), np.zeros(0, np.int64)
         dec = self._decode(outputs, rois)
-        keep = np.flatnonzero(dec["instance_scores"] > self.min_presence)
-        dec = {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in dec.items()}
+        keep = np.flatnonzero(dec.instance_scores > self.min_presence)
+        dec = dec.select(keep)
         rois = rois[keep]
         poses = self._poses(dec, np.asarray(boxes, _F).reshape(-1, 4)[keep], size)
         result = LandmarkResult(
-            poses=poses, rois=rois, landmarks=dec["landmarks"], instance_scores=dec["instance_scores"],
-            next_rois=self._next_rois(dec["landmarks"], size), world_landmarks=dec.get("world_landmarks"),
-            visibility=dec.get("visibility"), presence=dec.get("presence"), handedness=dec.get("handedness"),
+            poses=poses, rois=rois, landmarks=dec.landmarks, instance_scores=dec.instance_scores,
+            next_rois=self._next_rois(dec.landmarks, size), world_landmarks=dec.world_landmarks,
+            visibility=dec.visibility, presence=dec.presence, handedness=dec.handedness,
         )
         return result, keep
 
@@ -292,7 +364,7 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
             if redetect:
                 new, new_boxes = self._plan(rgb, None, None)
                 if len(rois) and len(new):
-                    fresh = _iou(new.bounds_px(), rois.bounds_px()).max(1) <= max_overlap
+                    fresh = box_iou(new.bounds_px(), rois.bounds_px(), dtype=_F).max(1) <= max_overlap
                     new, new_boxes = new[fresh], new_boxes[fresh]
                 rois = Rois.concat([rois, new], size)
                 boxes = np.concatenate([boxes, new_boxes]).astype(_F)
@@ -302,21 +374,3 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
             ids = ids[kept]
             tracked = result.next_rois
             yield replace(result, track_ids=ids.copy(), poses=replace(result.poses, track_ids=ids.copy()))
-
-
-def _callable_device(model: Any) -> torch.device:
-    """Where an ``nn.Module``'s parameters (else buffers) live; CPU for other callables."""
-    if isinstance(model, torch.nn.Module):
-        for t in (*model.parameters(), *model.buffers()):
-            return t.device
-    return torch.device("cpu")
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) IoU of xyxy boxes."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
-    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
-    return inter / np.maximum(area(a)[:, None] + area(b)[None] - inter, 1e-9)
-

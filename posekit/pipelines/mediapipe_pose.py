@@ -17,10 +17,12 @@ import torch
 
 from posekit.detect.mediapipe import POSE_DETECTION_CONFIG, blazepose_detector
 from posekit.detect.tiled import TiledDetector, TileFilter, tile_false_positives, wants_candidates
-from posekit.models._mediapipe_wheel import POSE_LANDMARK_FULL, load_mediapipe_module
-from posekit.pipelines import _roi
-from posekit.pipelines._roi import Rois
-from posekit.pipelines.mediapipe import _BF16_REFUSED, _F, LandmarkResult, MediaPipeLandmarkEstimator, _sigmoid
+from posekit.models.mediapipe_wheel import POSE_LANDMARK_FULL, load_mediapipe_module
+from posekit.pipelines import roi
+from posekit.pipelines.roi import Rois
+from posekit.numerics import sigmoid
+from posekit.pipelines.mediapipe import (_F, DecodedLandmarks, LandmarkResult, MediaPipeLandmarkEstimator,
+                                        mp_pipeline_options)
 from posekit.skeletons import blazepose33, coco17, mapping
 from posekit.types import Detections, Poses
 
@@ -70,7 +72,7 @@ def refine_landmarks_from_heatmap(
     bi, ki = np.arange(b)[:, None, None, None], np.arange(k)[None, :, None, None]
     win = hm_t[bi, ki, rows.clip(0, hh - 1)[..., :, None], cols.clip(0, ww - 1)[..., None, :]]
     mask = rmask[..., :, None] & cmask[..., None, :]
-    conf = np.where(mask, _sigmoid(win), _F(0))
+    conf = np.where(mask, sigmoid(win), _F(0))
     total = conf.sum((-2, -1), dtype=_F)
     best = conf.max((-2, -1))
     wcol = (conf * cols[..., None, :].astype(_F)).sum((-2, -1), dtype=_F)
@@ -84,14 +86,15 @@ def refine_landmarks_from_heatmap(
 
 
 def decode_pose_outputs(outputs: Sequence[np.ndarray], rois: Rois, *, input_size: int = 256,
-                        kernel_size: int = 9, min_confidence_to_refine: float = 0.5) -> dict[str, np.ndarray]:
+                        kernel_size: int = 9, min_confidence_to_refine: float = 0.5) -> DecodedLandmarks:
     """Decode BlazePose landmark outputs (TFLite order: landmarks (B, 195), pose_flag (B, 1), segmentation,
     heatmap (B, 64, 64, 39), world (B, 117)) for the B ROIs they came from.
 
-    Returns a dict of float32 arrays: ``landmarks`` (B, 39, 3) image pixels (z scaled like x), ``visibility`` and
-    ``presence`` (B, 39) sigmoid, ``world_landmarks`` (B, 39, 3) metres with the ROI rotation undone,
-    ``instance_scores`` (B,) pose_flag, and ``normalized`` (B, 39, 5) MediaPipe's image-normalised landmarks
-    (x / W, y / H, z / W, visibility, presence).
+    Returns :class:`~posekit.pipelines.mediapipe.DecodedLandmarks` (float32): ``landmarks`` (B, 39, 3) image
+    pixels (z scaled like x), ``visibility`` and ``presence`` (B, 39) sigmoid, ``world_landmarks`` (B, 39, 3)
+    metres with the ROI rotation undone, ``instance_scores`` (B,) pose_flag (as the model outputs it), and
+    ``normalized`` (B, 39, 5) MediaPipe's image-normalised landmarks (x / W, y / H, z / W, visibility, presence);
+    ``handedness`` is None.
     """
     raw = np.asarray(outputs[0], _F).reshape(len(rois), -1, 5)
     flag = np.asarray(outputs[1], _F).reshape(len(rois))
@@ -101,12 +104,13 @@ def decode_pose_outputs(outputs: Sequence[np.ndarray], rois: Rois, *, input_size
     xy = refine_landmarks_from_heatmap(xy, heatmap, kernel_size=kernel_size,
                                        min_confidence_to_refine=min_confidence_to_refine)
     z = raw[..., 2:3] / _F(input_size)
-    landmarks = _roi.project_landmarks(np.concatenate([xy, z], -1), rois)
-    vis, pres = _sigmoid(raw[..., 3]), _sigmoid(raw[..., 4])
+    landmarks = roi.project_landmarks(np.concatenate([xy, z], -1), rois)
+    vis, pres = sigmoid(raw[..., 3]), sigmoid(raw[..., 4])
     w, h = rois.image_size
     norm = np.concatenate([landmarks / np.array([w, h, w], _F), vis[..., None], pres[..., None]], -1)
-    return {"landmarks": landmarks, "visibility": vis, "presence": pres, "instance_scores": flag,
-            "world_landmarks": _roi.rotate_world_landmarks(world, rois), "normalized": norm.astype(_F)}
+    return DecodedLandmarks(landmarks=landmarks, instance_scores=flag,
+                            world_landmarks=roi.rotate_world_landmarks(world, rois), visibility=vis,
+                            presence=pres, normalized=norm.astype(_F))
 
 
 class BlazePoseEstimator(MediaPipeLandmarkEstimator):
@@ -126,7 +130,7 @@ class BlazePoseEstimator(MediaPipeLandmarkEstimator):
     :func:`posekit.detect.tiled.tile_false_positives` with ``tile_filter`` (on the 33 landmarks and their
     visibilities; the OKS uses the 17 with a COCO counterpart and COCO's sigmas; ``None`` = keep them all).
     Trusted instances are never dropped, so wherever MediaPipe's detector finds a person the result is MediaPipe's.
-    The filter runs in :meth:`predict_batch` (and everything built on it), not in :meth:`stream`.
+    The filter runs in :meth:`predict_landmarks_batch` (and everything built on it), not in :meth:`stream`.
     """
 
     skeleton = blazepose33
@@ -148,7 +152,7 @@ class BlazePoseEstimator(MediaPipeLandmarkEstimator):
 
     def _finish(self, result: LandmarkResult, keep: np.ndarray, detections: Detections | None) -> LandmarkResult:
         """Candidate instances (``needs_check``) that :func:`~posekit.detect.tiled.tile_false_positives` rejects
-        are dropped (in :meth:`predict_batch` and everything built on it)."""
+        are dropped (in :meth:`predict_landmarks_batch` and everything built on it)."""
         if self.tile_filter is None or detections is None or detections.needs_check is None or not len(result):
             return result
         return self._drop_tile_false_positives(result, detections.needs_check[keep])
@@ -167,7 +171,7 @@ class BlazePoseEstimator(MediaPipeLandmarkEstimator):
             raise ValueError(f"pose detections need >= 2 keypoints (hip centre, scale point), got {kp.shape}")
         return _pose_rois(kp[:, 0], kp[:, 1], image_size)
 
-    def _decode(self, outputs: list[np.ndarray], rois: Rois) -> dict[str, Any]:
+    def _decode(self, outputs: list[np.ndarray], rois: Rois) -> DecodedLandmarks:
         return decode_pose_outputs(outputs, rois, input_size=self.input_size, kernel_size=self.kernel_size,
                                    min_confidence_to_refine=self.min_confidence_to_refine)
 
@@ -176,10 +180,10 @@ class BlazePoseEstimator(MediaPipeLandmarkEstimator):
             return Rois.empty(image_size)
         return _pose_rois(landmarks[:, 33, :2], landmarks[:, 34, :2], image_size)
 
-    def _poses(self, dec: dict[str, Any], boxes: np.ndarray, image_size: tuple[int, int]) -> Poses:
+    def _poses(self, dec: DecodedLandmarks, boxes: np.ndarray, image_size: tuple[int, int]) -> Poses:
         k = self.skeleton.num_keypoints
-        return Poses(dec["landmarks"][:, :k, :2], dec["visibility"][:, :k], boxes, self.skeleton,
-                     box_scores=np.clip(dec["instance_scores"], 0, 1), keypoints_3d=dec["world_landmarks"][:, :k],
+        return Poses(dec.landmarks[:, :k, :2], dec.visibility[:, :k], boxes, self.skeleton,
+                     box_scores=np.clip(dec.instance_scores, 0, 1), keypoints_3d=dec.world_landmarks[:, :k],
                      image_size=image_size)
 
 
@@ -195,14 +199,14 @@ def _select_result(result: LandmarkResult, index: np.ndarray) -> LandmarkResult:
 
 
 def _pose_rois(center: np.ndarray, scale: np.ndarray, image_size: tuple[int, int]) -> Rois:
-    raw = _roi.rois_from_alignment_points(center, scale, image_size, target_angle_deg=90.0)
-    return _roi.transform_rois(raw, scale=(1.25, 1.25), square_long=True)
+    raw = roi.rois_from_alignment_points(center, scale, image_size, target_angle_deg=90.0)
+    return roi.transform_rois(raw, scale=(1.25, 1.25), square_long=True)
 
 
 def blazepose_full(*, device: str | torch.device = "cpu", detector: Callable | None = None,
                    landmark_model: Callable | None = None, min_detection_score: float | None = None,
                    tiles: int = 1, precision: str = "fp32", compile: bool = False, channels_last: bool | None = None,
-                   **kwargs: Any) -> BlazePoseEstimator:
+                   backend: str = "torch", **kwargs: Any) -> BlazePoseEstimator:
     """BlazePose full with MediaPipe's pose detector (body boxes); models are loaded (converted from the cached
     MediaPipe wheel: :func:`posekit.detect.mediapipe.blazepose_detector`, ``POSE_LANDMARK_FULL``) only when not
     given.
@@ -216,18 +220,23 @@ def blazepose_full(*, device: str | torch.device = "cpu", detector: Callable | N
     estimator's ``tile_filter`` (default :class:`posekit.detect.tiled.TileFilter`; ``tile_filter=None`` keeps them
     all), while people found at 0.5 on the whole image keep MediaPipe's exact result. ``compile`` and
     ``channels_last`` apply to both networks, ``precision`` to the landmark model only (the detector stays fp32; see
-    :class:`MediaPipeLandmarkEstimator` and :class:`posekit.detect.mediapipe.MediaPipeDetector`). ``kwargs`` go
-    to :class:`BlazePoseEstimator`."""
-    if precision == "bf16":
-        raise ValueError(_BF16_REFUSED)
+    :class:`MediaPipeLandmarkEstimator` and :class:`posekit.detect.mediapipe.MediaPipeDetector`).
+
+    ``backend`` runs both networks (``"torch"``, or ``"onnxruntime"``: each network exported to ONNX once, cached
+    in ``<cache>/onnx``); the back end's own options among ``kwargs`` (e.g. ``intra_op_num_threads``,
+    ``providers``, ``folder``, ``opset``) go to both runners (:func:`posekit.runtime.runner.make_runner`), the
+    other ``kwargs`` to :class:`BlazePoseEstimator`."""
+    runtime, kwargs = mp_pipeline_options("blazepose_full", backend, kwargs, device=device, precision=precision,
+                                          compile=compile, channels_last=channels_last)
+    lm_device = None if landmark_model is not None else device  # a given model runs where it is
     if landmark_model is None:
-        landmark_model = load_mediapipe_module(POSE_LANDMARK_FULL).to(device)
+        landmark_model = load_mediapipe_module(POSE_LANDMARK_FULL)
     if detector is None:
         candidates = wants_candidates(tiles, min_detection_score, POSE_DETECTION_CONFIG.min_score)
         detector = blazepose_detector(device=device, min_score=min_detection_score,
                                       box="model" if candidates else "body", compile=compile,
-                                      channels_last=channels_last)
+                                      channels_last=channels_last, backend=backend, **runtime)
         if candidates:
             detector = TiledDetector(detector, grid=tiles, trusted_score=POSE_DETECTION_CONFIG.min_score)
-    return BlazePoseEstimator(landmark_model, detector, precision=precision, compile=compile,
-                              channels_last=channels_last, **kwargs)
+    return BlazePoseEstimator(landmark_model, detector, device=lm_device, precision=precision, compile=compile,
+                              channels_last=channels_last, backend=backend, **runtime, **kwargs)

@@ -15,9 +15,13 @@ of an image with array operations (no per-keypoint Python loops):
    (:func:`posekit.postprocess.fuse_flip_heatmaps` / :func:`~posekit.postprocess.fuse_flip_simcc`);
 4. the codec decodes crop-pixel keypoints, :func:`posekit.crops.crop_to_image` maps them to image pixels.
 
-Engine options (:mod:`posekit.pipelines.engine`): ``precision="bf16"`` (CPU/CUDA) or ``"fp16"`` (CUDA) autocast,
-``compile=True`` (:func:`torch.compile`), ``channels_last`` (default: on for CPU convolutional networks); the
-model outputs are fused and decoded in float32 in every mode.
+The network runs in a :class:`~posekit.runtime.runner.Runner` (``self.runner``) built by
+:func:`posekit.runtime.runner.make_runner` on ``backend``; steps 2-4 are NumPy whatever the back end. Engine
+options of the torch back end (:class:`posekit.runtime.torch_runner.EngineOptions`): ``precision="bf16"``
+(CPU/CUDA) or ``"fp16"`` (CUDA) autocast, ``compile=True`` (:func:`torch.compile`), ``channels_last`` (default: on
+for CPU convolutional networks); the model outputs are fused and decoded in float32 in every mode. With
+``backend="onnxruntime"`` the network is exported to ONNX once (cached by a fingerprint of its weights) and no
+torch operation runs per image.
 
 Scores: heatmap maxima or SimCC ``min(max_x, max_y)`` logits, as MMPose returns them; SimCC scores can exceed 1
 and heatmap maxima can be negative, so :class:`~posekit.types.Poses` gets them clipped to [0, 1]
@@ -33,16 +37,21 @@ from typing import Any
 import numpy as np
 import torch
 
+from posekit.codecs import SimCC
 from posekit.crops import box_to_center_scale, crop_to_image, fix_aspect_ratio, warp_crops, warp_matrix
+from posekit.detect.boxes import BoxesFromFile
+from posekit.detect.lazy import LazyDetector
+from posekit.detect.mediapipe import blazepose_detector
 from posekit.io.image import load_image
+from posekit.models.topdown import TopdownSpec
 from posekit.pipelines.base import PoseEstimator
-from posekit.pipelines.engine import (
-    EngineOptions, as_input, autocast, onnx_runtime_module, prepare_module, uses_channels_last,
-)
+from posekit.runtime.onnx_export import topdown_metadata, topdown_output_names
+from posekit.runtime.runner import InputSpec, check_options, make_runner, split_backend_options
+from posekit.runtime.torch_runner import EngineOptions
 from posekit.postprocess import fuse_flip_heatmaps, fuse_flip_simcc
 from posekit.types import Detections, Poses
 
-__all__ = ["TopdownOutput", "TopDownEstimator"]
+__all__ = ["TopdownOutput", "TopDownEstimator", "topdown_estimator"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,41 +74,16 @@ class TopdownOutput:
     scale: np.ndarray
 
 
-class _LazyDetector:
-    """Builds a detector on first use (so that caller boxes never need the detector's weights)."""
-
-    def __init__(self, factory: Any) -> None:
-        self._factory = factory
-        self._detector: Any = None
-
-    def _get(self) -> Any:
-        if self._detector is None:
-            self._detector = self._factory()
-        return self._detector
-
-    def __call__(self, image: np.ndarray) -> Detections:
-        return self._get()(image)
-
-    def detect_batch(self, images: Any) -> list[Detections]:
-        return self._get().detect_batch(images)
-
-
-def _model_device(model: torch.nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
-    return torch.device("cpu") if p is None else p.device
-
-
 class TopDownEstimator(PoseEstimator):
     """Top-down estimator around a :class:`~posekit.models.topdown.TopdownModel`.
 
-    ``PoseEstimator(model, detector)`` constructs this class too.
-
     Args:
-        model: the network (as :func:`posekit.create_model` returns it; put in eval mode here).
+        model: the network (as :func:`posekit.create_model` returns it; put in eval mode here), an ``.onnx`` file
+            of it for ``backend="onnxruntime"``, or a ready :class:`~posekit.runtime.runner.Runner`.
         detector: ``detector(image) -> Detections`` on an (H, W, 3) RGB uint8 image (e.g.
             :func:`posekit.detect.blazepose_detector`), a :class:`posekit.detect.BoxesFromFile`, or ``None``
             (without caller boxes the whole image is one box).
-        spec: the :class:`posekit.models._families.TopdownSpec` (codec, skeleton, normalisation, flip settings);
+        spec: the :class:`posekit.models.topdown.TopdownSpec` (codec, skeleton, normalisation, flip settings);
             default ``model.spec``, which :func:`posekit.create_model` sets.
         device: torch device to run on; default: where the model's parameters are (given: the model is moved).
         batch_size: persons per forward pass (with flip test the pass holds twice as many crops).
@@ -110,40 +94,46 @@ class TopDownEstimator(PoseEstimator):
         compile: run the model through :func:`torch.compile` (compiles on the first call).
         channels_last: NHWC memory format for model and crops; ``None`` = on for CPU convolutional networks
             (HRNet, ResNet, RTMPose), off for ViTPose and on GPU.
+        name: the network's name where a back end writes a file (ONNX Runtime: ``<name>-<fingerprint>-opset17.onnx``
+            in ``<cache>/onnx``).
+        backend, backend_options: the runner's back end (``"torch"``, ``"onnxruntime"``) and its own options
+            (e.g. ``intra_op_num_threads``, ``providers``, ``folder``); see :func:`posekit.runtime.runner.make_runner`.
 
-    The model is moved to ``device`` and converted to the memory format in place; ``self.model`` is that module
-    (``self.engine`` holds the :class:`~posekit.pipelines.engine.EngineOptions`).
+    On the torch back end the model is moved to ``device`` and converted to the memory format in place;
+    ``self.model`` is the network as given, ``self.runner`` runs it and ``self.engine`` holds the
+    :class:`~posekit.runtime.torch_runner.EngineOptions` it was built with.
     """
 
-    def __init__(self, model: torch.nn.Module, detector: Any = None, *, spec: Any = None,
+    def __init__(self, model: Any, detector: Any = None, *, spec: Any = None,
                  device: str | torch.device | None = None, batch_size: int = 32, flip_test: bool | None = None,
                  min_box_score: float = 0.0, precision: str = "fp32", compile: bool = False,
-                 channels_last: bool | None = None) -> None:
-        from posekit.models._families import TopdownSpec
-
-        if not isinstance(model, torch.nn.Module):
-            raise TypeError(f"model must be a torch nn.Module (see posekit.create_model), got {type(model).__name__}")
+                 channels_last: bool | None = None, name: str | None = None, backend: str = "torch",
+                 **backend_options: Any) -> None:
         spec = getattr(model, "spec", None) if spec is None else spec
         if not isinstance(spec, TopdownSpec):
             raise ValueError("spec must be a TopdownSpec (codec, skeleton, normalisation); pass spec= or build the "
                              "model with posekit.create_model, which attaches model.spec")
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.device = torch.device(device) if device is not None else _model_device(model)
-        self.engine = EngineOptions(device=self.device, precision=precision, compile=compile,
-                                    channels_last=channels_last, batch_size=int(batch_size))
-        self._channels_last = uses_channels_last(model, self.engine)
-        prepared = prepare_module(model, self.engine)
+        self.flip_test = spec.flip_test if flip_test is None else bool(flip_test)
+        self.batch_size = int(batch_size)
+        # the pipeline sends batch_size persons per runner call (twice as many crops with flip test)
+        self.engine = EngineOptions.for_network(model, device=device, precision=precision, compile=compile,
+                                                channels_last=channels_last,
+                                                batch_size=self.batch_size * (2 if self.flip_test else 1))
+        self.device = self.engine.torch_device
+        w, h = spec.input_size
+        self.runner = make_runner(model, backend=backend, options=self.engine, input_spec=InputSpec.image(3, h, w),
+                                  name=name, metadata=topdown_metadata(name or "topdown", spec),
+                                  output_names=topdown_output_names(spec), **backend_options)
         self.model = model
-        self._compiled = prepared if prepared is not model else None
         self.detector = detector
         self.spec = spec
         self.skeleton = spec.skeleton
-        self.batch_size = int(batch_size)
-        self.flip_test = spec.flip_test if flip_test is None else bool(flip_test)
         self.min_box_score = float(min_box_score)
-        self._mean = torch.tensor(spec.mean, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
-        self._std = torch.tensor(spec.std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        # (rgb - mean) / std on (N, H, W * 3) rows: a per-element row keeps NumPy's inner loop long (not 3 wide)
+        self._mean_row = np.tile(np.asarray(spec.mean, np.float32), w)
+        self._std_row = np.tile(np.asarray(spec.std, np.float32), w)
         self._flip_indices = list(spec.skeleton.flip_indices)
 
     # ------------------------------------------------------------------------------------------- entry points
@@ -204,25 +194,37 @@ class TopDownEstimator(PoseEstimator):
         if not isinstance(crops, np.ndarray) or crops.dtype != np.uint8 or crops.shape[1:] != (h, w, 3):
             shape = crops.shape if isinstance(crops, np.ndarray) else type(crops).__name__
             raise ValueError(f"crops must be a uint8 array of shape (N, {h}, {w}, 3), got {shape}")
-        x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2)
-        return self.predict_inputs(x, center, scale, normalized=False)
+        return self._predict(crops, center, scale, normalized=False)
 
-    def predict_inputs(self, inputs: torch.Tensor, center: np.ndarray, scale: np.ndarray, *,
+    def predict_inputs(self, inputs: Any, center: np.ndarray, scale: np.ndarray, *,
                        normalized: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Keypoints from model inputs ``(N, 3, H, W)``: already normalised float (``normalized=True``, e.g.
-        MMPose's preprocessed tensor) or 0-255 RGB values; ``center``/``scale`` (N, 2) as in
-        :meth:`predict_crops`. Returns keypoints (N, K, 2) float32 image pixels and raw scores (N, K) float32."""
+        """Keypoints from model inputs ``(N, 3, H, W)`` (a torch tensor or NumPy array): already normalised float
+        (``normalized=True``, e.g. MMPose's preprocessed tensor) or 0-255 RGB values; ``center``/``scale`` (N, 2)
+        as in :meth:`predict_crops`. Returns keypoints (N, K, 2) float32 image pixels and raw scores (N, K)
+        float32."""
+        return self._predict(self._nchw_array(inputs).transpose(0, 2, 3, 1), center, scale, normalized=normalized)
+
+    def _nchw_array(self, inputs: Any) -> np.ndarray:
+        """(N, 3, H, W) ``inputs`` (tensor or array) as a NumPy array (a view where possible)."""
         w, h = self.spec.input_size
-        if not isinstance(inputs, torch.Tensor) or inputs.ndim != 4 or tuple(inputs.shape[1:]) != (3, h, w):
-            shape = tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs).__name__
+        if isinstance(inputs, torch.Tensor):
+            inputs = inputs.detach().to("cpu", torch.float32).numpy()
+        if not isinstance(inputs, np.ndarray) or inputs.ndim != 4 or tuple(inputs.shape[1:]) != (3, h, w):
+            shape = tuple(inputs.shape) if isinstance(inputs, np.ndarray) else type(inputs).__name__
             raise ValueError(f"inputs must be a tensor of shape (N, 3, {h}, {w}), got {shape}")
+        return inputs
+
+    def _predict(self, inputs: np.ndarray, center: np.ndarray, scale: np.ndarray, *,
+                 normalized: bool) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict_crops` / :meth:`predict_inputs` on (N, H, W, 3) ``inputs``."""
+        w, h = self.spec.input_size
         n, k = inputs.shape[0], self.skeleton.num_keypoints
         if len(np.asarray(center)) != n or len(np.asarray(scale)) != n:
             raise ValueError(f"center and scale must have {n} rows (one per input), got "
                              f"{np.shape(center)} and {np.shape(scale)}")
         if n == 0:
             return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
-        decoded = self._decode(self._forward(inputs, normalized=normalized))
+        decoded = self._decode(self._forward_crops(inputs, normalized=normalized))
         keypoints = crop_to_image(decoded.keypoints, center, scale, (w, h)).astype(np.float32)
         return keypoints, decoded.scores.astype(np.float32)
 
@@ -234,8 +236,6 @@ class TopDownEstimator(PoseEstimator):
             if self.detector is None:
                 h, w = image.shape[:2]
                 return np.array([[0, 0, w, h]], np.float32), np.ones(1, np.float32)
-            from posekit.detect.boxes import BoxesFromFile
-
             if isinstance(self.detector, BoxesFromFile):
                 if key is None:
                     raise ValueError("the detector reads boxes from a file: pass key= (image id or file name) "
@@ -254,63 +254,43 @@ class TopDownEstimator(PoseEstimator):
             raise ValueError(f"boxes must have shape (N, 4) as x1, y1, x2, y2 pixels, got {arr.shape}")
         return arr, np.ones(len(arr), np.float32)
 
-    def _run(self, x: torch.Tensor) -> Any:
-        """The model on a float32 (B, 3, H, W) batch in the engine's memory format and precision; float32 outputs."""
-        with autocast(self.engine):
-            runner = self.model if self._compiled is None else self._compiled
-            out = runner(as_input(x, self._channels_last))
-        return tuple(o.float() for o in out) if isinstance(out, (tuple, list)) else out.float()
-
     def _fuse(self, out: Any, n: int) -> Any:
-        """Flip-test fusion of the outputs of ``[x, flipped x]`` (2n crops); torch tensors or NumPy arrays."""
+        """Flip-test fusion of the outputs of ``[x, flipped x]`` (2n crops)."""
         if isinstance(out, (tuple, list)):
             return fuse_flip_simcc(out[0][:n], out[1][:n], out[0][n:], out[1][n:], self._flip_indices)
         return fuse_flip_heatmaps(out[:n], out[n:], self._flip_indices, shift=self.spec.shift_heatmap)
 
-    def _forward_onnxruntime(self, ort: Any, inputs: torch.Tensor, *, normalized: bool) -> Any:
-        """:meth:`_forward` for an ONNX Runtime network, in NumPy only: a torch op between ONNX Runtime calls wakes
-        torch's OpenMP threads, which then spin on the cores ONNX Runtime's threads need (see
-        :func:`posekit.pipelines.engine.forward_nhwc`). Same float32 arithmetic as the torch path."""
-        mean = np.asarray(self.spec.mean, np.float32).reshape(1, 3, 1, 1)
-        std = np.asarray(self.spec.std, np.float32).reshape(1, 3, 1, 1)
+    def _forward(self, inputs: Any, *, normalized: bool) -> Any:
+        """Fused raw outputs (float32 NumPy) for (N, 3, H, W) inputs: heatmaps (N, K, h, w) or SimCC ``(x, y)``."""
+        return self._forward_crops(self._nchw_array(inputs).transpose(0, 2, 3, 1), normalized=normalized)
+
+    def _forward_crops(self, inputs: np.ndarray, *, normalized: bool) -> Any:
+        """:meth:`_forward` on (N, H, W, 3) inputs: per ``batch_size`` persons one runner call on the normalised
+        crops (and, with flip test, their mirror images), in NumPy whatever the back end."""
+        spec = self.runner.input_spec
+        n_all, h, w, c = inputs.shape
         outputs = []
-        for start in range(0, len(inputs), self.batch_size):
-            x = inputs[start:start + self.batch_size].numpy().astype(np.float32)  # a view: no torch kernel runs
-            if not normalized:
-                x = (x - mean) / std
-            n = len(x)
-            batch = np.concatenate([x, x[..., ::-1]]) if self.flip_test else x
-            out = ort(np.ascontiguousarray(batch))
-            out = tuple(out) if isinstance(out, (tuple, list)) else out
+        for start in range(0, n_all, self.batch_size):
+            part = inputs[start:start + self.batch_size]
+            n = len(part)
+            batch = np.empty((2 * n if self.flip_test else n, h, w, c), np.float32)
+            rows = batch[:n].reshape(n, h, w * c)
+            if normalized:
+                rows[...] = part.reshape(n, h, w * c)
+            else:  # (rgb - mean) / std in float32
+                np.subtract(part.reshape(n, h, w * c), self._mean_row, out=rows, dtype=np.float32)
+                np.divide(rows, self._std_row, out=rows)
+            if self.flip_test:  # the mirror images, copied as 3-channel pixels
+                pixels = batch.view(np.dtype((np.void, 4 * c)))
+                pixels[n:] = pixels[:n, :, ::-1]
+            out = self.runner(spec.from_nhwc(batch))
+            out = out[0] if len(out) == 1 else out
             outputs.append(self._fuse(out, n) if self.flip_test else out)
         if isinstance(outputs[0], tuple):
             return tuple(np.concatenate(parts) for parts in zip(*outputs))
         return np.concatenate(outputs)
 
-    def _forward(self, inputs: torch.Tensor, *, normalized: bool) -> Any:
-        """Fused raw outputs (CPU float32) for (N, 3, H, W) inputs: heatmaps (N, K, h, w) or SimCC ``(x, y)``."""
-        ort = onnx_runtime_module(self.model)
-        if ort is not None:
-            return self._forward_onnxruntime(ort, inputs, normalized=normalized)
-        outputs = []
-        with torch.inference_mode():
-            for start in range(0, len(inputs), self.batch_size):
-                x = inputs[start:start + self.batch_size].to(self.device).float()
-                if not normalized:
-                    x = (x - self._mean) / self._std
-                n = x.shape[0]
-                if self.flip_test:
-                    out = self._fuse(self._run(torch.cat([x, x.flip(-1)])), n)
-                else:
-                    out = self._run(x)
-                outputs.append(tuple(o.cpu() for o in out) if isinstance(out, (tuple, list)) else out.cpu())
-        if isinstance(outputs[0], tuple):
-            return tuple(torch.cat(parts) for parts in zip(*outputs))
-        return torch.cat(outputs)
-
     def _decode(self, fused: Any) -> Any:
-        from posekit.codecs import SimCC
-
         if isinstance(self.spec.codec, SimCC):
             if not isinstance(fused, tuple) or len(fused) != 2:
                 raise ValueError("a SimCC codec needs a model returning (simcc_x, simcc_y)")
@@ -318,3 +298,18 @@ class TopDownEstimator(PoseEstimator):
         if isinstance(fused, tuple):
             raise ValueError(f"{type(self.spec.codec).__name__} needs a model returning heatmaps, got a tuple")
         return self.spec.codec.decode(np.asarray(fused))
+
+
+def topdown_estimator(model: Any, *, name: str | None = None, detector: Any = None, device: str | torch.device = "cpu",
+                      backend: str = "torch", **options: Any) -> TopDownEstimator:
+    """A :class:`TopDownEstimator` for a registry model: ``detector`` defaults to the BlazePose person detector on
+    the same ``backend`` and ``device``, built on first use (caller boxes never need it). The back end's own
+    options among ``options`` (e.g. ``intra_op_num_threads``, ``folder``) go to both networks' runners, the others
+    to the estimator; ``name`` names the network's files (see :class:`TopDownEstimator`)."""
+    runtime, options = split_backend_options(backend, options)
+    check_options(backend, EngineOptions(device=device, precision=options.get("precision", "fp32"),
+                                         compile=options.get("compile", False),
+                                         channels_last=options.get("channels_last")))
+    if detector is None:
+        detector = LazyDetector(lambda: blazepose_detector(device=device, backend=backend, **runtime))
+    return TopDownEstimator(model, detector, name=name, device=device, backend=backend, **runtime, **options)

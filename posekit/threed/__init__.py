@@ -11,6 +11,9 @@ Modules (import them directly; this package re-exports nothing):
 - ``pose_augment``: bone-length-preserving hip/knee/torso-lean augmentation of 3D poses (squat-like poses CMU lacks).
 - ``triangulate``: confidence-weighted DLT, RANSAC over views, reprojection error.
 
+The lifting application (lifter training, checkpoints, ``posekit lift``, ``LiftingEstimator``) is
+:mod:`posekit.lift`, above this package: nothing here imports it or :mod:`posekit.pipelines`.
+
 Conventions: world points are ``(..., 3)`` float64 millimetres; the CMU data are Y-up, right-handed.
 Camera frames follow OpenCV: x right, y down, z forward (optical axis); pixels have x right, y down and the origin
 at the top-left pixel's corner.

@@ -26,29 +26,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from posekit.boxes import box_area, box_iou
 from posekit.postprocess import oks_iou
 from posekit.skeletons import Skeleton
 from posekit.types import Poses
 
-__all__ = ["Tracker", "DEFAULT_OKS_SIGMA", "box_iou"]
+__all__ = ["Tracker", "DEFAULT_OKS_SIGMA"]
 
 DEFAULT_OKS_SIGMA = 0.072
 """Per-keypoint OKS sigma used for skeletons that define none (the mean of COCO's 17 sigmas)."""
-
-
-def box_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
-    """(A, B) float64 intersection-over-union of (A, 4) and (B, 4) ``x1, y1, x2, y2`` pixel boxes (0 for
-    empty or non-finite boxes)."""
-    a = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0.0, None), axis=-1)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0.0, None), axis=-1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0.0, None), axis=-1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-    return np.nan_to_num(iou, nan=0.0)
 
 
 def _to_cxcywh(boxes: np.ndarray) -> np.ndarray:
@@ -172,8 +158,7 @@ class Tracker:
         sigmas = self._sigmas(poses.skeleton)
         det_kpts = poses.keypoints.astype(np.float64)
         det_scores = poses.scores.astype(np.float64)
-        det_wh = np.clip(poses.boxes[:, 2:] - poses.boxes[:, :2], 0.0, None).astype(np.float64)
-        det_areas = np.nan_to_num(det_wh.prod(axis=1), nan=0.0)
+        det_areas = np.nan_to_num(box_area(poses.boxes.astype(np.float64)), nan=0.0)
         det_ok = np.isfinite(det_kpts).all(-1) & (det_scores > self.keypoint_threshold)
         sim = np.empty((n_t, n))
         for i, (track, (box, kpts)) in enumerate(zip(self._tracks, predicted)):

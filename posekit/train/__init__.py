@@ -6,7 +6,12 @@
   with MMPose 1.3.2's weighting and reductions.
 * :mod:`~posekit.train.loop` -- the explicit training loop (AdamW, warm-up + cosine/step schedule, AMP, EMA, DDP
   through ``torchrun``, atomic checkpoints and bit-exact resume on CPU).
+* :mod:`~posekit.train.checkpoint` -- the loop's checkpoint files (atomic, weights-only) and the RNG states they
+  keep for the bit-exact resume.
+* :mod:`~posekit.train.validation` -- the loop's validation pass (PCK of the model, or its EMA weights, on the
+  validation split).
 
 The augmentation the loop applies lives in :mod:`posekit.data.augment` (geometric) and
-:mod:`posekit.data.photometric` (pixel values). Nothing here is imported by ``import posekit``.
+:mod:`posekit.data.photometric` (pixel values). Nothing here is imported by ``import posekit``. The 2D -> 3D
+lifter training is :mod:`posekit.lift.train` (``python -m posekit.lift.train``).
 """

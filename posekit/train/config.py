@@ -296,7 +296,7 @@ def load_config(path: str | os.PathLike, overrides: Sequence[str] = (), *, check
 
 def check_model_name(name: str) -> None:
     """Raise :class:`ConfigError` unless ``name`` is in ``posekit.list_models()`` (suggesting the closest)."""
-    from posekit.models._registry import list_models
+    from posekit.models.registry import list_models
 
     known = list_models()
     if name not in known:

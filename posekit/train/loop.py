@@ -1,21 +1,24 @@
-"""The training loop: explicit, one function (:func:`train`) reading top to bottom.
+"""The training loop: :func:`train` reads as setup -> steps (log, validate, checkpoint) -> finish, each part a
+plain function over one :class:`_Run` record.
 
-One step: a global batch (``runtime.batch_size`` per process) -> normalise ``(rgb - mean) / std`` -> forward under
-autocast (``bf16`` on CPU or GPU, ``fp16`` on GPU with a gradient scaler) -> heatmap MSE against the codec targets
-(plus the same loss on the refined map for the SRCNN head) -> backward -> optional gradient-norm clipping -> AdamW
-step with the learning rate of :func:`lr_factor` -> optional EMA update. Every ``log_every`` steps a CSV row
-(``train.csv``; TensorBoard too when the ``tensorboard`` package is installed); every ``val_every`` steps and at
-the end a validation (PCK, :func:`evaluate`) on rank 0, written to ``val.csv``, the best by ``pck_bbox@0.2`` kept
-as ``best.pt``; every ``checkpoint_every`` steps and at the end a checkpoint.
+One step (:func:`_train_step`): a global batch (``runtime.batch_size`` per process) -> normalise
+``(rgb - mean) / std`` -> forward under autocast (``bf16`` on CPU or GPU, ``fp16`` on GPU with a gradient scaler)
+-> heatmap MSE against the codec targets (plus the same loss on the refined map for the SRCNN head) -> backward ->
+optional gradient-norm clipping -> AdamW step with the learning rate of :func:`lr_factor` -> optional EMA update.
+Every ``log_every`` steps a CSV row (``train.csv``; TensorBoard too when the ``tensorboard`` package is installed,
+:func:`_log_step`); every ``val_every`` steps and at the end a validation (PCK,
+:func:`~posekit.train.validation.evaluate`) on rank 0,
+written to ``val.csv``, the best by ``pck_bbox@0.2`` kept as ``best.pt`` (:func:`_validate`); every
+``checkpoint_every`` steps and at the end a checkpoint (:func:`_save`).
 
 DDP: launched by ``torchrun --nproc_per_node N -m posekit.cli train ...`` (``WORLD_SIZE`` > 1 in the
 environment) the loop joins the process group (NCCL on GPU, gloo on CPU), wraps the model in
 ``DistributedDataParallel`` and reads its slice of each global batch (:class:`~posekit.train.data.StepSampler`).
 BatchNorm statistics stay per process (as MMPose without SyncBN).
 
-Checkpoints (``checkpoints/step_0001000.pt``) are written to a temporary file and moved into place with
-``os.replace`` (a crash never leaves a half-written file), hold only tensors and plain containers (``model``,
-``optimizer``, ``ema``, ``scaler``, ``rng`` and a JSON ``meta`` string) and are read with
+Checkpoints (``checkpoints/step_0001000.pt``, :mod:`posekit.train.checkpoint`) are written to a temporary file and
+moved into place with ``os.replace`` (a crash never leaves a half-written file), hold only tensors and plain
+containers (``model``, ``optimizer``, ``ema``, ``scaler``, ``rng`` and a JSON ``meta`` string) and are read with
 ``torch.load(weights_only=True)``. Resuming restores all of it; the data order and augmentation are functions of
 the step (:mod:`posekit.train.data`), so on CPU a resumed run reproduces the uninterrupted run's losses exactly.
 """
@@ -27,22 +30,22 @@ import csv
 import json
 import math
 import os
-import random
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 
-from posekit.io.atomic import atomic_destination
+from posekit.train.checkpoint import (checkpoint_state, latest_checkpoint, load_checkpoint, restore_checkpoint,
+                                     save_checkpoint)
 from posekit.train.losses import heatmap_mse_loss
+from posekit.train.validation import evaluate, torso_joints
 
-__all__ = ["TrainResult", "evaluate", "latest_checkpoint", "load_checkpoint", "lr_factor", "save_checkpoint", "train"]
+__all__ = ["TrainResult", "latest_checkpoint", "load_checkpoint", "lr_factor", "save_checkpoint", "train"]
 
 
 @dataclass(frozen=True)
@@ -83,98 +86,6 @@ def lr_factor(step: int, schedule: Any, total_steps: int) -> float:
     else:
         decay = schedule.gamma ** sum(t >= m for m in schedule.milestones)
     return warm * decay
-
-
-# ----------------------------------------------------------------------------------------------- checkpoints
-
-
-def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """``torch.save`` ``state`` to ``path`` atomically (temporary file in the same folder + ``os.replace``)."""
-    path = Path(path)
-    with atomic_destination(path) as tmp:
-        torch.save(state, tmp)
-    return path
-
-
-def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """A checkpoint of :func:`save_checkpoint` (``torch.load(weights_only=True)``), with ``meta`` decoded."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or "meta" not in state or "model" not in state:
-        raise ValueError(f"{path} is not a posekit training checkpoint (no 'model' / 'meta' entries)")
-    state["meta"] = json.loads(state["meta"])
-    return state
-
-
-def latest_checkpoint(out_dir: str | os.PathLike) -> Path:
-    """The highest-step ``checkpoints/step_*.pt`` of a run folder (FileNotFoundError when there is none)."""
-    found = sorted(Path(out_dir, "checkpoints").glob("step_*.pt"))
-    if not found:
-        raise FileNotFoundError(f"no checkpoint to resume in {str(Path(out_dir, 'checkpoints'))!r}")
-    return found[-1]
-
-
-def _rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state()
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
-             "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]]}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    name, keys, *rest = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-# ------------------------------------------------------------------------------------------------ validation
-
-
-@torch.no_grad()
-def evaluate(model: torch.nn.Module, loader: Any, *, device: torch.device, torso: tuple[int, int] | None = None
-             ) -> dict[str, float]:
-    """PCK of ``model`` (with ``model.spec``) on a validation loader of :class:`~posekit.train.data.PoseDataset`.
-
-    Predictions come from :class:`posekit.pipelines.topdown.TopDownEstimator` (the inference path, flip test off)
-    on the GT-box crops, in image pixels. Metrics (fractions): ``pck_bbox@{0.05,0.1,0.2}`` normalised by the
-    longer side of the tight box around the GT joints, ``pck_torso@{0.1,0.2}`` by the GT ``torso`` joint distance
-    (when given), ``epe_px`` mean pixel error, over labelled joints."""
-    from posekit.metrics.pck import bbox_size, epe, pck, torso_size
-    from posekit.pipelines.topdown import TopDownEstimator
-
-    est = TopDownEstimator(model, spec=model.spec, device=device, batch_size=loader.batch_size, flip_test=False)
-    preds, gts, vis = [], [], []
-    for batch in loader:
-        kp, _ = est.predict_inputs(batch["image"], batch["center"].numpy(), batch["scale"].numpy(), normalized=False)
-        preds.append(kp)
-        gts.append(batch["keypoints"].numpy())
-        vis.append(batch["visible"].numpy())
-    pred, gt, visible = np.concatenate(preds), np.concatenate(gts), np.concatenate(vis)
-    filled = np.where(np.isfinite(gt), gt, np.nan)
-    tight = np.concatenate([np.nanmin(filled, axis=1), np.nanmax(filled, axis=1)], axis=1)
-    out = {f"pck_bbox@{t}": pck(pred, gt, visible, threshold=t, normalize=bbox_size(tight)).mean
-           for t in (0.05, 0.1, 0.2)}
-    if torso is not None:
-        size = torso_size(np.nan_to_num(gt), first=torso[0], second=torso[1])
-        for t in (0.1, 0.2):
-            out[f"pck_torso@{t}"] = pck(pred, gt, visible, threshold=t, normalize=size).mean
-    out["epe_px"] = epe(pred, gt, visible)
-    return {k: float(v) for k, v in out.items()}
-
-
-def _torso(skeleton: Any) -> tuple[int, int] | None:
-    names = list(skeleton.keypoints)
-    if "left_shoulder" in names and "right_hip" in names:
-        return names.index("left_shoulder"), names.index("right_hip")
-    return None
 
 
 # ------------------------------------------------------------------------------------------------------ loop
@@ -218,22 +129,50 @@ def _tensorboard(out_dir: Path, note: Callable[[str], None]) -> Any:
     return SummaryWriter(str(out_dir / "tb"))
 
 
-def train(cfg: Any, *, family: Callable[[], Any] | None = None, max_steps: int | None = None,
-          progress: bool = True, note: Callable[[str], None] | None = None) -> TrainResult:
-    """Run (or resume, ``cfg.runtime.resume``) the training described by ``cfg`` (a
-    :class:`~posekit.train.config.TrainConfig`).
+@dataclass
+class _Run:
+    """One call of :func:`train`. :func:`_setup` fills it; afterwards only the progress fields at the end change
+    (``step`` by :func:`_train_step`, ``best`` / ``best_step`` / ``metrics`` by :func:`_validate`, ``losses`` and
+    ``last_checkpoint`` by :func:`train`); the model, optimizer, scaler and EMA objects are updated in place."""
 
-    Args:
-        cfg: the run.
-        family: architecture builder replacing the zoo entry (see :func:`posekit.train.model.build_train_model`).
-        max_steps: stop after this step (a checkpoint is written there) while keeping the schedule of the full
-            run; None = run to the end.
-        progress: show a progress bar (rank 0).
-        note: where status lines go (default: stderr on rank 0).
+    cfg: Any  # the TrainConfig
+    say: Callable[[str], None]  # status lines
+    device: torch.device
+    world: int  # processes (WORLD_SIZE)
+    main: bool  # rank 0: writes the run folder's files, validates
+    out_dir: Path
+    model: torch.nn.Module  # the bare model: state dicts, EMA, validation
+    net: torch.nn.Module  # what a step runs: TrainForward(model), wrapped in DDP under torchrun
+    codec: Any
+    skeleton: Any
+    opt: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler | None  # fp16 only
+    ema: dict[str, torch.Tensor] | None  # runtime.ema only
+    loader: Any  # this process's slices of the global batches, from ``step`` on
+    val_loader: Any | None  # rank 0 with data.val only
+    writer: Any | None  # TensorBoard SummaryWriter (rank 0, tensorboard installed)
+    mean: torch.Tensor  # (1, 3, 1, 1) input normalisation
+    std: torch.Tensor
+    amp: torch.dtype | None  # autocast dtype (None = fp32)
+    steps_per_epoch: int
+    total: int  # the schedule's length
+    stop: int  # where this call stops (``max_steps``)
+    step: int = 0  # optimizer steps done
+    best: float = -math.inf  # best validation pck_bbox@0.2 so far
+    best_step: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)  # the last validation's
+    losses: list[float] = field(default_factory=list)  # of the steps run by this call
+    last_checkpoint: Path | None = None
 
-    Returns:
-        :class:`TrainResult`.
-    """
+
+def _setup(cfg: Any, family: Callable[[], Any] | None, max_steps: int | None,
+           note: Callable[[str], None] | None) -> _Run:
+    """Build the :class:`_Run` of ``cfg``, in the order the global RNGs must see: the process (device, process
+    group under torchrun, rank 0's ``config.yaml``), data, model (seeded with ``runtime.seed``), optimizer, scaler
+    and EMA, the state of ``runtime.resume``, the DDP wrapper, the loaders and the writer.
+
+    Reads ``WORLD_SIZE`` / ``RANK`` / ``LOCAL_RANK``; writes ``config.yaml`` (rank 0); seeds or restores the global
+    RNGs. ValueError for fp16 off CUDA or an unavailable CUDA device."""
     from posekit import skeletons as tables
     from posekit.data.augment import TopdownAugment
     from posekit.train.data import PoseDataset, StepSampler, load_samples, make_loader
@@ -269,24 +208,18 @@ def train(cfg: Any, *, family: Callable[[], Any] | None = None, max_steps: int |
     spe = len(train_set) // (rt.batch_size * world)
     total = cfg.schedule.steps or cfg.schedule.epochs * max(spe, 1)
 
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]  # no weight decay on biases, norms
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.optim.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.optim.lr, betas=cfg.optim.betas)
     scaler = torch.amp.GradScaler("cuda") if rt.precision == "fp16" else None
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if rt.ema else None
-    step, best, meta_best_step = 0, -math.inf, None
+    step, best, best_step = 0, -math.inf, None
     if rt.resume:
-        ck = load_checkpoint(rt.resume)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        if ema is not None and ck.get("ema"):
-            ema = {k: v.to(device) for k, v in ck["ema"].items()}
-        if scaler is not None and ck.get("scaler"):
-            scaler.load_state_dict(ck["scaler"])
-        _set_rng_state(ck["rng"])
-        step, best, meta_best_step = ck["meta"]["step"], ck["meta"]["best"], ck["meta"]["best_step"]
+        ema, meta = restore_checkpoint(rt.resume, model=model, optimizer=opt, scaler=scaler, ema=ema, device=device)
+        step, best, best_step = meta["step"], meta["best"], meta["best_step"]
         say(f"resumed from {rt.resume} at step {step}")
+
     net = TrainForward(model).train()
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda"
@@ -300,108 +233,163 @@ def train(cfg: Any, *, family: Callable[[], Any] | None = None, max_steps: int |
         val_set = PoseDataset(val_samples, codec=codec, input_size=codec.input_size, padding=spec.padding,
                               udp=spec.udp, seed=rt.seed)
         val_loader = make_loader(val_set, batch_size=rt.batch_size, workers=rt.workers, seed=rt.seed)
-    writer = _tensorboard(out_dir, say) if main else None
-    mean = torch.tensor(spec.mean, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(spec.std, device=device).view(1, 3, 1, 1)
-    amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(rt.precision)
-    stop = total if max_steps is None else min(total, int(max_steps))
-    losses: list[float] = []
-    metrics: dict[str, float] = {}
-    last_ckpt = None
+    return _Run(cfg=cfg, say=say, device=device, world=world, main=main, out_dir=out_dir, model=model, net=net,
+                codec=codec, skeleton=skeleton, opt=opt, scaler=scaler, ema=ema, loader=loader,
+                val_loader=val_loader, writer=_tensorboard(out_dir, say) if main else None,
+                mean=torch.tensor(spec.mean, device=device).view(1, 3, 1, 1),
+                std=torch.tensor(spec.std, device=device).view(1, 3, 1, 1),
+                amp={"bf16": torch.bfloat16, "fp16": torch.float16}.get(rt.precision), steps_per_epoch=spe,
+                total=total, stop=total if max_steps is None else min(total, int(max_steps)), step=step, best=best,
+                best_step=best_step)
+
+
+def _train_step(run: _Run, batch: dict[str, torch.Tensor]) -> float:
+    """One optimizer step at ``run.step`` on ``batch`` (this process's slice of the global batch): the schedule's
+    learning rate, normalised input, forward under autocast, heatmap MSE (+ the refined map's), backward (scaled
+    for fp16), optional gradient clipping, AdamW step, EMA update.
+
+    Updates the model, optimizer, scaler and EMA in place and advances ``run.step``; returns the loss averaged over
+    the global batch (all-reduced across processes)."""
+    rt, step, device = run.cfg.runtime, run.step, run.device
+    for group in run.opt.param_groups:
+        group["lr"] = run.cfg.optim.lr * lr_factor(step, run.cfg.schedule, run.total)
+    x = (batch["image"].to(device, non_blocking=True).float() - run.mean) / run.std
+    weight = batch["weight"].to(device)
+    with torch.autocast(device.type, dtype=run.amp, enabled=run.amp is not None):
+        outputs = run.net(x)
+    loss = heatmap_mse_loss(outputs[0], batch["target"].to(device), weight)
+    if len(outputs) > 1:
+        loss = loss + heatmap_mse_loss(outputs[1], batch["target_fine"].to(device), weight)
+    run.opt.zero_grad(set_to_none=True)
+    if run.scaler is not None:
+        run.scaler.scale(loss).backward()
+        run.scaler.unscale_(run.opt)
+    else:
+        loss.backward()
+    if rt.grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_([p for p in run.model.parameters() if p.requires_grad], rt.grad_clip)
+    if run.scaler is not None:
+        run.scaler.step(run.opt)
+        run.scaler.update()
+    else:
+        run.opt.step()
+    if run.ema is not None:
+        _ema_update(run.ema, run.model, min(rt.ema_decay, (1 + step) / (10 + step)))
+    run.step = step + 1
+    value = loss.detach()
+    if run.world > 1:
+        dist.all_reduce(value)
+        value = value / run.world
+    return float(value)
+
+
+def _log_step(run: _Run, rate: float) -> None:
+    """Rank 0's ``train.csv`` row of the last step (step, epoch, lr, loss, images/s) and its TensorBoard scalars."""
+    step, loss, lr = run.step, run.losses[-1], run.opt.param_groups[0]["lr"]
+    _csv_row(run.out_dir / "train.csv", {"step": step, "epoch": f"{step / max(run.steps_per_epoch, 1):.3f}",
+                                         "lr": f"{lr:.6g}", "loss": f"{loss:.6e}", "images_per_s": f"{rate:.2f}"})
+    if run.writer is not None:
+        run.writer.add_scalar("train/loss", loss, step)
+        run.writer.add_scalar("train/lr", lr, step)
+
+
+def _validate(run: _Run) -> None:
+    """Rank 0's validation at ``run.step`` (:func:`~posekit.train.validation.evaluate` of a copy of the model with
+    the EMA weights when kept): a ``val.csv`` row, TensorBoard scalars, a status line, and ``best.pt`` when
+    ``pck_bbox@0.2`` beats the best.
+
+    Sets ``run.metrics`` and, on a new best, ``run.best`` and ``run.best_step``."""
+    step, cfg = run.step, run.cfg
+    eval_model = copy.deepcopy(run.model)
+    if run.ema is not None:
+        eval_model.load_state_dict(run.ema)
+    run.metrics = metrics = evaluate(eval_model.eval(), run.val_loader, device=run.device,
+                                       torso=torso_joints(run.skeleton))
+    _csv_row(run.out_dir / "val.csv", {"step": step, **{k: f"{v:.6f}" for k, v in metrics.items()}})
+    if run.writer is not None:
+        for k, v in metrics.items():
+            run.writer.add_scalar(f"val/{k}", v, step)
+    run.say(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+    if metrics["pck_bbox@0.2"] > run.best:
+        run.best, run.best_step = metrics["pck_bbox@0.2"], step
+        save_checkpoint(run.out_dir / "best.pt", {"model": eval_model.state_dict(), "meta": json.dumps(
+            {"step": step, "metrics": metrics, "model_name": cfg.model.name, "skeleton": run.skeleton.name,
+             "input_size": list(run.codec.input_size), "srcnn": cfg.model.srcnn})})
+
+
+def _save(run: _Run) -> Path:
+    """Write rank 0's ``checkpoints/step_{run.step:07d}.pt``: model, optimizer, EMA, scaler, RNG states and the JSON
+    ``meta`` (step, schedule length, best so far, ...) that :func:`_setup` resumes from. Returns its path."""
+    meta = {"step": run.step, "total_steps": run.total, "best": run.best, "best_step": run.best_step,
+            "world_size": run.world, "model_name": run.cfg.model.name, "skeleton": run.skeleton.name,
+            "input_size": list(run.codec.input_size)}
+    state = checkpoint_state(model=run.model, optimizer=run.opt, scaler=run.scaler, ema=run.ema, meta=meta)
+    return save_checkpoint(run.out_dir / "checkpoints" / f"step_{run.step:07d}.pt", state)
+
+
+def _due(step: int, every: int, stop: int) -> bool:
+    """Whether an action every ``every`` steps (0 = never) falls on ``step`` (not ``stop``: :func:`_finish`'s)."""
+    return bool(every) and step % every == 0 and step != stop
+
+
+def _finish(run: _Run, rate: float) -> TrainResult:
+    """After the last step: rank 0's final validation and checkpoint and summary line, the writer closed, the
+    processes synchronised. Returns the :class:`TrainResult` of ``run`` with throughput ``rate``."""
+    if run.main:
+        if run.val_loader is not None:
+            _validate(run)
+        run.last_checkpoint = _save(run)
+        run.say(f"finished step {run.step}/{run.total}: {rate:.1f} images/s; checkpoint {run.last_checkpoint}")
+    if run.writer is not None:
+        run.writer.close()
+    if run.world > 1:
+        dist.barrier()
+    best_path = run.out_dir / "best.pt" if run.val_loader is not None else None
+    return TrainResult(run.out_dir, run.step, run.total, tuple(run.losses), run.last_checkpoint or run.out_dir,
+                       best_path, run.metrics, rate)
+
+
+def train(cfg: Any, *, family: Callable[[], Any] | None = None, max_steps: int | None = None,
+          progress: bool = True, note: Callable[[str], None] | None = None) -> TrainResult:
+    """Run (or resume, ``cfg.runtime.resume``) the training described by ``cfg`` (a
+    :class:`~posekit.train.config.TrainConfig`).
+
+    Args:
+        cfg: the run.
+        family: architecture builder replacing the zoo entry (see :func:`posekit.train.model.build_train_model`).
+        max_steps: stop after this step (a checkpoint is written there) while keeping the schedule of the full
+            run; None = run to the end.
+        progress: show a progress bar (rank 0).
+        note: where status lines go (default: stderr on rank 0).
+
+    Returns:
+        :class:`TrainResult`.
+    """
+    run, rt = _setup(cfg, family, max_steps, note), cfg.runtime
     bar = None
-    if main and progress:
+    if run.main and progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=stop, initial=step, unit="step", dynamic_ncols=True, file=sys.stderr)
-
-    def checkpoint() -> Path:
-        meta = {"step": step, "total_steps": total, "best": best, "best_step": meta_best_step, "world_size": world,
-                "model_name": cfg.model.name, "skeleton": skeleton.name, "input_size": list(codec.input_size)}
-        state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "ema": ema or {},
-                 "scaler": scaler.state_dict() if scaler else {}, "rng": _rng_state(), "meta": json.dumps(meta)}
-        return save_checkpoint(out_dir / "checkpoints" / f"step_{step:07d}.pt", state)
-
-    def validate() -> None:
-        nonlocal best, meta_best_step, metrics
-        eval_model = copy.deepcopy(model)
-        if ema is not None:
-            eval_model.load_state_dict(ema)
-        metrics = evaluate(eval_model.eval(), val_loader, device=device, torso=_torso(skeleton))
-        _csv_row(out_dir / "val.csv", {"step": step, **{k: f"{v:.6f}" for k, v in metrics.items()}})
-        if writer is not None:
-            for k, v in metrics.items():
-                writer.add_scalar(f"val/{k}", v, step)
-        say(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-        if metrics["pck_bbox@0.2"] > best:
-            best, meta_best_step = metrics["pck_bbox@0.2"], step
-            save_checkpoint(out_dir / "best.pt", {"model": eval_model.state_dict(), "meta": json.dumps(
-                {"step": step, "metrics": metrics, "model_name": cfg.model.name, "skeleton": skeleton.name,
-                 "input_size": list(codec.input_size), "srcnn": cfg.model.srcnn})})
-
-    t0, seen = time.perf_counter(), 0
-    for batch in loader:
-        if step >= stop:
+        bar = tqdm(total=run.stop, initial=run.step, unit="step", dynamic_ncols=True, file=sys.stderr)
+    t0, seen = time.perf_counter(), 0  # throughput: global images per second of training
+    for batch in run.loader:
+        if run.step >= run.stop:
             break
-        for group in opt.param_groups:
-            group["lr"] = cfg.optim.lr * lr_factor(step, cfg.schedule, total)
-        x = (batch["image"].to(device, non_blocking=True).float() - mean) / std
-        weight = batch["weight"].to(device)
-        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-            outputs = net(x)
-        loss_coarse = heatmap_mse_loss(outputs[0], batch["target"].to(device), weight)
-        loss = loss_coarse
-        if len(outputs) > 1:
-            loss = loss + heatmap_mse_loss(outputs[1], batch["target_fine"].to(device), weight)
-        opt.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.unscale_(opt)
-        else:
-            loss.backward()
-        if rt.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], rt.grad_clip)
-        if scaler is not None:
-            scaler.step(opt)
-            scaler.update()
-        else:
-            opt.step()
-        if ema is not None:
-            _ema_update(ema, model, min(rt.ema_decay, (1 + step) / (10 + step)))
-        step += 1
-        seen += x.shape[0] * world
-        value = loss.detach()
-        if world > 1:
-            dist.all_reduce(value)
-            value = value / world
-        losses.append(float(value))
+        run.losses.append(_train_step(run, batch))
+        seen += batch["image"].shape[0] * run.world
         rate = seen / max(time.perf_counter() - t0, 1e-9)
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.3e}", img_s=f"{rate:.1f}")
-        if main and (step % max(rt.log_every, 1) == 0 or step == stop):
-            lr = opt.param_groups[0]["lr"]
-            _csv_row(out_dir / "train.csv", {"step": step, "epoch": f"{step / max(spe, 1):.3f}", "lr": f"{lr:.6g}",
-                                             "loss": f"{losses[-1]:.6e}", "images_per_s": f"{rate:.2f}"})
-            if writer is not None:
-                writer.add_scalar("train/loss", losses[-1], step)
-                writer.add_scalar("train/lr", lr, step)
-        if main and val_loader is not None and rt.val_every and step % rt.val_every == 0 and step != stop:
+            bar.set_postfix(loss=f"{run.losses[-1]:.3e}", img_s=f"{rate:.1f}")
+        if run.main and (run.step % max(rt.log_every, 1) == 0 or run.step == run.stop):
+            _log_step(run, rate)
+        if run.main and run.val_loader is not None and _due(run.step, rt.val_every, run.stop):
             tv = time.perf_counter()
-            validate()
+            _validate(run)
             t0 += time.perf_counter() - tv  # throughput excludes validation
-        if main and rt.checkpoint_every and step % rt.checkpoint_every == 0 and step != stop:
-            last_ckpt = checkpoint()
+        if run.main and _due(run.step, rt.checkpoint_every, run.stop):
+            run.last_checkpoint = _save(run)
     rate = seen / max(time.perf_counter() - t0, 1e-9)
     if bar is not None:
         bar.close()
-    if main:
-        if val_loader is not None:
-            validate()
-        last_ckpt = checkpoint()
-        say(f"finished step {step}/{total}: {rate:.1f} images/s; checkpoint {last_ckpt}")
-    if writer is not None:
-        writer.close()
-    if world > 1:
-        dist.barrier()
-    best_path = out_dir / "best.pt" if val_loader is not None else None
-    return TrainResult(out_dir, step, total, tuple(losses), last_ckpt or out_dir, best_path, metrics, rate)
+    return _finish(run, rate)

@@ -3,7 +3,7 @@
 :func:`build_train_model` builds the family of ``cfg.model.name`` (or a caller's ``family``), optionally loads a
 checkpoint, re-initialises the head's last convolution when the data's skeleton has a different number of
 keypoints, adds the SRCNN refinement head, and freezes the backbone when asked. The returned model carries a
-:class:`~posekit.models._families.TopdownSpec` as ``model.spec`` describing *its own* output (the data's skeleton,
+:class:`~posekit.models.topdown.TopdownSpec` as ``model.spec`` describing *its own* output (the data's skeleton,
 the codec of its final heatmaps), so a trained model runs unchanged behind
 :class:`posekit.pipelines.topdown.TopDownEstimator`.
 
@@ -69,7 +69,7 @@ def reset_head_keypoints(model: nn.Module, num_keypoints: int, *, seed: int = 0)
 def load_train_weights(model: nn.Module, path: str) -> None:
     """Load a posekit training checkpoint (the ``model`` entry written by :mod:`posekit.train.loop`, or any state
     dict whose keys and shapes are exactly those of ``model``) strictly, with ``torch.load(weights_only=True)``."""
-    from posekit.models._weights import load_checkpoint
+    from posekit.models.weights import load_checkpoint
 
     state = load_checkpoint(path)
     own = model.state_dict()
@@ -82,7 +82,7 @@ def load_train_weights(model: nn.Module, path: str) -> None:
 
 
 def _is_own_checkpoint(path: str, model: nn.Module) -> bool:
-    from posekit.models._weights import load_checkpoint
+    from posekit.models.weights import load_checkpoint
 
     state = load_checkpoint(path)
     own = model.state_dict()
@@ -111,14 +111,15 @@ def build_train_model(
         codec -- the fine codec with SRCNN --, the skeleton, normalisation), the coarse-output ``codec`` (training
         targets of ``model.head``'s first stage), and ``skeleton``.
     """
-    from posekit.models._families import TopdownSpec
+    from posekit.models.topdown import TopdownSpec
 
     mcfg = cfg.model
     if family is None:
-        from posekit.models._registry import get_entry
+        from posekit.models.mmpose_zoo import TopdownEntry
+        from posekit.models.registry import get_entry
 
         entry = get_entry(mcfg.name)
-        if not hasattr(entry, "weights") or entry.build_estimator is None:
+        if not isinstance(entry, TopdownEntry):
             raise ValueError(f"model.name: {mcfg.name!r} is not a top-down heatmap model and cannot be trained")
         model = entry.build_model()
         spec = model.spec
@@ -143,7 +144,7 @@ def build_train_model(
         own_weights = _is_own_checkpoint(mcfg.weights, _adapt(copy.deepcopy(model), skeleton, mcfg.srcnn,
                                                                cfg.runtime.seed, native_k))
         if not own_weights:
-            from posekit.models.zoo import load_weights
+            from posekit.models.topdown import load_weights
 
             load_weights(model, mcfg.weights)
     _adapt(model, skeleton, mcfg.srcnn, cfg.runtime.seed, native_k)

@@ -1,8 +1,9 @@
 """Codec parity with MMPose 1.3.2: ../shared/fixtures/mmpose/codecs/*.npz (README section 3).
 
 Every case encodes all 6 fixture instances in one batched call and decodes the stored synthetic model
-outputs. Where MMPose returns NaN (DARK / UDP decodes of all-zero targets in the roundtrips), our
-documented behaviour is checked instead: the plain argmax location (-1 map units) with score 0.
+outputs. Every value must equal MMPose's bit for bit (``assert_array_equal``, no tolerance). Where MMPose
+returns NaN (DARK / UDP decodes of all-zero targets in the roundtrips), our documented behaviour is checked
+instead: the plain argmax location (-1 map units) with score 0.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import pytest
 
 from posekit.codecs import MSRAHeatmap, Regression, SimCC, UDPHeatmap
 from tests.conftest import shared_path
-
-ATOL = 1e-5
 
 
 def _codec(config: dict):
@@ -77,7 +76,7 @@ def test_encode_matches_mmpose(name, index):
     targets = codec.encode(kp, vis)
     np.testing.assert_array_equal(kp, kp_before)  # inputs untouched
     np.testing.assert_array_equal(vis, vis_before)
-    np.testing.assert_allclose(targets.keypoint_weights, d["enc_keypoint_weights"], rtol=0, atol=ATOL)
+    np.testing.assert_array_equal(targets.keypoint_weights, d["enc_keypoint_weights"])
     assert targets.keypoint_weights.dtype == np.float32
     if isinstance(codec, SimCC):
         outputs = {"x_labels": "enc_x_labels", "y_labels": "enc_y_labels"}
@@ -88,7 +87,7 @@ def test_encode_matches_mmpose(name, index):
     for ours, ref in outputs.items():
         got = getattr(targets, ours)
         assert got.shape == d[ref].shape and got.dtype == np.float32
-        np.testing.assert_allclose(got, d[ref], rtol=0, atol=ATOL, err_msg=ours)
+        np.testing.assert_array_equal(got, d[ref], err_msg=ours)
 
 
 def _decode(codec, d: dict):
@@ -104,16 +103,16 @@ def test_decode_matches_mmpose(name, index):
     codec, d = _codec(index[name]["codec"]), _load(name)
     out = _decode(codec, d)
     assert out.keypoints.dtype == np.float32 and out.scores.dtype == np.float32
-    np.testing.assert_allclose(out.keypoints, d["dec_keypoints"], rtol=0, atol=ATOL)
-    np.testing.assert_allclose(out.scores, d["dec_scores"], rtol=0, atol=ATOL)
+    np.testing.assert_array_equal(out.keypoints, d["dec_keypoints"])
+    np.testing.assert_array_equal(out.scores, d["dec_scores"])
     if "dec_visibility" in d:
-        np.testing.assert_allclose(out.visibility, d["dec_visibility"], rtol=0, atol=ATOL)
+        np.testing.assert_array_equal(out.visibility, d["dec_visibility"])
     else:
         assert out.visibility is None
     if "dec_coords_sigma" in d:
         with_sigma = codec.decode(d["dec_coords_sigma"])
-        np.testing.assert_allclose(with_sigma.keypoints, d["dec_sigma_keypoints"], rtol=0, atol=ATOL)
-        np.testing.assert_allclose(with_sigma.scores, d["dec_sigma_scores"], rtol=0, atol=ATOL)
+        np.testing.assert_array_equal(with_sigma.keypoints, d["dec_sigma_keypoints"])
+        np.testing.assert_array_equal(with_sigma.scores, d["dec_sigma_scores"])
 
 
 @pytest.mark.parametrize("name", [c for c in CASES if c != "regression"])
@@ -127,8 +126,8 @@ def test_roundtrip_matches_mmpose(name, index):
     ref_kp, ref_scores = d["roundtrip_keypoints"], d["roundtrip_scores"]
     nan = np.isnan(ref_kp).any(axis=-1)
     ok = ~nan
-    np.testing.assert_allclose(out.keypoints[ok], ref_kp[ok], rtol=0, atol=ATOL)
-    np.testing.assert_allclose(out.scores[ok], ref_scores[ok], rtol=0, atol=ATOL)
+    np.testing.assert_array_equal(out.keypoints[ok], ref_kp[ok])
+    np.testing.assert_array_equal(out.scores[ok], ref_scores[ok])
     assert np.isfinite(out.keypoints).all() and np.isfinite(out.scores).all()
     if name in ("udp_sigma2", "simcc_dark"):
         assert nan.sum() >= 10  # the fixture does exercise MMPose's NaN case
@@ -140,7 +139,7 @@ def test_roundtrip_matches_mmpose(name, index):
 
 @pytest.mark.parametrize("name", ["msra_sigma2_dark", "udp_sigma2", "simcc_dark", "regression"])
 def test_decode_torch_tensor_equals_numpy(name, index):
-    torch = pytest.importorskip("torch")
+    import torch  # a posekit dependency; the codecs themselves need only numpy
     codec, d = _codec(index[name]["codec"]), _load(name)
     ref = _decode(codec, d)
     tensors = {k: torch.from_numpy(v) for k, v in d.items() if k.startswith("dec_") and v.ndim >= 3}

@@ -95,7 +95,7 @@ def test_decode_does_not_modify_input():
 
 
 def test_decode_float16_torch_tensor():
-    torch = pytest.importorskip("torch")
+    import torch  # a posekit dependency; the codecs themselves need only numpy
     codec = MSRAHeatmap((192, 256), (48, 64))
     hm = codec.encode(np.array([[[60.0, 80.0]]])).heatmaps
     out = codec.decode(torch.from_numpy(hm).to(torch.bfloat16))

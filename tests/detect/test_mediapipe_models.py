@@ -1,7 +1,7 @@
 """MediaPipe detectors end to end with the converted networks, on real images.
 
 The networks are converted on first use into posekit's weights cache
-(:func:`posekit.models._mediapipe_wheel.load_mediapipe_module`). With ``ai-edge-litert`` installed, the decoded
+(:func:`posekit.models.mediapipe_wheel.load_mediapipe_module`). With ``ai-edge-litert`` installed, the decoded
 LiteRT outputs are compared too.
 """
 
@@ -19,7 +19,7 @@ from posekit.detect.mediapipe import (
     FACE_DETECTION_SHORT_RANGE_CONFIG, PALM_DETECTION_FULL_CONFIG, PALM_DETECTION_LITE_CONFIG, POSE_DETECTION_CONFIG,
     MediaPipeDetector, MediaPipeDetectorConfig, letterbox, mediapipe_detector, palm_detector, postprocess,
 )
-from posekit.models._mediapipe_wheel import FACE_DETECTION_SHORT_RANGE, POSE_DETECTION, load_mediapipe_module
+from posekit.models.mediapipe_wheel import FACE_DETECTION_SHORT_RANGE, POSE_DETECTION, load_mediapipe_module
 from posekit.types import Detections
 from tests.models.tflite._files import tflite_path
 from tests.conftest import shared_path
@@ -204,7 +204,7 @@ def test_face_detector_on_astronaut():
 def test_mediapipe_detector_takes_matching_asset_and_config_objects():
     with pytest.raises(ValueError, match="config 'palm_detection_full' does not describe the network 'pose_detection'"):
         mediapipe_detector(POSE_DETECTION, PALM_DETECTION_FULL_CONFIG)
-    with pytest.raises(TypeError, match="asset must be a posekit.models._mediapipe_wheel.TFLiteAsset, got str"):
+    with pytest.raises(TypeError, match="asset must be a posekit.models.mediapipe_wheel.TFLiteAsset, got str"):
         mediapipe_detector("POSE_DETECTION", POSE_DETECTION_CONFIG)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="config must be a MediaPipeDetectorConfig, got str"):
         mediapipe_detector(POSE_DETECTION, "POSE_DETECTION_CONFIG")  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ import pytest
 from posekit.detect.mediapipe import (
     FACE_DETECTION_SHORT_RANGE_CONFIG, PALM_DETECTION_FULL_CONFIG, PALM_DETECTION_LITE_CONFIG, POSE_DETECTION_CONFIG,
 )
-from posekit.detect.ssd import AnchorOptions, DecodeOptions, box_iou, decode_ssd, ssd_anchors, weighted_nms
+from posekit.detect.ssd import AnchorOptions, DecodeOptions, decode_ssd, ssd_anchors, weighted_nms
 from tests.conftest import shared_path
 
 FIX = ("fixtures", "blazepose")
@@ -99,13 +99,6 @@ def test_decode_multiclass_and_shape_errors():
         decode_ssd(np.zeros((1, 2, 6)), logits, anchors, DecodeOptions(0, (1.0,) * 4))
     with pytest.raises(ValueError, match="raw_scores"):
         decode_ssd(np.zeros((1, 2, 4)), np.zeros((1, 3, 1)), anchors, DecodeOptions(0, (1.0,) * 4))
-
-
-def test_box_iou_by_hand():
-    box = np.array([0, 0, 2, 2])
-    others = np.array([[1, 1, 3, 3], [2, 2, 3, 3], [0, 0, 2, 2], [5, 5, 6, 6], [0, 0, 0, 0]])
-    np.testing.assert_allclose(box_iou(box, others), [1 / 7, 0, 1, 0, 0], rtol=1e-6)
-    assert box_iou(np.zeros(4), np.zeros((1, 4)))[0] == 0  # empty box overlaps nothing
 
 
 def test_weighted_nms_averages_clusters_by_score():

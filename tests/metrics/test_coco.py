@@ -10,8 +10,8 @@ import pytest
 
 from posekit.metrics.coco import (
     GT_AREA_FACTOR, STAT_NAMES, KeypointPredictions, coco_keypoint_eval, coco_keypoint_results, coco_metric,
-    rescore_instances,
 )
+from posekit.postprocess import rescore_instances
 from posekit.skeletons import Skeleton, coco17
 from posekit.types import Poses
 from tests.conftest import shared_path

@@ -140,7 +140,7 @@ def test_mpii_summary_matches_loops():
 
 
 def _mpii_valid():
-    h5py = pytest.importorskip("h5py")
+    import h5py  # a posekit dependency
     with h5py.File(shared_path("data", "mpii", "hg_valid.h5"), "r") as f:
         part, heads = f["part"][:], f["normalize"][:]
     annotated = ~(part == 0).all(axis=2)  # MPII: a joint at (0, 0) is not annotated (the "visible" column is occlusion)

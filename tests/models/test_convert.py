@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from posekit.models._convert import load_official, remap_state_dict
+import posekit
+from posekit.models.convert import load_official, remap_state_dict
 from posekit.models.backbones.resnet import resnet
 from posekit.models.heads.heatmap import HeatmapHead
 from posekit.models.topdown import TopdownModel
 from tests.conftest import shared_path
-from tests.models.test_resnet_hrnet import build_from_cfg, load_fixture_model
+from tests.models.test_resnet_hrnet import load_fixture_model
 
 
 def _assert_loaded(model: TopdownModel, state_dict: dict[str, torch.Tensor]) -> None:
@@ -66,14 +67,14 @@ def test_full_size_layout_key_errors() -> None:
     )
     fake = {k: torch.zeros(shape) for k, shape in manifest["state_dict"].items()}
     # the 17-keypoint checkpoint does not fit the 16-keypoint MPII model: both head tensors are named
-    mpii = TopdownModel(resnet(50), HeatmapHead(2048, 16))
+    mpii = posekit.create_model("simplebaseline_res50_mpii_256x256")
     with pytest.raises(ValueError) as info:
         load_official(mpii, fake, source="mmpose")
     msg = str(info.value)
     assert "head.final_layer.weight: checkpoint (17, 256, 1, 1) vs model (16, 256, 1, 1)" in msg
     assert "head.final_layer.bias: checkpoint (17,) vs model (16,)" in msg
     assert "missing" not in msg and "unexpected" not in msg
-    coco = build_from_cfg(manifest["model_cfg"])
+    coco = posekit.create_model("simplebaseline_res50_coco_256x192")
     load_official(coco, fake, source="mmpose")
     assert float(coco.backbone.bn1.running_var.abs().sum()) == 0.0
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from posekit.codecs.msra_heatmap import MSRAHeatmap
-from posekit.models._convert import load_official
+from posekit.models.convert import load_official
 from posekit.models.heads.heatmap import HeatmapHead
 from posekit.models.heads.srcnn_refine import RefinedHeatmapHead, SRCNNRefine
 from tests.conftest import shared_path

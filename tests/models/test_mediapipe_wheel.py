@@ -8,7 +8,6 @@ pip download is marked ``network`` and ``slow``.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import zipfile
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from posekit.models._mediapipe_wheel import (
+from posekit.models.mediapipe_wheel import (
     FACE_LANDMARK,
     MEDIAPIPE_ASSETS,
     MEDIAPIPE_GROUPS,
@@ -24,7 +23,7 @@ from posekit.models._mediapipe_wheel import (
     StaleCacheError,
     TFLiteAsset,
     converted_path,
-    download_mediapipe_wheel,
+    downloadmediapipe_wheel,
     extract_tflite,
     fetch_group,
     fetch_tflite,
@@ -32,7 +31,7 @@ from posekit.models._mediapipe_wheel import (
     read_converted,
     save_converted,
 )
-from posekit.models._weights import ChecksumError, WeightsError
+from posekit.models.weights import ChecksumError, WeightsError
 
 REAL_WHEEL = os.environ.get("POSEKIT_MEDIAPIPE_WHEEL")
 needs_real_wheel = pytest.mark.skipif(
@@ -121,7 +120,7 @@ def test_pip_failure_explains_offline_options(tmp_path, monkeypatch):
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
     with pytest.raises(WeightsError) as info:
-        download_mediapipe_wheel(tmp_path)
+        downloadmediapipe_wheel(tmp_path)
     message = str(info.value)
     assert "pip could not download mediapipe==0.10.14" in message
     assert "mediapipe" in message.split("\n", 1)[1]  # pip's own stderr is included
@@ -171,18 +170,8 @@ def test_real_wheel_matches_pinned_hashes(tmp_path):
     assert all(hashlib.sha256(p.read_bytes()).hexdigest() == a.sha256 for p, a in zip(paths, MEDIAPIPE_ASSETS))
 
 
-def _has_converter() -> bool:
-    if importlib.util.find_spec("posekit.models.tflite") is None:
-        return False
-    from posekit.models import tflite
-
-    return hasattr(tflite, "convert_file") and hasattr(tflite, "build_module")
-
-
 @needs_real_wheel
 def test_load_convert_cache_and_reconvert_real_model(home):
-    if not _has_converter():
-        pytest.skip("posekit.models.tflite.convert_file/build_module are not available yet")
     messages: list[str] = []
     paths = fetch_group("blazepose", wheel=REAL_WHEEL, progress=messages.append)
     assert paths == [converted_path(a) for a in MEDIAPIPE_GROUPS["blazepose"]] and all(p.is_file() for p in paths)
@@ -214,7 +203,7 @@ def test_load_convert_cache_and_reconvert_real_model(home):
 @pytest.mark.network
 @pytest.mark.slow
 def test_pip_downloads_the_real_wheel(tmp_path):
-    wheel = download_mediapipe_wheel(tmp_path)
+    wheel = downloadmediapipe_wheel(tmp_path)
     assert wheel.name.startswith("mediapipe-0.10.14-") and wheel.suffix == ".whl"
     extract_tflite(wheel, MEDIAPIPE_ASSETS, tmp_path / "out")
 
@@ -222,7 +211,7 @@ def test_pip_downloads_the_real_wheel(tmp_path):
 @needs_real_wheel
 def test_first_use_takes_every_pinned_model_from_one_wheel(home):
     """Fetching one model extracts the other pinned ones too, so a later first use never downloads again."""
-    from posekit.models._weights import fetch_tflite as fetch
+    from posekit.models.mediapipe_wheel import fetch_tflite as fetch
 
     fetch(MEDIAPIPE_ASSETS[0], wheel=REAL_WHEEL, progress=None)
     cached = home / "mediapipe-0.10.14"

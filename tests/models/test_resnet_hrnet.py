@@ -4,47 +4,38 @@ fixtures and exact state_dict layouts of the official full-size configs."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
-from posekit.models._convert import load_official
-from posekit.models.backbones.hrnet import HRNetStage, hrnet, hrnet_w32, hrnet_w48, stages_from_extra
+import posekit
+from posekit.models.convert import load_official
+from posekit.models.backbones.hrnet import HRNetStage, hrnet, stages_from_extra
 from posekit.models.backbones.resnet import ResNet, resnet
-from posekit.models.heads.heatmap import HeatmapHead
+from posekit.models.hrnet import hrnet_topdown
+from posekit.models.mmpose_cfg import from_mmpose_cfg
+from posekit.models.simplebaseline import simplebaseline
 from posekit.models.topdown import TopdownModel
 from tests.conftest import shared_path
 
 PARITY = ("simplebaseline_res50_tiny", "hrnet_tiny")
-
-
-def build_from_cfg(model_cfg: dict[str, Any]) -> TopdownModel:
-    """A TopdownModel from an MMPose ``model_cfg`` (ResNet/HRNet backbone + HeatmapHead), test helper."""
-    b, h = model_cfg["backbone"], model_cfg["head"]
-    if b["type"] == "ResNet":
-        backbone = resnet(
-            b["depth"], stem_channels=b.get("stem_channels", 64), base_channels=b.get("base_channels", 64)
-        )
-    elif b["type"] == "HRNet":
-        backbone = hrnet(b["extra"], in_channels=b.get("in_channels", 3))
-    else:
-        raise AssertionError(f"unexpected backbone {b['type']}")
-    assert h["type"] == "HeatmapHead"
-    head = HeatmapHead(
-        h["in_channels"],
-        h["out_channels"],
-        deconv_out_channels=h.get("deconv_out_channels", (256, 256, 256)),
-        deconv_kernel_sizes=h.get("deconv_kernel_sizes", (4, 4, 4)),
-    )
-    return TopdownModel(backbone, head)
+# The reduced fixture networks through the public family builders, from the fixture's MMPose ``model_cfg``.
+FIXTURE_BUILDERS: dict[str, Callable[[dict[str, Any]], TopdownModel]] = {
+    "simplebaseline_res50_tiny": lambda cfg: simplebaseline(
+        cfg["backbone"]["depth"], stem_channels=cfg["backbone"]["stem_channels"],
+        base_channels=cfg["backbone"]["base_channels"], deconv_out_channels=cfg["head"]["deconv_out_channels"],
+    )[0],
+    "hrnet_tiny": lambda cfg: hrnet_topdown(cfg["backbone"]["extra"])[0],
+}
 
 
 def load_fixture_model(name: str) -> tuple[TopdownModel, dict[str, torch.Tensor]]:
     folder = shared_path("fixtures", "mmpose", "parity", name)
     info = json.loads((folder / "info.json").read_text())
-    model = build_from_cfg(info["model_cfg"]).eval()
+    model = FIXTURE_BUILDERS[name](info["model_cfg"]).eval()
     ckpt = torch.load(folder / "model.pth", map_location="cpu", weights_only=True)
     return model, ckpt["state_dict"]
 
@@ -76,23 +67,19 @@ def test_parity_fixture_layout_and_params() -> None:
     assert n_params == 620_009
 
 
-LAYOUTS = {
-    "td-hm_res50_8xb64-210e_coco-256x192.json": lambda: TopdownModel(resnet(50), HeatmapHead(2048, 17)),
-    "td-hm_res101_8xb64-210e_coco-256x192.json": lambda: TopdownModel(resnet(101), HeatmapHead(2048, 17)),
-    "td-hm_hrnet-w32_8xb64-210e_coco-256x192.json": lambda: TopdownModel(
-        hrnet_w32(), HeatmapHead(32, 17, deconv_out_channels=None)
-    ),
-    "td-hm_hrnet-w48_8xb32-210e_coco-384x288.json": lambda: TopdownModel(
-        hrnet_w48(), HeatmapHead(48, 17, deconv_out_channels=None)
-    ),
-    "td-hm_res50_8xb64-210e_mpii-256x256.json": lambda: TopdownModel(resnet(50), HeatmapHead(2048, 16)),
+LAYOUTS = {  # layout manifest -> the public model name of that official config
+    "td-hm_res50_8xb64-210e_coco-256x192.json": "simplebaseline_res50_coco_256x192",
+    "td-hm_res101_8xb64-210e_coco-256x192.json": "simplebaseline_res101_coco_256x192",
+    "td-hm_hrnet-w32_8xb64-210e_coco-256x192.json": "hrnet_w32_coco_256x192",
+    "td-hm_hrnet-w48_8xb32-210e_coco-384x288.json": "hrnet_w48_coco_384x288",
+    "td-hm_res50_8xb64-210e_mpii-256x256.json": "simplebaseline_res50_mpii_256x256",
 }
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 def test_full_size_layouts(layout: str) -> None:
     manifest = json.loads(shared_path("fixtures", "mmpose", "layouts", layout).read_text())
-    for model in (LAYOUTS[layout](), build_from_cfg(manifest["model_cfg"])):
+    for model in (posekit.create_model(LAYOUTS[layout]), from_mmpose_cfg(manifest["model_cfg"])[0]):
         sd = model.state_dict()
         got = {k: list(v.shape) for k, v in sd.items()}
         assert set(got) - set(manifest["state_dict"]) == set(), "unexpected keys"

@@ -8,19 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from posekit.models._convert import load_official
+import posekit
+from posekit.models.convert import load_official
 from posekit.models.backbones.cspnext import RTMPOSE_CSPNEXT_FACTORS, cspnext
 from posekit.models.heads.rtmcc import RTMCCHead
-from posekit.models.topdown import TopdownModel
 from tests.conftest import shared_path
 
 RTOL = 5e-5  # |diff| <= RTOL * max|ref| (MMPose reruns differ by <= 1e-5 relative)
-
-
-def rtmpose(variant: str) -> TopdownModel:
-    deepen, widen = RTMPOSE_CSPNEXT_FACTORS[variant]
-    head = RTMCCHead(int(1024 * widen), 17, (192, 256), (6, 8), simcc_split_ratio=2.0, final_layer_kernel_size=7)
-    return TopdownModel(cspnext(deepen, widen), head)
 
 
 def load_checkpoint(model: torch.nn.Module, path) -> None:
@@ -32,7 +26,7 @@ def load_checkpoint(model: torch.nn.Module, path) -> None:
 @pytest.fixture(scope="module")
 def parity_model():
     folder = shared_path("fixtures", "mmpose", "parity", "rtmpose_t")
-    model = rtmpose("t").eval()
+    model = posekit.create_model("rtmpose_t_coco_256x192")  # the fixture is RTMPose-t with random weights
     load_checkpoint(model, folder / "model.pth")
     return model, folder
 
@@ -70,7 +64,7 @@ def test_rtmpose_layout_matches_official(variant):
     layout = json.loads(shared_path("fixtures", "mmpose", "layouts",
                                     f"rtmpose-{variant}_8xb256-420e_coco-256x192.json").read_text())
     with torch.device("meta"):
-        model = rtmpose(variant)
+        model = posekit.create_model(f"rtmpose_{variant}_coco_256x192", device="meta")
     got = {k: list(v.shape) for k, v in model.state_dict().items()}
     assert list(got) == list(layout["state_dict"])  # same keys, same order
     assert got == layout["state_dict"]

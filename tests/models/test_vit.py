@@ -8,30 +8,21 @@ import numpy as np
 import pytest
 import torch
 
-from posekit.models._convert import load_official
+import posekit
+from posekit.models.convert import load_official
 from posekit.models.backbones.vit import VIT_ARCHS, ViTArch, resize_pos_embed, vit
-from posekit.models.heads.heatmap import HeatmapHead
-from posekit.models.heads.vitpose_simple import ReLUUpsample
-from posekit.models.topdown import TopdownModel
+from posekit.models.vitpose import vitpose
 from tests.conftest import shared_path
 
 RTOL = 5e-5  # |diff| <= RTOL * max|ref| (MMPose reruns differ by <= 1e-5 relative)
 TINY = {"embed_dims": 192, "num_layers": 2, "num_heads": 3, "feedforward_channels": 768}
 
 
-def vitpose(arch, *, simple: bool, deconv: tuple[int, ...] = (256, 256)) -> TopdownModel:
-    backbone = vit(arch)
-    width = backbone.embed_dims
-    if simple:
-        head = HeatmapHead(width, 17, deconv_out_channels=(), deconv_kernel_sizes=(), final_kernel_size=3)
-        return TopdownModel(backbone, head, neck=ReLUUpsample(scale_factor=4.0))
-    head = HeatmapHead(width, 17, deconv_out_channels=deconv, deconv_kernel_sizes=(4,) * len(deconv))
-    return TopdownModel(backbone, head)
-
-
 def load_parity(name: str):
+    """The reduced fixture model (2 layers, 64-channel deconvolutions) from the family builder, fixture weights."""
     folder = shared_path("fixtures", "mmpose", "parity", name)
-    model = vitpose(TINY, simple=name.endswith("simple"), deconv=(64, 64)).eval()
+    decoder = "simple" if name.endswith("simple") else "classic"
+    model = vitpose(TINY, decoder=decoder, deconv_out_channels=(64, 64))[0].eval()
     state = torch.load(folder / "model.pth", map_location="cpu", weights_only=True)["state_dict"]
     load_official(model, state, source="mmpose")  # strict; fp16 tensors are copied into fp32 parameters
     assert all(p.dtype == torch.float32 for p in model.parameters())
@@ -85,7 +76,7 @@ def test_vitpose_layout_matches_official(size, simple):
     name = f"td-hm_ViTPose-{size}{'-simple' if simple else ''}_8xb64-210e_coco-256x192.json"
     layout = json.loads(shared_path("fixtures", "mmpose", "layouts", name).read_text())
     with torch.device("meta"):  # ViT-H has 630 M parameters: build without allocating them
-        model = vitpose(size, simple=simple)
+        model = posekit.create_model(f"vitpose_{size[0]}{'_simple' if simple else ''}_coco_256x192", device="meta")
     got = {k: list(v.shape) for k, v in model.state_dict().items()}
     assert list(got) == list(layout["state_dict"])  # same keys, same order
     assert got == layout["state_dict"]

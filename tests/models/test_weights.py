@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from posekit.models import _mediapipe_wheel, _weights
-from posekit.models._weights import (
+from posekit.models import mediapipe_wheel
+from posekit.models import weights as weights_module
+from posekit.models.weights import (
     ChecksumError,
     WeightsError,
     WeightsSpec,
@@ -238,11 +239,3 @@ def test_load_checkpoint_bad_files(tmp_path):
     bad_st.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
     with pytest.raises(WeightsError, match="bad.safetensors is not a readable safetensors file"):
         load_checkpoint(bad_st)
-
-
-def test_mediapipe_names_are_reexported_lazily():
-    assert _weights.load_mediapipe_module is _mediapipe_wheel.load_mediapipe_module
-    assert _weights.MEDIAPIPE_GROUPS is _mediapipe_wheel.MEDIAPIPE_GROUPS
-    assert _weights.POSE_LANDMARK_FULL.name == "pose_landmark_full"
-    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
-        _weights.nothing  # noqa: B018

@@ -13,10 +13,11 @@ import torch
 
 import posekit
 from posekit.codecs import SimCC
-from posekit.models._families import from_mmpose_cfg
-from posekit.models._registry import get_entry, list_models
-from posekit.models._weights import ChecksumError
-from posekit.models.zoo import TopdownEntry, load_weights
+from posekit.models.mmpose_cfg import from_mmpose_cfg
+from posekit.models.mmpose_zoo import TopdownEntry
+from posekit.models.registry import get_entry, list_models
+from posekit.models.topdown import load_weights
+from posekit.models.weights import ChecksumError
 from tests.conftest import shared_path
 
 TOPDOWN = sorted(n for n in list_models() if isinstance(get_entry(n), TopdownEntry))

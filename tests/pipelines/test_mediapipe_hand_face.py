@@ -15,8 +15,8 @@ import torch
 
 from posekit.detect.mediapipe import face_detector, palm_detector
 from posekit.io.image import load_image
-from posekit.models._mediapipe_wheel import FACE_LANDMARK, HAND_LANDMARK_FULL, load_mediapipe_module
-from posekit.pipelines import _roi
+from posekit.models.mediapipe_wheel import FACE_LANDMARK, HAND_LANDMARK_FULL, load_mediapipe_module
+from posekit.pipelines import roi
 from posekit.pipelines.mediapipe_face import MediaPipeFaceMeshEstimator
 from posekit.pipelines.mediapipe_hand import MediaPipeHandEstimator
 from posekit.skeletons import hand21, mediapipe_face468
@@ -28,7 +28,8 @@ class _LiteRT:
     """The original .tflite as a landmark model: (B, 3, S, S) float32 -> TFLite outputs (looped over B)."""
 
     def __init__(self, path: Path) -> None:
-        interpreter = pytest.importorskip("ai_edge_litert.interpreter")
+        interpreter = pytest.importorskip("ai_edge_litert.interpreter",
+                                          reason="ai-edge-litert is not installed (the optional `litert` extra)")
         self.it = interpreter.Interpreter(model_path=str(path))
         self.it.allocate_tensors()
         self.inp = self.it.get_input_details()[0]["index"]
@@ -64,7 +65,7 @@ def face_estimator():
     return MediaPipeFaceMeshEstimator(load_mediapipe_module(FACE_LANDMARK), face_detector())
 
 
-def _inside_rotated_rect(points: np.ndarray, rois: _roi.Rois, i: int, margin: float = 0.0) -> np.ndarray:
+def _inside_rotated_rect(points: np.ndarray, rois: roi.Rois, i: int, margin: float = 0.0) -> np.ndarray:
     c, s = np.cos(rois.rotation[i]), np.sin(rois.rotation[i])
     d = points - rois.center_px[i]
     local = np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]], -1)
@@ -120,7 +121,6 @@ def test_hand_litert_and_converted_module_agree(hand_estimator):
 def test_hand_builder_lite_variant():
     tflite_path("hand_landmark_lite.tflite")
     tflite_path("palm_detection_lite.tflite")
-    pytest.importorskip("posekit.detect.mediapipe")
     from posekit.pipelines.mediapipe_hand import mediapipe_hand
 
     est = mediapipe_hand(variant="lite")

@@ -1,7 +1,7 @@
 """BlazePose pipeline against MediaPipe 0.10.14's numbers (``../shared/fixtures/blazepose``).
 
 The model tests use the converted MediaPipe models (fetched and converted on first use into posekit's weights
-cache by :func:`posekit.models._mediapipe_wheel.load_mediapipe_module`).
+cache by :func:`posekit.models.mediapipe_wheel.load_mediapipe_module`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 
 from posekit.detect.mediapipe import blazepose_detector
 from posekit.io.image import load_image
-from posekit.models._mediapipe_wheel import POSE_LANDMARK_FULL, load_mediapipe_module
-from posekit.pipelines import _roi
+from posekit.models.mediapipe_wheel import POSE_LANDMARK_FULL, load_mediapipe_module
+from posekit.pipelines import roi
 from posekit.pipelines.mediapipe import LandmarkResult
 from posekit.pipelines.mediapipe_pose import BlazePoseEstimator, decode_pose_outputs
 from posekit.skeletons import blazepose33
@@ -73,7 +73,7 @@ def detector():
     return blazepose_detector(box="body")
 
 
-def _roi_of(dets: Detections) -> _roi.Rois:
+def _roi_of(dets: Detections) -> roi.Rois:
     est = BlazePoseEstimator(lambda x: None)
     return est._rois_from_detections(dets, (512, 512))
 
@@ -91,10 +91,10 @@ def test_decode_reference_outputs_matches_mediapipe(astronaut, reference):
     _, dets = astronaut
     outputs = [np.load(shared_path(*FIX, f"pose_landmark_full_out_{name}_ref.npy")) for name in OUTPUTS]
     dec = decode_pose_outputs(outputs, _roi_of(dets))
-    _check_against_reference(dec["normalized"][0], dec["world_landmarks"][0], reference, px=0.05, m=1e-3)
+    _check_against_reference(dec.normalized[0], dec.world_landmarks[0], reference, px=0.05, m=1e-3)
     # Tighter than required: the decode is the same arithmetic as MediaPipe's.
-    assert np.abs(dec["normalized"][0, :, :2] - reference["image"][:, :2]).max() * 512 < 1e-3
-    assert abs(float(dec["instance_scores"][0]) - float(outputs[1].ravel()[0])) == 0
+    assert np.abs(dec.normalized[0, :, :2] - reference["image"][:, :2]).max() * 512 < 1e-3
+    assert abs(float(dec.instance_scores[0]) - float(outputs[1].ravel()[0])) == 0
 
 
 def test_heatmap_kernel_size_changes_the_result(astronaut, reference):
@@ -102,7 +102,7 @@ def test_heatmap_kernel_size_changes_the_result(astronaut, reference):
     outputs = [np.load(shared_path(*FIX, f"pose_landmark_full_out_{name}_ref.npy")) for name in OUTPUTS]
     dec7 = decode_pose_outputs(outputs, _roi_of(dets), kernel_size=7)
     # MediaPipe's wheel refines with the option default 9; the .pbtxt's 7 moves landmarks by pixels.
-    assert np.abs(dec7["normalized"][0, :, :2] - reference["image"][:, :2]).max() * 512 > 1.0
+    assert np.abs(dec7.normalized[0, :, :2] - reference["image"][:, :2]).max() * 512 > 1.0
 
 
 def test_full_pipeline_matches_mediapipe(astronaut, reference, landmark_model):
@@ -159,12 +159,13 @@ def test_predict_batch_runs_one_model_call_for_several_images(astronaut, landmar
     kp_f = dets.keypoints.copy()
     kp_f[..., 0] = 512 - kp_f[..., 0]
     dets_f = Detections(dets.boxes, dets.scores, keypoints=kp_f)
-    results = est.predict_batch([image, flipped], detections=[dets, dets_f])
+    results = est.predict_landmarks_batch([image, flipped], detections=[dets, dets_f])
     assert counting.batches == [2] and [len(r) for r in results] == [1, 1]
     single = est.predict_landmarks(image, detections=dets)
     np.testing.assert_allclose(results[0].landmarks, single.landmarks, atol=1e-2)  # batched conv rounding
     chunked = _CountingModel(landmark_model)
-    results_1 = BlazePoseEstimator(chunked, batch_size=1).predict_batch([image, flipped], detections=[dets, dets_f])
+    results_1 = BlazePoseEstimator(chunked, batch_size=1).predict_landmarks_batch([image, flipped],
+                                                                            detections=[dets, dets_f])
     assert chunked.batches == [1, 1]
     np.testing.assert_allclose(results_1[1].landmarks, results[1].landmarks, atol=1e-2)
 
@@ -194,7 +195,7 @@ def test_stream_tracks_from_auxiliary_landmarks(astronaut, landmark_model, detec
     assert counting.calls == 2
     assert [r.track_ids.tolist() for r in results] == [[0], [0], [0], [], [1]]
     assert results[1].poses.track_ids.tolist() == [0]
-    expected = _roi.transform_rois(_roi.rois_from_alignment_points(
+    expected = roi.transform_rois(roi.rois_from_alignment_points(
         results[0].landmarks[:, 33, :2], results[0].landmarks[:, 34, :2], (512, 512)), scale=(1.25, 1.25),
         square_long=True)
     np.testing.assert_allclose(results[1].rois.center, expected.center, atol=1e-6)

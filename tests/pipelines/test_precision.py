@@ -29,8 +29,8 @@ import pytest
 import torch
 
 from posekit.crops import warp_crops, warp_matrix
-from posekit.models._families import from_mmpose_cfg
-from posekit.models.zoo import load_weights
+from posekit.models.mmpose_cfg import from_mmpose_cfg
+from posekit.models.topdown import load_weights
 from posekit.pipelines.topdown import TopDownEstimator
 from posekit.types import Detections
 from tests.conftest import shared_path
@@ -66,7 +66,7 @@ def _fused(est: TopDownEstimator, image: np.ndarray, out) -> tuple[torch.Tensor,
     size = est.spec.input_size
     crops = warp_crops(image, warp_matrix(out.center, out.scale, size, udp=est.spec.udp), size)
     fused = est._forward(torch.from_numpy(crops).permute(0, 3, 1, 2), normalized=False)
-    return fused if isinstance(fused, tuple) else (fused,)
+    return tuple(torch.as_tensor(f) for f in (fused if isinstance(fused, tuple) else (fused,)))
 
 
 def _stable(est: TopDownEstimator, ref: tuple[torch.Tensor, ...], low: tuple[torch.Tensor, ...]) -> np.ndarray:
@@ -113,7 +113,7 @@ def test_topdown_fp32_channels_last_matches_nchw(scene, name: str) -> None:
     image, boxes = scene
     model, spec = _model(name)
     auto = TopDownEstimator(model, None, spec=spec)
-    assert auto._channels_last
+    assert auto.runner.channels_last
     a = auto.estimate(image, boxes=boxes)
     model2, _ = _model(name)
     b = TopDownEstimator(model2, None, spec=spec, channels_last=False).estimate(image, boxes=boxes)
@@ -135,7 +135,7 @@ def test_topdown_fp16_on_cpu_is_refused():
 @pytest.fixture(scope="module")
 def blazepose():
     from posekit.detect.mediapipe import blazepose_detector
-    from posekit.models._mediapipe_wheel import POSE_LANDMARK_FULL, load_mediapipe_module
+    from posekit.models.mediapipe_wheel import POSE_LANDMARK_FULL, load_mediapipe_module
     from posekit.pipelines.mediapipe_pose import BlazePoseEstimator
 
     landmark = load_mediapipe_module(POSE_LANDMARK_FULL)

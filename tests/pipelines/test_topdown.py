@@ -12,8 +12,8 @@ import torch
 import posekit
 from posekit.crops import crop_to_image
 from posekit.detect.boxes import BoxesFromFile, FixedBoxes
-from posekit.models._families import from_mmpose_cfg
-from posekit.models.zoo import load_weights
+from posekit.models.mmpose_cfg import from_mmpose_cfg
+from posekit.models.topdown import load_weights
 from posekit.pipelines.topdown import TopDownEstimator
 from tests.conftest import shared_path
 
@@ -27,7 +27,7 @@ def _estimator(name: str, **options) -> TopDownEstimator:
     info = json.loads((folder / "info.json").read_text())
     model, spec = from_mmpose_cfg(info["model_cfg"])
     load_weights(model, folder / "model.pth")
-    est = posekit.PoseEstimator(model, None, spec=spec, **options)
+    est = posekit.TopDownEstimator(model, None, spec=spec, **options)
     assert type(est) is TopDownEstimator and isinstance(est, posekit.PoseEstimator)
     return est
 

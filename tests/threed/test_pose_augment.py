@@ -9,9 +9,14 @@ from posekit.analysis.angles import angle_at
 from posekit.skeletons import h36m17
 from posekit.threed.pose_augment import (PoseAugment, PoseOffsets, augment_pose, body_axes, knee_angles,
                                          random_augment, sample_offsets)
-from tests.threed.test_lift_training import _bones
 
 NAMES = list(h36m17.keypoints)
+
+
+def _bones(joints: np.ndarray) -> np.ndarray:
+    """Lengths of the h36m17 bones, ``(..., 16)``."""
+    links = np.array(h36m17.links)
+    return np.linalg.norm(joints[..., links[:, 0], :] - joints[..., links[:, 1], :], axis=-1)
 
 
 def _standing(frames: int = 3) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from posekit.skeletons import blazepose33, coco17
-from posekit.track.tracker import Tracker, box_iou
+from posekit.track.tracker import Tracker
 from posekit.types import Poses
 
 # A rough standing person in a unit box (x, y in [0, 1], y down), COCO-17 order.
@@ -35,12 +35,6 @@ def _frame(people: list[tuple[np.ndarray, list[float]]], skeleton=coco17) -> Pos
 
 def _run(tracker: Tracker, frames: list[Poses]) -> list[np.ndarray]:
     return [tracker.update(p, frame_index=i).track_ids for i, p in enumerate(frames)]
-
-
-def test_box_iou_known_values():
-    a = np.array([[0, 0, 10, 10]])
-    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30], [0, 0, 0, 0]])
-    np.testing.assert_allclose(box_iou(a, b), [[1.0, 50 / 150, 0.0, 0.0]])
 
 
 @pytest.mark.parametrize("dy", [40.0, 0.0], ids=["offset", "collinear"])

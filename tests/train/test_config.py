@@ -64,8 +64,6 @@ def test_lsp_recipes_use_the_standard_split():
 def test_recipe_model_names_are_registered():
     names = {load_config(p, check_model=False).model.name for p in RECIPES if p.stem != "base"}
     known = set(posekit.list_models())
-    if not any(n.endswith("_coco_256x192") for n in known):
-        pytest.skip("the top-down model zoo (issue 4) is not registered in this checkout yet")
     assert names <= known, sorted(names - known)
 
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from posekit.models._families import vitpose
+from posekit.models.vitpose import vitpose
 from posekit.skeletons import lsp14
 from posekit.train.config import config_from_dict
 from posekit.train.loop import load_checkpoint, train

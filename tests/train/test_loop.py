@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from posekit.models._families import simplebaseline
+from posekit.models.simplebaseline import simplebaseline
 from posekit.skeletons import coco17, lsp14
 from posekit.train.config import ScheduleConfig, config_from_dict
 from posekit.train.data import PoseDataset, StepSampler, load_samples

@@ -10,6 +10,6 @@
 
 Outputs are root-relative 3D joints in the camera frame (x right, y down, z forward); the official MMPose
 checkpoints work in **metres** (``model.output_unit``); ``lift_sequence`` returns millimetres by default.
-MMPose checkpoints load with ``posekit.models._convert.load_official(model, state_dict, source="mmpose")``
+MMPose checkpoints load with ``posekit.models.convert.load_official(model, state_dict, source="mmpose")``
 (``"mmpose_v0"`` for the pre-1.0 files with ``keypoint_head.`` keys, i.e. the official lifter weights).
 """

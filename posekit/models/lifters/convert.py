@@ -34,7 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from posekit.models._convert import guess_source, load_official
+from posekit.models.convert import guess_source, load_official
 
 __all__ = [
     "remap_videopose3d_original", "videopose3d_original_state_dict", "load_videopose3d_original",
@@ -104,13 +104,13 @@ def load_lifter_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
     """Load a lifter checkpoint file into ``model`` strictly, whatever its origin.
 
     * MMPose 1.x (``state_dict`` with ``backbone.*``/``head.*``) or 0.x (``keypoint_head.*``: the official
-      lifter weights) files, read by :func:`posekit.models._weights.load_checkpoint` (``weights_only=True``);
+      lifter weights) files, read by :func:`posekit.models.weights.load_checkpoint` (``weights_only=True``);
     * original VideoPose3D files (a dict with ``model_pos``). The original ``run.py`` also pickles its data
       generator's ``numpy.random.RandomState`` under ``random_state``, which ``weights_only`` loading refuses;
       re-save such a file once in a trusted environment as ``torch.save({"model_pos": ckpt["model_pos"]}, p)``
       (plus ``model_traj`` when present).
     """
-    from posekit.models._weights import load_checkpoint
+    from posekit.models.weights import load_checkpoint
 
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)

@@ -1,9 +1,9 @@
 """Where the tests find MediaPipe ``.tflite`` files.
 
-Pinned assets come from posekit's own cache (``posekit.models._mediapipe_wheel.fetch_tflite``: the wheel is read
+Pinned assets come from posekit's own cache (``posekit.models.mediapipe_wheel.fetch_tflite``: the wheel is read
 or downloaded once; ``.ci/run`` warms the cache before the tests). The extra models that posekit does not pin
 (iris landmark, hand re-crop) are extracted from ``$POSEKIT_MEDIAPIPE_WHEEL`` and skip without it. The converted
-networks themselves come from :func:`posekit.models._mediapipe_wheel.load_mediapipe_module`, as in the pipelines.
+networks themselves come from :func:`posekit.models.mediapipe_wheel.load_mediapipe_module`, as in the pipelines.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from posekit.models import _mediapipe_wheel
+from posekit.models import mediapipe_wheel
 
 
 def tflite_path(filename: str) -> Path:
     """Path of the ``.tflite`` file ``filename`` (e.g. ``"pose_detection.tflite"``); skips only for unpinned extra
     models when ``$POSEKIT_MEDIAPIPE_WHEEL`` is not set."""
-    for asset in _mediapipe_wheel.MEDIAPIPE_ASSETS:
+    for asset in mediapipe_wheel.MEDIAPIPE_ASSETS:
         if asset.filename == filename:
-            return _mediapipe_wheel.fetch_tflite(asset)
+            return mediapipe_wheel.fetch_tflite(asset)
     wheel = os.environ.get("POSEKIT_MEDIAPIPE_WHEEL")  # .ci/run sets it: the extra models come from the same wheel
     if wheel and Path(wheel).is_file():
         return _extract_extra(Path(wheel), filename)

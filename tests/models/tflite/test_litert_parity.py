@@ -28,7 +28,8 @@ MODELS = {
 
 
 def _litert(path, x_nhwc: np.ndarray) -> list[np.ndarray]:
-    litert = pytest.importorskip("ai_edge_litert.interpreter", reason="ai-edge-litert is not installed")
+    litert = pytest.importorskip("ai_edge_litert.interpreter",
+                                 reason="ai-edge-litert is not installed (the optional `litert` extra)")
     resolver = litert.OpResolverType.BUILTIN_REF
     interp = litert.Interpreter(model_path=str(path), experimental_op_resolver_type=resolver)
     interp.allocate_tensors()

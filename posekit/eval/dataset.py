@@ -1,0 +1,81 @@
+"""The evaluation set of ``posekit eval``: dataset annotations loaded with :mod:`posekit.data`, grouped by image.
+
+Records the loaders reject (missing keys, bad shapes, empty keypoints, missing image files) are listed in the
+:class:`~posekit.data.LoadReport`, never raised. Coordinates are image pixels, x right, y down, origin at the
+top-left pixel's corner.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from posekit.data.sample import LoadReport, PoseSample
+from posekit.skeletons import Skeleton
+
+__all__ = ["EVAL_DATASETS", "EvalSet", "load_eval_set"]
+
+EVAL_DATASETS = ("coco", "lsp", "lspet", "mpii")
+"""``coco``: any COCO-format keypoint JSON (skeleton inferred); ``lsp``: LSP test split (images 1001-2000) from the
+``joints.mat`` folder; ``lspet``: LSP-extended; ``mpii``: pose-hg-train ``.h5`` (e.g. ``hg_valid.h5``)."""
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Annotated samples grouped by image.
+
+    Attributes:
+        dataset: one of :data:`EVAL_DATASETS`. ann: the annotation file (LSP: the folder with ``joints.mat``).
+        samples: every loaded GT instance (:class:`~posekit.data.PoseSample`, image pixels).
+        images: ``(image path, sample indices)`` in load order, at most ``limit`` of them.
+        report: the loader's :class:`~posekit.data.LoadReport` (skipped records and why).
+        skeleton: the dataset's keypoint layout.
+    """
+
+    dataset: str
+    ann: Path
+    samples: tuple[PoseSample, ...]
+    images: tuple[tuple[Path, tuple[int, ...]], ...]
+    report: LoadReport
+    skeleton: Skeleton
+
+
+def load_eval_set(dataset: str, *, ann: str | os.PathLike, images: str | os.PathLike | None = None,
+                  limit: int | None = None) -> EvalSet:
+    """Load ``dataset`` annotations (``ann``) with images under ``images`` (LSP: default ``ann/images``).
+
+    Raises ``ValueError`` for an unknown dataset or a bad ``limit``; the loaders raise for a missing or unreadable
+    annotation file. Bad records are skipped and listed in ``report``.
+    """
+    from posekit import data
+
+    if dataset not in EVAL_DATASETS:
+        raise ValueError(f"dataset must be one of {', '.join(EVAL_DATASETS)}, got {dataset!r}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be >= 1 image, got {limit}")
+    ann = Path(ann)
+    if dataset == "coco":
+        if images is None:
+            raise ValueError("--images (the folder the annotations' file_name is relative to) is required for coco")
+        samples, report = data.load_coco_keypoints(ann, image_dir=images)
+        samples = [s for s in samples if not s.meta.get("iscrowd", 0)]
+    elif dataset in ("lsp", "lspet"):
+        if images is not None and Path(images).resolve() != (ann / "images").resolve():
+            raise ValueError(f"LSP images must be in {str(ann / 'images')!r} (the loader's layout), got {images!r}")
+        samples, report = data.load_lsp(ann, extended=dataset == "lspet")
+    else:
+        samples, report = data.load_mpii(ann, image_dir=images)
+    groups: dict[Path, list[int]] = {}
+    for i, s in enumerate(samples):
+        if s.image_path is not None:
+            groups.setdefault(s.image_path, []).append(i)
+    items = tuple((p, tuple(ix)) for p, ix in groups.items())[:limit]
+    skeleton = samples[0].skeleton if samples else _default_skeleton(dataset)
+    return EvalSet(dataset, ann, tuple(samples), items, report, skeleton)
+
+
+def _default_skeleton(dataset: str) -> Skeleton:
+    from posekit import skeletons as sk
+
+    return {"coco": sk.coco17, "lsp": sk.lsp14, "lspet": sk.lsp14, "mpii": sk.mpii16}[dataset]

@@ -1,0 +1,238 @@
+"""Scoring step of ``posekit eval`` (see :mod:`posekit.eval`): predictions file records -> metrics dict, and the
+printed table. Coordinates are image pixels, x right, y down, origin at the top-left pixel's corner."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posekit.boxes import box_iou
+from posekit.data.sample import PoseSample, box_from_keypoints
+from posekit.skeletons import KeypointMapping, Skeleton
+
+__all__ = ["MATCH_IOU", "PCK_THRESHOLD", "format_table", "score_predictions", "skeleton_mapping"]
+
+PCK_THRESHOLD = 0.2
+MATCH_IOU = 0.3
+_STRUCTURAL = ("missing_key", "bad_shape", "bad_value")
+
+
+def skeleton_mapping(source: Skeleton, target: Skeleton) -> tuple[KeypointMapping, str]:
+    """The explicit mapping ``source -> target`` (direct, else composed through ``coco17``) and its route.
+
+    Raises ``ValueError`` naming both skeletons when neither exists."""
+    from posekit.skeletons import coco17, mapping
+
+    try:
+        return mapping(source, target), f"{source.name} -> {target.name}"
+    except ValueError:
+        pass
+    try:
+        return mapping(source, coco17).then(mapping(coco17, target)), f"{source.name} -> coco17 -> {target.name}"
+    except ValueError:
+        raise ValueError(f"no keypoint mapping from the model's skeleton {source.name!r} to the dataset's "
+                         f"{target.name!r} (not directly, not through coco17); see posekit.skeletons") from None
+
+
+def _int_id(sample: PoseSample, fallback: int) -> int:
+    """COCO image id for the results file: the int id, else the number ending a string id (``im1001`` -> 1001)."""
+    if isinstance(sample.image_id, (int, np.integer)):
+        return int(sample.image_id)
+    found = re.search(r"(\d+)$", str(sample.image_id or ""))
+    return int(found.group(1)) if found else fallback
+
+
+def score_predictions(eval_set: Any, records: list[dict[str, Any]], *, model_skeleton: Skeleton,
+                      results_file: str | Path | None = None) -> dict[str, Any]:
+    """Metrics of the predictions ``records`` (as :func:`posekit.eval.predict.read_predictions` returns them).
+
+    Returns a dict with ``skeleton`` (model, dataset, route, ``unmapped`` joints), ``counts`` (images and samples
+    evaluated, samples without a prediction) and ``metrics``: ``pck_bbox`` and ``pck_torso`` (each ``threshold``,
+    ``normalizer`` in words, ``mean`` over the mapped joints, ``per_joint`` and ``counts`` by joint name, ``None``
+    for a joint with no GT or no mapping), ``mpii_pckh`` (MPII, percent) and ``coco`` (COCO-format sets: the 10
+    pycocotools stats, or a ``note`` why not). Writes the COCO results list to ``results_file`` when given.
+    """
+    from posekit.metrics.pck import bbox_size, mpii_pckh, pck, torso_size
+
+    ds, samples = eval_set.skeleton, eval_set.samples
+    route_map, route = skeleton_mapping(model_skeleton, ds)
+    k = ds.num_keypoints
+    mapped = np.zeros(k, bool)
+    mapped[[d for _, d in route_map.pairs]] = True
+    pred = np.full((len(samples), k, 2), np.nan)
+    evaluated = np.zeros(len(samples), bool)
+    coco_items: list[tuple[int, np.ndarray, np.ndarray, float, np.ndarray]] = []
+    by_image = {str(p): ix for p, ix in eval_set.images}
+    for rec in records:
+        ix = by_image.get(rec.get("image"))
+        if ix is None or "error" in rec:
+            continue
+        evaluated[list(ix)] = True
+        insts = rec.get("instances", [])
+        if not insts:
+            continue
+        kp, sc = route_map.apply(np.array([i["keypoints"] for i in insts], dtype=np.float64),
+                                 np.array([i["scores"] for i in insts], dtype=np.float64))
+        boxes = np.array([i["box"] for i in insts], dtype=np.float64).reshape(-1, 4)
+        image_id = _int_id(samples[ix[0]], len(coco_items) + 1)
+        for j, inst in enumerate(insts):
+            coco_items.append((image_id, kp[j], sc[j], float(inst["box_score"]), boxes[j]))
+            if inst.get("sample") is not None:
+                pred[int(inst["sample"])] = kp[j]
+        if all(i.get("sample") is None for i in insts):  # detector / file boxes: best-IoU match per GT
+            gt_boxes = np.stack([_gt_box(samples[i], eval_set.dataset) for i in ix])
+            iou = box_iou(gt_boxes, boxes)
+            for _ in range(min(iou.shape)):
+                g, j = np.unravel_index(np.argmax(iou), iou.shape)
+                if iou[g, j] < MATCH_IOU:
+                    break
+                pred[ix[g]] = kp[j]
+                iou[g, :], iou[:, j] = -1, -1
+    sel = np.flatnonzero(evaluated)
+    gt = np.stack([samples[i].keypoints for i in sel]).astype(np.float64) if len(sel) else np.zeros((0, k, 2))
+    p = pred[sel]
+    mask = np.isfinite(gt).all(axis=2) & mapped[None]
+    unmapped = [n for n, m in zip(ds.keypoints, mapped) if not m]
+    metrics: dict[str, Any] = {}
+    if len(sel):
+        bbox = bbox_size(np.stack([_gt_box(samples[i], eval_set.dataset) for i in sel]))
+        what = ("the annotated GT box" if eval_set.dataset == "coco" else "the tight box of the labelled GT joints")
+        metrics["pck_bbox"] = _pck_dict(pck(p, gt, mask, threshold=PCK_THRESHOLD, normalize=bbox), ds, mapped,
+                                        f"longer side of {what} (MMPose PCKAccuracy norm_item='bbox')")
+        if {"left_shoulder", "right_hip"} <= set(ds.keypoints):
+            torso = torso_size(gt, first=ds.index("left_shoulder"), second=ds.index("right_hip"))
+            metrics["pck_torso"] = _pck_dict(
+                pck(p, gt, mask, threshold=PCK_THRESHOLD, normalize=np.nan_to_num(torso, nan=0.0)), ds, mapped,
+                "||GT left_shoulder - GT right_hip|| (LSP literature, Sapp & Taskar 2013; samples without "
+                "both joints left out)")
+        if eval_set.dataset == "mpii":
+            heads = np.array([samples[i].meta["head_size"] for i in sel], dtype=np.float64)
+            metrics["mpii_pckh"] = {k_: _num(v) for k_, v in mpii_pckh(p, gt, mask, head_sizes=heads).items()}
+    results = _coco_results(coco_items, k)
+    if eval_set.dataset == "coco":
+        metrics["coco"] = _coco_ap(eval_set, sel, coco_items, results, ds, results_file)
+    elif results_file is not None:
+        from posekit.io.coco import write_coco_results
+
+        write_coco_results(results_file, results)
+    missing = int(sum(not np.isfinite(pred[i]).any() for i in sel))
+    return {
+        "skeleton": {"model": model_skeleton.name, "dataset": ds.name, "mapping": route, "unmapped": unmapped,
+                     "note": "unmapped joints are excluded from every metric" if unmapped else ""},
+        "counts": {"images_evaluated": len({str(samples[i].image_path) for i in sel}), "samples_evaluated": len(sel),
+                   "samples_without_prediction": missing, "instances_predicted": len(coco_items)},
+        "metrics": metrics,
+    }
+
+
+def _gt_box(sample: PoseSample, dataset: str) -> np.ndarray:
+    """xyxy GT box for normalising / matching: COCO's annotated box, else the joints' tight box."""
+    if dataset == "coco" and sample.box is not None:
+        return np.asarray(sample.box, np.float64)
+    return np.asarray(box_from_keypoints(sample.keypoints, padding=1.0), np.float64)
+
+
+def _num(v: float) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+def _pck_dict(res: Any, ds: Skeleton, mapped: np.ndarray, normalizer: str) -> dict[str, Any]:
+    return {
+        "threshold": res.threshold, "normalizer": normalizer, "mean": _num(res.mean),
+        "mean_over": int(((res.counts > 0) & mapped).sum()),
+        "per_joint": {n: (_num(v) if m else None) for n, v, m in zip(ds.keypoints, res.per_joint, mapped)},
+        "counts": {n: int(c) for n, c in zip(ds.keypoints, res.counts)},
+    }
+
+
+def _coco_results(items: list, k: int) -> list[dict[str, Any]]:
+    """COCO results (dataset skeleton) with MMPose's instance score: box score x mean keypoint score > 0.2."""
+    out = []
+    for image_id, kp, sc, box_score, box in items:
+        above = sc > 0.2
+        score = box_score * (float(sc[above].mean()) if above.any() else 0.0)
+        flat = np.concatenate([np.nan_to_num(kp, nan=0.0), sc[:, None]], axis=1).reshape(-1)
+        out.append({"image_id": image_id, "category_id": 1, "keypoints": [round(float(v), 3) for v in flat],
+                    "score": score, "bbox": [float(box[0]), float(box[1]), float(box[2] - box[0]),
+                                             float(box[3] - box[1])]})
+    return out
+
+
+def _coco_ap(eval_set: Any, sel: np.ndarray, items: list, results: list, ds: Skeleton,
+             results_file: str | Path | None) -> dict[str, Any]:
+    """pycocotools AP/AR (MMPose CocoMetric pipeline) against the GT of the evaluated images."""
+    from posekit.io.coco import write_coco_results
+    from posekit.metrics.coco import KeypointPredictions, coco_keypoint_eval, coco_metric
+
+    if ds.sigmas is None:
+        if results_file is not None:
+            write_coco_results(results_file, results)
+        return {"note": f"skeleton {ds.name!r} has no OKS sigmas: AP not computed"}
+    data = json.loads(Path(eval_set.ann).read_text(encoding="utf-8"))
+    image_ids = {eval_set.samples[i].image_id for i in sel}
+    bad = {s.index for s in eval_set.report.skipped if s.reason in _STRUCTURAL}
+    k = ds.num_keypoints
+    anns = [a for i, a in enumerate(data.get("annotations", []))
+            if i not in bad and isinstance(a, dict) and a.get("image_id") in image_ids
+            and isinstance(a.get("bbox"), list) and len(a["bbox"]) == 4
+            and isinstance(a.get("keypoints"), list) and len(a["keypoints"]) == 3 * k]
+    cats = [c for c in data.get("categories", []) if any(a.get("category_id") == c.get("id") for a in anns)]
+    gt = {"images": [im for im in data.get("images", []) if isinstance(im, dict) and im.get("id") in image_ids],
+          "annotations": anns, "categories": cats or data.get("categories", [])}
+    sigmas = np.asarray(ds.sigmas, np.float64)
+    note = (f"GT = the {len(anns)} annotations of the {len(image_ids)} evaluated images (annotations the loader "
+            f"rejected as malformed left out); person score = box score x mean keypoint score > 0.2, OKS-NMS 0.9")
+    if not items or not anns:
+        if results_file is not None:
+            write_coco_results(results_file, [])
+        stats = coco_keypoint_eval(gt, [], sigmas=sigmas) if anns else {}
+        return {"stats": {n: _num(v) for n, v in stats.items()}, "note": note}
+    wh = np.array([it[4][2:] - it[4][:2] for it in items])
+    preds = KeypointPredictions(
+        image_ids=np.array([it[0] for it in items]), keypoints=np.stack([it[1] for it in items]),
+        keypoint_scores=np.clip(np.stack([it[2] for it in items]), 0, None),
+        bbox_scores=np.array([it[3] for it in items]), areas=np.clip(wh[:, 0] * wh[:, 1], 0, None))
+    stats = coco_metric(gt, preds, sigmas=sigmas, results_file=results_file)
+    return {"stats": {n: _num(v) for n, v in stats.items()}, "note": note}
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The per-joint and overall table of a :func:`posekit.eval.runner.run_evaluation` report (plain text)."""
+    m = report["metrics"]
+    cols = [(key, f"PCK@{m[key]['threshold']:g} {key.split('_')[1]}") for key in ("pck_bbox", "pck_torso") if key in m]
+    lines = [f"{report['model']} on {report['dataset']} ({report['counts']['images_evaluated']} images, "
+             f"{report['counts']['samples_evaluated']} persons, boxes: {report['boxes']}, flip: {report['flip']}"
+             + ("" if report.get("min_presence") is None else f", min presence: {report['min_presence']:g}") + "); "
+             f"skeleton {report['skeleton']['mapping']}"]
+    if cols:
+        lines.append(f"{'joint':18s}" + "".join(f"{title:>16s}" for _, title in cols) + f"{'GT joints':>11s}")
+        names = list(m[cols[0][0]]["per_joint"])
+        for name in names:
+            vals = [m[key]["per_joint"][name] for key, _ in cols]
+            cells = "".join(f"{'unmapped' if v is None and name in report['skeleton']['unmapped'] else _pct(v):>16s}"
+                            for v in vals)
+            lines.append(f"{name:18s}{cells}{m[cols[0][0]]['counts'][name]:>11d}")
+        means = "".join(f"{_pct(m[key]['mean']):>16s}" for key, _ in cols)
+        lines.append(f"{'mean (' + str(m[cols[0][0]]['mean_over']) + ' joints)':18s}{means}")
+    if "mpii_pckh" in m:
+        lines.append("MPII PCKh (%): " + ", ".join(f"{k} {_pct(v, 1.0)}" for k, v in m["mpii_pckh"].items()))
+    if "coco" in m:
+        stats = m["coco"].get("stats") or {}
+        lines.append("COCO keypoints (pycocotools): " + (", ".join(f"{k} {_pct(v)}" for k, v in stats.items())
+                                                         if stats else m["coco"].get("note", "not computed")))
+    if report["skeleton"]["unmapped"]:
+        lines.append(f"unmapped (excluded from the metrics): {', '.join(report['skeleton']['unmapped'])}")
+    c = report["counts"]
+    lines.append(f"persons without a prediction (counted wrong): {c['samples_without_prediction']}; "
+                 f"records skipped by the loader: {len(report['load_report']['skipped'])}; "
+                 f"unreadable images: {len(report['image_errors'])}")
+    return "\n".join(lines)
+
+
+def _pct(v: float | None, scale: float = 100.0) -> str:
+    return "-" if v is None else f"{v * scale:.1f}"

@@ -1,0 +1,145 @@
+"""The estimators behind the public model names: one builder per model, its capabilities and defaults as data.
+
+:mod:`posekit.models.registry` names the networks (``create_model``, ``list_models``); this table says which of
+them run end to end (image in, :class:`~posekit.types.Poses` out), how each is built, what it can do
+(:class:`Capabilities`) and which detector settings ``posekit predict`` uses when it must find every person
+itself (:class:`PredictDefaults`). :meth:`posekit.PoseEstimator.from_pretrained`, the CLI (``predict``,
+``video``), ``posekit eval`` and ``posekit bench`` all build through :func:`build_estimator`, and read the
+capabilities here instead of probing estimator objects.
+
+Every builder takes the same options: ``backend=`` (a name of :data:`posekit.runtime.runner.BACKENDS`), the
+engine options ``device=``, ``precision=``, ``compile=``, ``channels_last=``, ``batch_size=`` (see
+:class:`posekit.runtime.torch_runner.EngineOptions`), ``weights=`` where :attr:`Capabilities.takes_weights`, and
+its pipeline's own options (e.g. ``flip_test=``, ``min_presence=``, ``tiles=``, ``detector=``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
+from typing import Any
+
+from posekit.models.mmpose_zoo import TopdownEntry
+from posekit.models.registry import create_model, get_entry, list_models
+from posekit.pipelines.base import PoseEstimator
+from posekit.pipelines.mediapipe_face import mediapipe_face_mesh
+from posekit.pipelines.mediapipe_hand import mediapipe_hand
+from posekit.pipelines.mediapipe_pose import blazepose_full
+from posekit.pipelines.topdown import topdown_estimator
+from posekit.runtime.runner import check_backend
+
+__all__ = ["Capabilities", "PredictDefaults", "EstimatorEntry", "estimator_entries", "estimator_entry",
+           "build_estimator"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an estimator can do.
+
+    Attributes:
+        presence_gate: an instance is kept only while the landmark model's presence flag is above
+            ``min_presence`` (MediaPipe pipelines; a builder option).
+        tiles: the person search can be widened with ``tiles=`` and ``min_detection_score=`` (candidate people
+            checked by the landmark model; :class:`posekit.detect.tiled.TiledDetector`).
+        flip_test: a built-in test-time flip (``flip_test=``; top-down heatmap/SimCC models).
+        takes_weights: ``weights=`` a local checkpoint file (official MMPose checkpoints); the others' weights are
+            built in.
+        outputs_3d: ``Poses.keypoints_3d`` is filled.
+    """
+
+    presence_gate: bool = False
+    tiles: bool = False
+    flip_test: bool = False
+    takes_weights: bool = False
+    outputs_3d: bool = False
+
+
+@dataclass(frozen=True)
+class PredictDefaults:
+    """Detector settings of ``posekit predict`` when no boxes are given: find every visible person, which may differ
+    from the builder's defaults (those reproduce the reference implementation, e.g. ``mp.solutions.pose``).
+
+    Attributes:
+        tiles: ``tiles=`` (1 = the detector's single pass).
+        min_detection_score: ``min_detection_score=``, ``None`` = the detector's own threshold.
+    """
+
+    tiles: int = 1
+    min_detection_score: float | None = None
+
+
+@dataclass(frozen=True)
+class EstimatorEntry:
+    """One public model name that runs end to end.
+
+    Attributes:
+        name: the public name (also a :mod:`posekit.models.registry` name).
+        build: ``(**options) -> PoseEstimator`` (see the module docstring for the options).
+        capabilities: what the estimator can do.
+        predict_defaults: ``posekit predict``'s detector settings without caller boxes.
+    """
+
+    name: str
+    build: Callable[..., PoseEstimator]
+    capabilities: Capabilities
+    predict_defaults: PredictDefaults = field(default_factory=PredictDefaults)
+
+
+def _topdown(name: str) -> Callable[..., PoseEstimator]:
+    """The builder of a registered top-down network: official (or ``weights``) checkpoint + person detector."""
+
+    def build(*, weights: Any = None, device: str = "cpu", detector: Any = None, **options: Any) -> PoseEstimator:
+        model = create_model(name, weights=weights, pretrained=weights is None)  # the runner places it on device
+        return topdown_estimator(model, name=name, detector=detector, device=device, **options)
+
+    return build
+
+
+_MEDIAPIPE_CAPS = Capabilities(presence_gate=True, outputs_3d=True)
+_MEDIAPIPE: tuple[EstimatorEntry, ...] = (
+    EstimatorEntry("blazepose_full", blazepose_full, Capabilities(presence_gate=True, tiles=True, outputs_3d=True),
+                   PredictDefaults(tiles=2, min_detection_score=0.3)),
+    EstimatorEntry("mediapipe_hand_full", partial(mediapipe_hand, variant="full"), _MEDIAPIPE_CAPS),
+    EstimatorEntry("mediapipe_hand_lite", partial(mediapipe_hand, variant="lite"), _MEDIAPIPE_CAPS),
+    EstimatorEntry("mediapipe_face_mesh", mediapipe_face_mesh, _MEDIAPIPE_CAPS),
+)
+_TOPDOWN_CAPS = Capabilities(flip_test=True, takes_weights=True)
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[str, EstimatorEntry]:
+    table = {entry.name: entry for entry in _MEDIAPIPE}
+    for name in list_models():
+        if isinstance(get_entry(name), TopdownEntry):
+            table[name] = EstimatorEntry(name, _topdown(name), _TOPDOWN_CAPS)
+    return table
+
+
+def estimator_entries() -> tuple[EstimatorEntry, ...]:
+    """Every registered estimator, in :func:`posekit.list_models` order."""
+    return tuple(_table().values())
+
+
+def estimator_entry(name: str) -> EstimatorEntry:
+    """The estimator of ``name``. ``KeyError`` (with the closest names) for an unknown name, ``ValueError`` for a
+    registered network that does not run end to end (e.g. a 2D->3D lifter: use :mod:`posekit.lift`)."""
+    get_entry(name)  # unknown names: KeyError naming the closest known ones
+    table = _table()
+    if name not in table:
+        raise ValueError(f"model {name!r} has no end-to-end estimator; use posekit.create_model({name!r})")
+    return table[name]
+
+
+def build_estimator(name: str, *, backend: str = "torch", weights: Any = None, **options: Any) -> PoseEstimator:
+    """The estimator registered as ``name`` with its pretrained weights (or ``weights``), on ``backend``.
+
+    ``options``: the engine options and the pipeline's own (see the module docstring). Raises ``ValueError``
+    for an unknown back end, and the builder's ``ValueError`` for options it refuses (e.g. ``weights`` for a model
+    whose weights are built in: :attr:`Capabilities.takes_weights` says which take them).
+    """
+    check_backend(backend)
+    entry = estimator_entry(name)
+    if weights is not None:
+        options["weights"] = weights
+    return entry.build(backend=backend, **options)

@@ -1,0 +1,39 @@
+"""ONNX Runtime sessions for the runtime package: :func:`open_session` and the process-wide thread pool.
+
+Kept apart from :mod:`posekit.runtime.onnxruntime_runner` (which runs sessions) so that
+:mod:`posekit.runtime.onnx_export` (which verifies exports in a session) and the runner (which exports torch
+modules before running them) do not import each other. Imports no torch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["ensure_shared_pool", "open_session"]
+
+
+def ensure_shared_pool(ort: Any, intra_op_num_threads: int | None) -> None:
+    """Create ONNX Runtime's process-wide intra-op thread pool unless it exists (ONNX Runtime keeps that state;
+    it refuses to replace the pool, which here means it is already there)."""
+    try:
+        ort.set_global_thread_pool_sizes(int(intra_op_num_threads or 0), 1)
+    except Exception as exc:  # noqa: BLE001 (onnxruntime raises its own Fail type)
+        if "already been created" not in str(exc):
+            raise
+
+
+def open_session(path: str | os.PathLike[str], options: Any, providers: Sequence[str]) -> Any:
+    """``onnxruntime.InferenceSession(path, options, providers=providers)``; once ONNX Runtime's process-wide thread
+    pool exists (see ``OrtRunner(shared_threads=True)``) ONNX Runtime refuses sessions with their own pool, so such a
+    session is opened on the shared pool instead (its ``intra_op_num_threads`` then no longer applies)."""
+    import onnxruntime as ort
+
+    try:
+        return ort.InferenceSession(str(path), options, providers=list(providers))
+    except RuntimeError as exc:
+        if "use_per_session_threads must be false" not in str(exc):
+            raise
+        options.use_per_session_threads = False
+        return ort.InferenceSession(str(path), options, providers=list(providers))
