@@ -140,8 +140,8 @@ class Camera:
         if not finite.any():
             return out.reshape(shape)
         obs = flat[finite]
-        crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-12)
-        xy = cv2.undistortPoints(obs.reshape(-1, 1, 2), K, self.dist, criteria=crit).reshape(-1, 2)
+        # OpenCV's default fixed-point iterations as the start (``criteria=`` is OpenCV-5-only in Python).
+        xy = cv2.undistortPoints(obs.reshape(-1, 1, 2), K, self.dist).reshape(-1, 2)
         target = (obs - K[:2, 2]) / K[[0, 1], [0, 1]]
         eps = 1e-7
         for _ in range(iterations):  # Gauss-Newton on distort(xy) = target, numeric 2x2 Jacobian
