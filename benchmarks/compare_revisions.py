@@ -1,8 +1,9 @@
 """``posekit bench`` of two revisions on the same machine, interleaved: is a change slower?
 
-Checks out ``--base`` (a git revision) into a temporary worktree and runs ``posekit bench`` from it and from this
-checkout alternately (``--rounds`` times each, same options, same Python and packages), then prints per row the
-best median of each side and their ratio (``this / base``: above 1 is slower), and writes them as JSON.
+Checks out ``--base`` (a git revision) into a temporary worktree beside this checkout (so both find the same
+``../shared`` inputs) and runs ``posekit bench`` from it and from this checkout alternately (``--rounds`` times
+each, same options, same Python and packages), then prints per row the best per-unit median (ms per person or per
+image) of each side and their ratio (``this / base``: above 1 is slower), and writes them as JSON.
 
     python benchmarks/compare_revisions.py --base 7f2ff8d --json docs/results/bench_compare.json \
         -- --suite all -m rtmpose_m -b eager,onnxruntime --repeats 5
@@ -33,7 +34,7 @@ def _bench(source: Path, bench_args: list[str], out: Path) -> list[dict]:
 
 
 def _key(row: dict) -> str:
-    return " | ".join(str(row.get(k, "")) for k in ("model", "flip", "runner"))
+    return " | ".join(str(row.get(k, "")) for k in ("model", "flip", "runner", "count", "unit"))
 
 
 def main() -> None:
@@ -46,14 +47,14 @@ def main() -> None:
     bench_args = [a for a in args.bench_args if a != "--"]
     best: dict[str, dict[str, float]] = {"base": {}, "this": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp) / "base"
+        base = Path(tempfile.mkdtemp(dir=ROOT.parent, prefix=".posekit-base-"))  # beside: the same ../shared
         subprocess.run(["git", "worktree", "add", "--detach", str(base), args.base], cwd=ROOT, check=True,
                        capture_output=True)
         try:
             for i in range(args.rounds):
                 for side, source in (("base", base), ("this", ROOT)):
                     for row in _bench(source, bench_args, Path(tmp) / f"{side}{i}.json"):
-                        ms = row.get("median_ms")
+                        ms = row.get("per_unit_ms")
                         if isinstance(ms, (int, float)):
                             best[side][_key(row)] = min(ms, best[side].get(_key(row), float("inf")))
         finally:

@@ -8,11 +8,15 @@ from typing import Annotated, Optional
 
 import typer
 
+from posekit import skeletons
 from posekit.bench.command import bench as bench_command
 from posekit.cli_common import (
     IMAGE_SUFFIXES, BatchSize, Backend, Compile, Device, Precision, boxes_for, build_estimator, detection_options,
     expand_images, fail, image_id,
 )
+from posekit.io.coco import write_coco_results
+from posekit.io.image import save_image
+from posekit.models.registry import get_entry, list_models
 
 app = typer.Typer(
     name="posekit", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -32,8 +36,6 @@ def models(
     task: Annotated[Optional[str], typer.Option(help="Only models of this task: body, hand, face, lift3d.")] = None,
 ) -> None:
     """List the public model names with task, skeleton and whether weights work offline."""
-    from posekit.models.registry import get_entry, list_models
-
     for name in list_models(task=task):
         e = get_entry(name)
         offline = "offline" if e.offline else "needs checkpoint"
@@ -72,8 +74,6 @@ def predict(
     Unreadable images are reported and skipped; results of the others are still written (exit code 1).
     """
     import posekit
-    from posekit.io.coco import write_coco_results
-    from posekit.io.image import save_image
 
     files = expand_images(images)
     if not files:
@@ -91,7 +91,7 @@ def predict(
                           **detection_options(model, boxes is not None, tiles, min_detection_score))
     target = None
     if coco17:
-        from posekit.skeletons import coco17 as target
+        target = skeletons.coco17
     results: list[dict] = []
     failed: list[str] = []
     for index, path in enumerate(files):

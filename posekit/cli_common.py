@@ -10,6 +10,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from posekit.runtime.runner import BACKENDS
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 Device = Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1, ... (torch backend).")]
@@ -37,7 +39,6 @@ def build_estimator(model: str, *, device: str = "cpu", backend: str = "torch", 
     """The registry's estimator (:func:`posekit.pipelines.registry.build_estimator`) from the command's options;
     bad values and load failures exit with a message naming the option."""
     from posekit.pipelines.registry import build_estimator as build, estimator_entry  # imports torch: not at start-up
-    from posekit.runtime.runner import BACKENDS
     from posekit.runtime.torch_runner import PRECISIONS
 
     if backend not in BACKENDS:

@@ -34,6 +34,7 @@ import numpy as np
 from posekit.analysis.angles import ANGLES, pose_angles
 from posekit.analysis.gait import GaitMeasures, skeleton_gait
 from posekit.analysis.repetitions import Repetition, count_repetitions, repetition_thresholds
+from posekit.lift.io import read_results_jsonl
 
 __all__ = ["MOVEMENT_SIGNALS", "Analysis", "analyze_results", "write_analysis"]
 
@@ -102,8 +103,6 @@ def analyze_results(
         FileNotFoundError: no such file.
         ValueError: no valid line, bad lines (listed), no such track, unknown ``signal``, or no times.
     """
-    from posekit.lift.io import read_results_jsonl
-
     if signal != "auto" and signal not in MOVEMENT_SIGNALS:
         raise ValueError(f"signal must be 'auto' or one of {', '.join(MOVEMENT_SIGNALS)}, got {signal!r}")
     path = Path(jsonl)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from posekit.io.image import load_image, save_image
+
 #: ``../shared`` next to the repository (absent in a clone without the data folder).
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 E2E_DIR = SHARED / "fixtures" / "mmpose" / "e2e"
@@ -61,15 +63,11 @@ class BlazePoseInput:
 
 
 def _bench_image(rgb: np.ndarray, label: str, workdir: Path, stem: str) -> BenchImage:
-    from posekit.io.image import save_image
-
     png = save_image(Path(workdir) / f"{stem}.png", rgb)
     return BenchImage(rgb, label, png)
 
 
 def _load(path: str | os.PathLike[str]) -> np.ndarray:
-    from posekit.io.image import load_image
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image {path} does not exist")

@@ -26,6 +26,7 @@ from posekit.bench.inputs import TopdownInput
 from posekit.bench.peers import PeerPython, run_peer
 from posekit.bench.rows import BACKENDS, Goal, Row, skipped_row, timed_row
 from posekit.bench.timing import sample_ms, summarize
+from posekit.models.registry import get_entry, list_models
 
 DEFAULT_MODELS = ("rtmpose_m_coco_256x192", "vitpose_b_coco_256x192")
 _FP32 = ("eager", "compile", "onnxruntime")
@@ -40,7 +41,6 @@ def resolve_models(names: Sequence[str]) -> list[str]:
     """Public top-down model names for ``names`` (each a registry name, or one without its ``_coco_256x192``
     suffix, e.g. ``rtmpose_m``); unknown or non-top-down names raise ``KeyError`` / ``ValueError``."""
     from posekit.models.mmpose_zoo import TopdownEntry
-    from posekit.models.registry import get_entry, list_models
 
     known = set(list_models())
     out = []
@@ -55,8 +55,6 @@ def resolve_models(names: Sequence[str]) -> list[str]:
 
 
 def _mmpose_config(name: str) -> str:
-    from posekit.models.registry import get_entry
-
     return str(get_entry(name).weights.meta["config"])
 
 

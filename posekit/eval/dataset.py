@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from posekit import data
+from posekit import skeletons as sk
 from posekit.data.sample import LoadReport, PoseSample
 from posekit.skeletons import Skeleton
 
@@ -48,8 +50,6 @@ def load_eval_set(dataset: str, *, ann: str | os.PathLike, images: str | os.Path
     Raises ``ValueError`` for an unknown dataset or a bad ``limit``; the loaders raise for a missing or unreadable
     annotation file. Bad records are skipped and listed in ``report``.
     """
-    from posekit import data
-
     if dataset not in EVAL_DATASETS:
         raise ValueError(f"dataset must be one of {', '.join(EVAL_DATASETS)}, got {dataset!r}")
     if limit is not None and limit < 1:
@@ -76,6 +76,4 @@ def load_eval_set(dataset: str, *, ann: str | os.PathLike, images: str | os.Path
 
 
 def _default_skeleton(dataset: str) -> Skeleton:
-    from posekit import skeletons as sk
-
     return {"coco": sk.coco17, "lsp": sk.lsp14, "lspet": sk.lsp14, "mpii": sk.mpii16}[dataset]

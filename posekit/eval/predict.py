@@ -21,9 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from posekit.data.sample import PoseSample, box_from_keypoints
+from posekit.detect.boxes import BoxesFromFile
 from posekit.eval.dataset import EvalSet
+from posekit.io.atomic import atomic_destination
+from posekit.io.image import load_image
+from posekit.postprocess import flip_keypoints
+from posekit.types import Poses
 
 __all__ = ["predict_to_file", "read_predictions"]
 
@@ -58,8 +64,6 @@ def _boxes_source(boxes: str, eval_set: EvalSet) -> Callable[[Path, tuple[int, .
         return lambda path, ix: np.stack([_input_box(eval_set.samples[i]) for i in ix]).astype(np.float32)
     if boxes == "detector":
         return lambda path, ix: None
-    from posekit.detect.boxes import BoxesFromFile
-
     source = BoxesFromFile(boxes, images=eval_set.ann if eval_set.dataset == "coco" else None)
 
     def lookup(path: Path, ix: tuple[int, ...]) -> np.ndarray:
@@ -93,8 +97,6 @@ def predict_to_file(estimator: Any, eval_set: EvalSet, path: str | os.PathLike, 
     Returns:
         ``{"predicted": images predicted now, "resumed": images kept from the file, "failed": unreadable now}``.
     """
-    from tqdm import tqdm
-
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if flip_mode == "image" and boxes == "detector":
@@ -108,8 +110,6 @@ def predict_to_file(estimator: Any, eval_set: EvalSet, path: str | os.PathLike, 
             diff = {k: [old.get(k), v] for k, v in header.items() if old.get(k) != v}
             raise ValueError(f"cannot resume {str(path)!r}: it was made with other settings (old, new): {diff}")
         done = [r for r in records if "error" not in r]
-    from posekit.io.atomic import atomic_destination
-
     with atomic_destination(path) as tmp:  # rewritten without broken (cut) or error lines
         tmp.write_text("".join(json.dumps(r) + "\n" for r in [header, *done]), encoding="utf-8")
     have = {r["image"] for r in done}
@@ -134,8 +134,6 @@ def predict_to_file(estimator: Any, eval_set: EvalSet, path: str | os.PathLike, 
 def _predict_batch(est: Any, items: list[tuple[Path, tuple[int, ...]]], box_of: Callable, gt_boxes: bool,
                    flip_mode: str) -> list[dict[str, Any]]:
     """One JSON record per image of ``items`` (an ``"error"`` record for an unreadable one)."""
-    from posekit.io.image import load_image
-
     lines, rgbs, ok = [], [], []
     for p, ix in items:
         try:
@@ -171,8 +169,6 @@ def _predict_batch(est: Any, items: list[tuple[Path, tuple[int, ...]]], box_of: 
 
 def _run(est: Any, rgbs: list[np.ndarray], boxes: list[np.ndarray | None]) -> list[Any]:
     """Poses per image; images with an empty box list get no call."""
-    from posekit.types import Poses
-
     out: list[Any] = [None] * len(rgbs)
     todo = [i for i, b in enumerate(boxes) if b is None or len(b)]
     for i in set(range(len(rgbs))) - set(todo):
@@ -207,9 +203,6 @@ def _match_boxes(found: np.ndarray, given: np.ndarray) -> np.ndarray:
 def _fuse_flip(plain: Any, mirrored: Any, boxes: np.ndarray, mirrored_boxes: np.ndarray, width: int) -> Any:
     """Image-level flip test: per given box, the mean of the plain and the mirrored-back prediction (scores and
     box scores averaged too); a box only one pass kept takes that pass's prediction."""
-    from posekit.postprocess import flip_keypoints
-    from posekit.types import Poses
-
     flip = list(plain.skeleton.flip_indices)
     a, m = _match_boxes(plain.boxes, boxes), _match_boxes(mirrored.boxes, mirrored_boxes)
     kpts, scores, box_scores, keep = [], [], [], []

@@ -17,6 +17,8 @@ import numpy as np
 from posekit.eval.dataset import load_eval_set
 from posekit.eval.predict import predict_to_file, read_predictions
 from posekit.eval.scores import score_predictions, skeleton_mapping
+from posekit.io.atomic import atomic_destination
+from posekit.pipelines.registry import build_estimator as build, estimator_entry
 
 __all__ = ["SCHEMA", "build_estimator", "run_evaluation"]
 
@@ -40,8 +42,6 @@ def build_estimator(model: str, *, weights: str | os.PathLike | None = None, fli
     flip test in :func:`predict_to_file` (``"image"``: the prediction on the mirrored image and boxes, mirrored
     back with left/right swapped, averaged with the plain one).
     """
-    from posekit.pipelines.registry import build_estimator as build, estimator_entry
-
     caps = estimator_entry(model).capabilities
     options: dict[str, Any] = {"device": device}
     if weights is not None:
@@ -104,8 +104,6 @@ def run_evaluation(*, model: str, dataset: str, ann: str | os.PathLike, images: 
         "files": files,
     }
     report["counts"]["images_failed"] = len(report["image_errors"])
-    from posekit.io.atomic import atomic_destination
-
     with atomic_destination(Path(files["report"])) as tmp:
         tmp.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     return report

@@ -13,7 +13,10 @@ import numpy as np
 
 from posekit.boxes import box_iou
 from posekit.data.sample import PoseSample, box_from_keypoints
-from posekit.skeletons import KeypointMapping, Skeleton
+from posekit.io.coco import write_coco_results
+from posekit.metrics.coco import KeypointPredictions, coco_keypoint_eval, coco_metric
+from posekit.metrics.pck import bbox_size, mpii_pckh, pck, torso_size
+from posekit.skeletons import KeypointMapping, Skeleton, coco17, mapping
 
 __all__ = ["MATCH_IOU", "PCK_THRESHOLD", "format_table", "score_predictions", "skeleton_mapping"]
 
@@ -26,8 +29,6 @@ def skeleton_mapping(source: Skeleton, target: Skeleton) -> tuple[KeypointMappin
     """The explicit mapping ``source -> target`` (direct, else composed through ``coco17``) and its route.
 
     Raises ``ValueError`` naming both skeletons when neither exists."""
-    from posekit.skeletons import coco17, mapping
-
     try:
         return mapping(source, target), f"{source.name} -> {target.name}"
     except ValueError:
@@ -57,8 +58,6 @@ def score_predictions(eval_set: Any, records: list[dict[str, Any]], *, model_ske
     for a joint with no GT or no mapping), ``mpii_pckh`` (MPII, percent) and ``coco`` (COCO-format sets: the 10
     pycocotools stats, or a ``note`` why not). Writes the COCO results list to ``results_file`` when given.
     """
-    from posekit.metrics.pck import bbox_size, mpii_pckh, pck, torso_size
-
     ds, samples = eval_set.skeleton, eval_set.samples
     route_map, route = skeleton_mapping(model_skeleton, ds)
     k = ds.num_keypoints
@@ -117,8 +116,6 @@ def score_predictions(eval_set: Any, records: list[dict[str, Any]], *, model_ske
     if eval_set.dataset == "coco":
         metrics["coco"] = _coco_ap(eval_set, sel, coco_items, results, ds, results_file)
     elif results_file is not None:
-        from posekit.io.coco import write_coco_results
-
         write_coco_results(results_file, results)
     missing = int(sum(not np.isfinite(pred[i]).any() for i in sel))
     return {
@@ -166,9 +163,6 @@ def _coco_results(items: list, k: int) -> list[dict[str, Any]]:
 def _coco_ap(eval_set: Any, sel: np.ndarray, items: list, results: list, ds: Skeleton,
              results_file: str | Path | None) -> dict[str, Any]:
     """pycocotools AP/AR (MMPose CocoMetric pipeline) against the GT of the evaluated images."""
-    from posekit.io.coco import write_coco_results
-    from posekit.metrics.coco import KeypointPredictions, coco_keypoint_eval, coco_metric
-
     if ds.sigmas is None:
         if results_file is not None:
             write_coco_results(results_file, results)

@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from posekit.io.atomic import atomic_destination
+from posekit.models.weights import cache_dir
+from posekit.threed.cmu_h36m import load_amc_h36m17, load_bvh_h36m17
+from posekit.threed.mocap_archive import extract_members
 from posekit.threed.pairs import split_by_subject
 
 __all__ = ["DEFAULT_TEST_CLIPS", "DEFAULT_TEST_SUBJECTS", "load_cmu_clips", "split_clips"]
@@ -31,10 +34,6 @@ def load_cmu_clips(*, mocap_dir: str | os.PathLike[str] | None = None,
     cmu``); archives are unpacked into a temporary folder. ``cache`` (default ``$POSEKIT_HOME/mocap/`` + a fixed
     name) stores the converted arrays (written atomically) and is read on later calls.
     """
-    from posekit.models.weights import cache_dir
-    from posekit.threed.cmu_h36m import load_amc_h36m17, load_bvh_h36m17
-    from posekit.threed.mocap_archive import extract_members
-
     cache = Path(cache) if cache is not None else cache_dir() / "mocap" / _CACHE_NAME
     if cache.is_file():
         with np.load(cache) as data:

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from posekit import skeletons
+from posekit.io.atomic import atomic_destination
 from posekit.skeletons import Skeleton, h36m17
 from posekit.types import Poses
 
@@ -120,8 +121,6 @@ def write_lift_json(path: str | os.PathLike[str], tracks: Sequence[Mapping[str, 
     """Write the 3D results (module docstring) atomically. ``tracks``: dicts with ``track_id``, ``frames`` (T,),
     ``time_s`` (T,), ``observed`` (T,), ``keypoints_3d`` (T, 17, 3) mm, ``keypoints_2d`` (T, 17, 2), ``scores``
     (T, 17); ``lifter``: a JSON-ready description of the lifter."""
-    from posekit.io.atomic import atomic_destination
-
     doc = {
         "format": "posekit-lift/1", "skeleton": h36m17.name, "keypoint_names": list(h36m17.keypoints), "unit": "mm",
         "frame": "root-relative camera frame: x right, y down, z away from the camera; root (pelvis) = 0",
@@ -143,8 +142,6 @@ def write_lift_json(path: str | os.PathLike[str], tracks: Sequence[Mapping[str, 
 def write_lift_csv(path: str | os.PathLike[str], tracks: Sequence[Mapping[str, Any]]) -> Path:
     """Write ``track_id,frame,time_s,observed,joint,x_mm,y_mm,z_mm,score`` rows (same ``tracks`` as
     :func:`write_lift_json`) atomically."""
-    from posekit.io.atomic import atomic_destination
-
     with atomic_destination(Path(path)) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["track_id", "frame", "time_s", "observed", "joint", "x_mm", "y_mm", "z_mm", "score"])

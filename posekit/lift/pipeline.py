@@ -30,10 +30,16 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save
 from torch import nn
 
+from posekit.io.atomic import atomic_destination
+from posekit.models.lifters.mlp import H36M_KEYPOINTS_MEAN, H36M_KEYPOINTS_STD, SimpleBaseline3D, simplebaseline3d
 from posekit.models.lifters.normalize import mean_std_normalize, root_scale_normalize, screen_normalize
 from posekit.models.lifters.sequence import lift_sequence
+from posekit.models.lifters.temporal import videopose3d
+from posekit.models.registry import create_model, get_entry
 from posekit.pipelines.base import PoseEstimator
 from posekit.skeletons import h36m17
 from posekit.threed.to_h36m import to_h36m17
@@ -53,9 +59,6 @@ def build_lifter(arch: Mapping[str, Any]) -> nn.Module:
     """A lifter in eval mode from an architecture dict: ``{"family": "simplebaseline3d", "channels": C,
     "num_blocks": B, "dropout": p}`` or ``{"family": "videopose3d", "receptive_field": 1|27|81|243, "channels":
     C, "causal": bool, "dropout": p}`` (random weights; outputs in metres, h36m17)."""
-    from posekit.models.lifters.mlp import simplebaseline3d
-    from posekit.models.lifters.temporal import videopose3d
-
     family = arch.get("family")
     if family == "simplebaseline3d":
         return simplebaseline3d(stem_channels=int(arch["channels"]), num_blocks=int(arch.get("num_blocks", 2)),
@@ -82,10 +85,6 @@ def save_lifter(path: str | os.PathLike[str], model: nn.Module, metadata: Mappin
     ``skeleton`` and anything JSON-serialisable) into it and into ``path.with_suffix('.json')``, atomically.
 
     Returns the checkpoint path."""
-    from safetensors.torch import save
-
-    from posekit.io.atomic import atomic_destination
-
     path = Path(path)
     if path.suffix != ".safetensors":
         raise ValueError(f"lifter checkpoint path must end with .safetensors, got {path}")
@@ -102,9 +101,6 @@ def save_lifter(path: str | os.PathLike[str], model: nn.Module, metadata: Mappin
 
 def load_lifter(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> Lifter:
     """A :class:`Lifter` from a posekit checkpoint written by :func:`save_lifter` (strict key/shape check)."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"lifter checkpoint {path} does not exist")
@@ -165,8 +161,6 @@ class Lifter:
         screen = screen_normalize(keypoints, width=w, height=h)
         if self.normalization == "screen":
             return screen
-        from posekit.models.lifters.mlp import H36M_KEYPOINTS_MEAN, H36M_KEYPOINTS_STD
-
         pixels_1000 = (screen + np.array([1.0, h / w], np.float32)) * 500.0  # the image rescaled to 1000 px wide
         return mean_std_normalize(pixels_1000, mean=H36M_KEYPOINTS_MEAN, std=H36M_KEYPOINTS_STD)
 
@@ -204,9 +198,6 @@ def resolve_lifter(model: str | None, weights: str | os.PathLike[str] | None, *,
         return lifter
     if model is None:
         raise ValueError(f"--model is required with an official checkpoint ({weights})")
-    from posekit.models.registry import create_model, get_entry
-    from posekit.models.lifters.mlp import SimpleBaseline3D
-
     if get_entry(model).task != "lift3d":
         raise ValueError(f"model {model!r} is not a lifter (task {get_entry(model).task!r}); see "
                          "`posekit models --task lift3d`")

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 from posekit.lift.data import DEFAULT_TEST_CLIPS, DEFAULT_TEST_SUBJECTS, load_cmu_clips, split_clips
+from posekit.lift.pipeline import build_lifter, save_lifter
 from posekit.metrics.mpjpe import mpjpe, n_mpjpe, p_mpjpe
 from posekit.models.lifters.normalize import root_scale_normalize
 from posekit.models.lifters.sequence import lift_sequence, sequence_padding
@@ -51,6 +52,8 @@ from posekit.skeletons import h36m17
 from posekit.threed.cameras import Camera
 from posekit.threed.pairs import DetectorNoise, VirtualCameras, apply_detector_noise
 from posekit.threed.pose_augment import PoseAugment, random_augment
+from posekit.train.config import ScheduleConfig
+from posekit.train.loop import lr_factor
 from posekit.train.losses import mpjpe_loss
 
 __all__ = [
@@ -233,10 +236,6 @@ def train_lifter(train: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray]
                  out: str | os.PathLike[str] | None = None, log: Callable[[str], None] = print) -> LiftTrainResult:
     """Train ``cfg``'s lifter on the ``train`` clips, evaluate on the ``test`` clips, save to ``out`` (a folder)
     when given. Clips are ``(T, 17, 3)`` h36m17 world mm at 120 fps (:func:`load_cmu_clips`)."""
-    from posekit.lift.pipeline import build_lifter, save_lifter
-    from posekit.train.config import ScheduleConfig
-    from posekit.train.loop import lr_factor
-
     overlap = sorted(set(train) & set(test))
     if overlap:
         raise ValueError(f"train and test share clips {overlap}")

@@ -35,7 +35,9 @@ from typing import Any
 
 import numpy as np
 
+from posekit.io.coco import load_coco_annotations, read_coco_results, write_coco_results
 from posekit.postprocess import SCORE_MODES, oks_nms, rescore_instances, soft_oks_nms
+from posekit.skeletons import coco17
 
 __all__ = [
     "STAT_NAMES", "GT_AREA_FACTOR", "KeypointPredictions", "coco_keypoint_eval", "coco_keypoint_results",
@@ -52,8 +54,6 @@ _NMS_MODES = ("oks_nms", "soft_oks_nms", "none")
 
 
 def _coco17_sigmas() -> np.ndarray:
-    from posekit.skeletons import coco17
-
     return coco17.sigmas_array()
 
 
@@ -113,8 +113,6 @@ def coco_keypoint_eval(
 
 def _prepare_gt(gt: str | os.PathLike | Mapping[str, Any], *, use_area: bool) -> dict[str, Any]:
     if isinstance(gt, (str, os.PathLike)):
-        from posekit.io.coco import load_coco_annotations
-
         data = load_coco_annotations(gt)
         where = f"COCO annotation file {str(gt)!r}"
     elif isinstance(gt, Mapping):
@@ -159,8 +157,6 @@ def _prepare_results(
     results: str | os.PathLike | Sequence[Mapping[str, Any]], k: int, image_ids: set
 ) -> list[dict[str, Any]]:
     if isinstance(results, (str, os.PathLike)):
-        from posekit.io.coco import read_coco_results
-
         results = read_coco_results(results)
     elif isinstance(results, Mapping) or not isinstance(results, Iterable):
         raise TypeError(f"results must be a list of COCO result dicts or a path, got {type(results).__name__}")
@@ -375,7 +371,5 @@ def coco_metric(
         nms_mode=nms_mode, nms_threshold=nms_threshold,
     )
     if results_file is not None:
-        from posekit.io.coco import write_coco_results
-
         write_coco_results(Path(results_file), results)
     return coco_keypoint_eval(gt, results, sigmas=sigmas, use_area=use_area)

@@ -34,6 +34,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -266,8 +267,6 @@ _META_MEMBER, _META_POSEKIT, _META_CONVERTER = "posekit.source_member", "posekit
 
 
 def _posekit_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("posekit")
     except PackageNotFoundError:

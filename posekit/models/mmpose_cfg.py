@@ -13,6 +13,13 @@ from typing import Any
 
 from posekit import skeletons
 from posekit.codecs import MSRAHeatmap, SimCC, UDPHeatmap
+from posekit.models.backbones.cspnext import cspnext
+from posekit.models.backbones.hrnet import hrnet
+from posekit.models.backbones.resnet import resnet
+from posekit.models.backbones.vit import vit
+from posekit.models.heads.heatmap import HeatmapHead
+from posekit.models.heads.rtmcc import RTMCCHead
+from posekit.models.heads.vitpose_simple import ReLUUpsample
 from posekit.models.topdown import Codec, TopdownModel, TopdownSpec
 from posekit.models.weights import IMAGENET_MEAN, IMAGENET_STD
 from posekit.skeletons import Skeleton
@@ -41,23 +48,15 @@ def _codec_from_cfg(cfg: Mapping[str, Any]) -> Codec:
 def _backbone_from_cfg(b: Mapping[str, Any]) -> Any:
     kind = str(b.get("type", "")).split(".")[-1]
     if kind == "ResNet":
-        from posekit.models.backbones.resnet import resnet
-
         return resnet(b["depth"], stem_channels=b.get("stem_channels", 64), base_channels=b.get("base_channels", 64))
     if kind == "HRNet":
-        from posekit.models.backbones.hrnet import hrnet
-
         return hrnet(b["extra"], in_channels=b.get("in_channels", 3))
     if kind == "VisionTransformer":
-        from posekit.models.backbones.vit import vit
-
         arch = b.get("arch", "base")
         return vit(dict(arch) if isinstance(arch, Mapping) else arch, img_size=tuple(b.get("img_size", (256, 192))),
                    patch_size=b.get("patch_size", 16), patch_padding=b.get("patch_cfg", {}).get("padding", 2),
                    qkv_bias=b.get("qkv_bias", True))
     if kind == "CSPNeXt":
-        from posekit.models.backbones.cspnext import cspnext
-
         return cspnext(b.get("deepen_factor", 1.0), b.get("widen_factor", 1.0), expand_ratio=b.get("expand_ratio", 0.5),
                        out_indices=tuple(b.get("out_indices", (4,))),
                        channel_attention=b.get("channel_attention", True))
@@ -66,8 +65,6 @@ def _backbone_from_cfg(b: Mapping[str, Any]) -> Any:
 
 def _head_from_cfg(h: Mapping[str, Any]) -> Any:
     if h.get("type") == "HeatmapHead":
-        from posekit.models.heads.heatmap import HeatmapHead
-
         deconv = h.get("deconv_out_channels", (256, 256, 256))
         final = h.get("final_layer", {"kernel_size": 1})
         return HeatmapHead(h["in_channels"], h["out_channels"], deconv_out_channels=deconv,
@@ -76,8 +73,6 @@ def _head_from_cfg(h: Mapping[str, Any]) -> Any:
                            conv_kernel_sizes=h.get("conv_kernel_sizes"),
                            final_kernel_size=None if final is None else final.get("kernel_size", 1))
     if h.get("type") == "RTMCCHead":
-        from posekit.models.heads.rtmcc import RTMCCHead
-
         gau = h.get("gau_cfg", {})
         return RTMCCHead(h["in_channels"], h["out_channels"], tuple(h["input_size"]), tuple(h["in_featuremap_size"]),
                          simcc_split_ratio=h.get("simcc_split_ratio", 2.0),
@@ -105,8 +100,6 @@ def from_mmpose_cfg(
     if neck_cfg:
         if neck_cfg.get("type") != "FeatureMapProcessor":
             raise ValueError(f"unsupported neck type {neck_cfg.get('type')!r} (FeatureMapProcessor)")
-        from posekit.models.heads.vitpose_simple import ReLUUpsample
-
         neck = ReLUUpsample(scale_factor=neck_cfg.get("scale_factor", 1.0), apply_relu=neck_cfg.get("apply_relu", False),
                             align_corners=neck_cfg.get("align_corners", False))
     model = TopdownModel(backbone, _head_from_cfg(head_cfg), neck=neck)

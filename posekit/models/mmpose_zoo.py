@@ -23,7 +23,7 @@ from typing import Any
 
 from posekit import skeletons
 from posekit.models.registry import ModelEntry
-from posekit.models.weights import IMAGENET_MEAN, IMAGENET_STD, WeightsSpec
+from posekit.models.weights import IMAGENET_MEAN, IMAGENET_STD, WeightsSpec, fetch_weights
 from posekit.skeletons import Skeleton
 
 __all__ = ["MMPOSE_URL", "MMPoseCheckpoint", "TopdownEntry", "topdown_entry"]
@@ -117,7 +117,6 @@ def _builder(family: Callable[[], Any], base: WeightsSpec) -> Callable[..., Any]
         ``pretrained=True`` downloads the official file (verified) into the cache, else random initialisation.
         """
         from posekit.models.topdown import load_weights
-        from posekit.models.weights import fetch_weights
 
         model, spec = family()
         if weights is None and pretrained:

@@ -26,7 +26,8 @@ from typing import Any, Union
 from torch import Tensor, nn
 
 from posekit.codecs import MSRAHeatmap, SimCC, UDPHeatmap
-from posekit.models.weights import IMAGENET_MEAN, IMAGENET_STD
+from posekit.models.convert import guess_source, load_official
+from posekit.models.weights import IMAGENET_MEAN, IMAGENET_STD, load_checkpoint, verify_sha256
 from posekit.skeletons import Skeleton
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "Codec", "TopdownModel", "TopdownSpec", "load_weights", "msra_spec"]
@@ -134,9 +135,6 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str], *, sha256: str 
     is checked first. Raises ``ValueError`` naming the file and every missing / unexpected / mis-shaped key,
     :class:`~posekit.models.weights.ChecksumError` on a hash mismatch.
     """
-    from posekit.models.convert import guess_source, load_official
-    from posekit.models.weights import load_checkpoint, verify_sha256
-
     if sha256 is not None:
         verify_sha256(path, sha256)
     state = load_checkpoint(path)

@@ -29,12 +29,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
 
 from posekit.io.atomic import atomic_writer
-
-if TYPE_CHECKING:
-    import torch
 
 _CHUNK = 1 << 20
 
@@ -169,8 +170,6 @@ def download_url(
     dest = Path(dest)
     if not force and dest.is_file() and _matches(sha256_file(dest), expected):
         return dest
-    from tqdm import tqdm
-
     request = urllib.request.Request(url, headers={"User-Agent": "posekit"})
     try:
         response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (user-chosen weights URL)
@@ -219,8 +218,6 @@ def _numpy_safe_globals() -> list[Any]:
     (``numpy.core``) module names that pickles carry. Object arrays still unpickle their items with the
     restricted unpickler, so nothing arbitrary runs.
     """
-    import numpy as np
-
     core = getattr(np, "_core", None) or np.core
     multiarray = core.multiarray
     out: list[Any] = [np.ndarray, np.dtype]
@@ -247,8 +244,6 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     Raises FileNotFoundError (missing file) or :class:`WeightsError` (not a checkpoint, refused pickled objects,
     no tensors).
     """
-    import torch
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
@@ -273,8 +268,6 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
 
 def _refused_message(path: Path) -> str:
-    import torch
-
     try:
         names = ", ".join(torch.serialization.get_unsafe_globals_in_checkpoint(path)) or "unknown"
     except Exception:  # the listing is a nicety; the refusal itself is what matters
@@ -289,8 +282,6 @@ def _refused_message(path: Path) -> str:
 
 
 def _unwrap_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
-    import torch
-
     while isinstance(obj, Mapping):
         inner = next((obj[k] for k in _CONTAINER_KEYS if isinstance(obj.get(k), Mapping)), None)
         if inner is None:

@@ -11,7 +11,6 @@ import numpy as np
 from posekit.io.image import load_image
 from posekit.skeletons import Skeleton
 from posekit.types import Poses
-from posekit.video import iter_video
 
 if TYPE_CHECKING:
     import os
@@ -112,5 +111,7 @@ class PoseEstimator(abc.ABC):
             for result in est.track("clip.mp4", smooth="one-euro"):
                 print(result.index, result.poses.track_ids)
         """
+        from posekit.video import iter_video
+
         return iter_video(self, video, start=start, end=end, every=every, track=True, smooth=smooth,
                           redetect_every=redetect_every)

@@ -37,15 +37,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from posekit.codecs import SimCC
 from posekit.crops import box_to_center_scale, crop_to_image, fix_aspect_ratio, warp_crops, warp_matrix
 from posekit.detect.boxes import BoxesFromFile
 from posekit.detect.lazy import LazyDetector
 from posekit.detect.mediapipe import blazepose_detector
 from posekit.io.image import load_image
-from posekit.models.topdown import TopdownSpec
 from posekit.pipelines.base import PoseEstimator
-from posekit.runtime.onnx_export import topdown_metadata, topdown_output_names
 from posekit.runtime.runner import InputSpec, check_options, make_runner, split_backend_options
 from posekit.runtime.torch_runner import EngineOptions
 from posekit.postprocess import fuse_flip_heatmaps, fuse_flip_simcc
@@ -109,6 +106,9 @@ class TopDownEstimator(PoseEstimator):
                  min_box_score: float = 0.0, precision: str = "fp32", compile: bool = False,
                  channels_last: bool | None = None, name: str | None = None, backend: str = "torch",
                  **backend_options: Any) -> None:
+        from posekit.models.topdown import TopdownSpec
+        from posekit.runtime.onnx_export import topdown_metadata, topdown_output_names
+
         spec = getattr(model, "spec", None) if spec is None else spec
         if not isinstance(spec, TopdownSpec):
             raise ValueError("spec must be a TopdownSpec (codec, skeleton, normalisation); pass spec= or build the "
@@ -291,6 +291,8 @@ class TopDownEstimator(PoseEstimator):
         return np.concatenate(outputs)
 
     def _decode(self, fused: Any) -> Any:
+        from posekit.codecs import SimCC
+
         if isinstance(self.spec.codec, SimCC):
             if not isinstance(fused, tuple) or len(fused) != 2:
                 raise ValueError("a SimCC codec needs a model returning (simcc_x, simcc_y)")

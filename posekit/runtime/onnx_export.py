@@ -45,13 +45,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
-if TYPE_CHECKING:
-    from posekit.runtime.runner import InputSpec
+from posekit.codecs import SimCC
+from posekit.models import mediapipe_wheel as mpw
+from posekit.models.mediapipe_wheel import load_mediapipe_module
+from posekit.models.registry import create_model, get_entry
+from posekit.models.weights import cache_dir
+from posekit.runtime._ort_session import open_session
+from posekit.runtime.runner import InputSpec
 
 __all__ = ["OnnxCheck", "OnnxVerificationError", "export_onnx", "verify_onnx", "fingerprint", "cached_export",
            "MEDIAPIPE_ASSETS", "mediapipe_onnx_files", "export_model"]
@@ -155,8 +160,6 @@ def _run_torch(model: torch.nn.Module, x: np.ndarray, *, channels_last: bool = F
 
 def _session(path: Path) -> Any:
     import onnxruntime as ort
-
-    from posekit.runtime._ort_session import open_session
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
@@ -346,8 +349,6 @@ def fingerprint(module: torch.nn.Module) -> str:
 def _default_folder(folder: str | os.PathLike[str] | None) -> Path:
     if folder is not None:
         return Path(folder)
-    from posekit.models.weights import cache_dir
-
     return cache_dir() / "onnx"
 
 
@@ -378,8 +379,6 @@ def cached_export(module: torch.nn.Module, *, name: str | None, input_spec: Inpu
 
 
 def _mediapipe_assets() -> Mapping[str, tuple[Any, Any]]:
-    from posekit.models import mediapipe_wheel as mpw
-
     return MappingProxyType({
         "blazepose_full": (mpw.POSE_DETECTION, mpw.POSE_LANDMARK_FULL),
         "mediapipe_hand_full": (mpw.PALM_DETECTION_FULL, mpw.HAND_LANDMARK_FULL),
@@ -394,8 +393,6 @@ MEDIAPIPE_ASSETS: Mapping[str, tuple[Any, Any]] = _mediapipe_assets()
 
 
 def _mediapipe_assets_of(name: str) -> tuple[Any, Any]:
-    from posekit.models.registry import get_entry
-
     get_entry(name)  # unknown names: KeyError with the closest known names
     if name not in MEDIAPIPE_ASSETS:
         raise ValueError(f"{name!r} is not a MediaPipe model; MediaPipe models: {', '.join(MEDIAPIPE_ASSETS)}")
@@ -404,8 +401,6 @@ def _mediapipe_assets_of(name: str) -> tuple[Any, Any]:
 
 def _tflite_input_spec(module: torch.nn.Module) -> InputSpec:
     """The NCHW spec of a TFLite graph's NHWC input."""
-    from posekit.runtime.runner import InputSpec
-
     _, h, w, c = module.input_shapes[0]  # type: ignore[attr-defined]
     return InputSpec.image(int(c), int(h), int(w))
 
@@ -419,8 +414,6 @@ def mediapipe_onnx_files(name: str, *, folder: str | os.PathLike[str] | None = N
     """``(detector, landmark)`` ONNX files (dynamic batch) of a MediaPipe model, exported on first use by
     :func:`cached_export` into ``folder`` (default ``<cache>/onnx``) as ``<network>-<fingerprint>-opset<opset>.onnx``:
     the files the pipelines built with ``backend="onnxruntime"`` run."""
-    from posekit.models.mediapipe_wheel import load_mediapipe_module
-
     paths = []
     for role, asset in zip(("detector", "landmark"), _mediapipe_assets_of(name)):
         module = load_mediapipe_module(asset)
@@ -431,8 +424,6 @@ def mediapipe_onnx_files(name: str, *, folder: str | os.PathLike[str] | None = N
 
 def topdown_output_names(spec: Any) -> tuple[str, ...]:
     """ONNX output names of a top-down network with the :class:`~posekit.models.topdown.TopdownSpec` ``spec``."""
-    from posekit.codecs import SimCC
-
     return ("simcc_x", "simcc_y") if isinstance(spec.codec, SimCC) else ("heatmaps",)
 
 
@@ -464,13 +455,9 @@ def export_model(name: str, out: str | os.PathLike[str], *, dynamic_batch: bool 
         The written paths: MediaPipe ``[<out>/<name>_detector.onnx, <out>/<name>_landmark.onnx]``, top-down
         ``[<out>/<name>.onnx]`` (or ``[out]``). Unknown names raise ``KeyError`` (with the closest names).
     """
-    from posekit.models.registry import create_model, get_entry
-
     entry = get_entry(name)
     out = Path(out)
     if name in MEDIAPIPE_ASSETS:
-        from posekit.models.mediapipe_wheel import load_mediapipe_module
-
         if weights is not None:
             raise ValueError(f"{name} takes its weights from the MediaPipe wheel; weights= is for top-down models")
         if out.suffix == ".onnx":

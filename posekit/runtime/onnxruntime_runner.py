@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from posekit.runtime._ort_session import ensure_shared_pool, open_session
+from posekit.runtime.onnx_export import cached_export
 from posekit.runtime.runner import InputSpec
 
 __all__ = ["OrtRunner", "open_session", "check_options", "make_onnxruntime_runner"]
@@ -166,8 +167,6 @@ def make_onnxruntime_runner(network: Any, *, options: Any = None, input_spec: In
     if isinstance(network, (str, os.PathLike)):
         path = Path(network)
     elif callable(getattr(network, "state_dict", None)):  # a torch module: export it once
-        from posekit.runtime.onnx_export import cached_export
-
         path = cached_export(network, name=name, input_spec=input_spec, folder=folder, opset=opset,
                              output_names=output_names, metadata=metadata)
     else:

@@ -27,7 +27,9 @@ from typing import Any, Literal
 
 import yaml
 
+from posekit import skeletons
 from posekit.data.augment import AugmentOptions
+from posekit.models.registry import list_models
 from posekit.train._typed_config import ConfigError, _build, _merge, _override, _read_yaml
 
 __all__ = [
@@ -108,8 +110,6 @@ class DataConfig:
     def __post_init__(self) -> None:
         _require(len(self.train) > 0, "train must list at least one dataset")
         if self.skeleton is not None:
-            from posekit import skeletons
-
             names = sorted(n for n, v in vars(skeletons).items() if isinstance(v, skeletons.Skeleton))
             if self.skeleton not in names:
                 close = difflib.get_close_matches(self.skeleton, names, n=1)
@@ -296,8 +296,6 @@ def load_config(path: str | os.PathLike, overrides: Sequence[str] = (), *, check
 
 def check_model_name(name: str) -> None:
     """Raise :class:`ConfigError` unless ``name`` is in ``posekit.list_models()`` (suggesting the closest)."""
-    from posekit.models.registry import list_models
-
     known = list_models()
     if name not in known:
         close = difflib.get_close_matches(name, known, n=3)

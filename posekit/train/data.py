@@ -28,7 +28,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from posekit.data.augment import TopdownAugment, crop_instance
+from posekit.data.coco import load_coco_keypoints
+from posekit.data.lsp import load_lsp
+from posekit.data.mpii import load_mpii
 from posekit.data.sample import PoseSample
+from posekit.io.image import load_image
 
 __all__ = ["PoseDataset", "StepSampler", "load_samples", "make_loader", "seed_worker"]
 
@@ -43,17 +47,11 @@ def load_samples(sources: Sequence[Any], *, skeleton: Any = None) -> list[PoseSa
     for src in sources:
         rng = range(*src.indices) if src.indices is not None else None
         if src.kind in ("lsp", "lspet"):
-            from posekit.data.lsp import load_lsp
-
             samples, _ = load_lsp(src.path, indices=rng, extended=src.kind == "lspet")
         elif src.kind == "coco":
-            from posekit.data.coco import load_coco_keypoints
-
             samples, _ = load_coco_keypoints(src.path, image_dir=src.images, skeleton=skeleton)
             samples = samples if rng is None else samples[rng.start:rng.stop]
         elif src.kind == "mpii":
-            from posekit.data.mpii import load_mpii
-
             samples, _ = load_mpii(src.path, image_dir=src.images)
             samples = samples if rng is None else samples[rng.start:rng.stop]
         else:  # pragma: no cover - the config's Literal type prevents it
@@ -105,8 +103,6 @@ class PoseDataset(Dataset):
         return len(self.samples)
 
     def _load(self, index: int) -> np.ndarray:
-        from posekit.io.image import load_image
-
         return load_image(self.samples[index].image_path)
 
     def image(self, index: int) -> np.ndarray:

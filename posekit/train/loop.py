@@ -39,10 +39,15 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from tqdm import tqdm
 
+from posekit import skeletons as tables
+from posekit.data.augment import TopdownAugment
 from posekit.train.checkpoint import (checkpoint_state, latest_checkpoint, load_checkpoint, restore_checkpoint,
                                      save_checkpoint)
+from posekit.train.data import PoseDataset, StepSampler, load_samples, make_loader
 from posekit.train.losses import heatmap_mse_loss
+from posekit.train.model import TrainForward, build_train_model, refined_codec
 from posekit.train.validation import evaluate, torso_joints
 
 __all__ = ["TrainResult", "latest_checkpoint", "load_checkpoint", "lr_factor", "save_checkpoint", "train"]
@@ -173,11 +178,6 @@ def _setup(cfg: Any, family: Callable[[], Any] | None, max_steps: int | None,
 
     Reads ``WORLD_SIZE`` / ``RANK`` / ``LOCAL_RANK``; writes ``config.yaml`` (rank 0); seeds or restores the global
     RNGs. ValueError for fp16 off CUDA or an unavailable CUDA device."""
-    from posekit import skeletons as tables
-    from posekit.data.augment import TopdownAugment
-    from posekit.train.data import PoseDataset, StepSampler, load_samples, make_loader
-    from posekit.train.model import TrainForward, build_train_model, refined_codec
-
     rt = cfg.runtime
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
@@ -368,8 +368,6 @@ def train(cfg: Any, *, family: Callable[[], Any] | None = None, max_steps: int |
     run, rt = _setup(cfg, family, max_steps, note), cfg.runtime
     bar = None
     if run.main and progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=run.stop, initial=run.step, unit="step", dynamic_ncols=True, file=sys.stderr)
     t0, seen = time.perf_counter(), 0  # throughput: global images per second of training
     for batch in run.loader:

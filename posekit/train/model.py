@@ -32,6 +32,10 @@ from torch import nn
 from posekit import skeletons as _skeletons
 from posekit.codecs import MSRAHeatmap, SimCC, UDPHeatmap
 from posekit.models.heads.srcnn_refine import RefinedHeatmapHead, SRCNNRefine
+from posekit.models.mmpose_zoo import TopdownEntry
+from posekit.models.registry import get_entry
+from posekit.models.topdown import TopdownSpec, load_weights
+from posekit.models.weights import load_checkpoint
 from posekit.skeletons import Skeleton
 
 __all__ = ["TrainForward", "build_train_model", "load_train_weights", "refined_codec", "reset_head_keypoints"]
@@ -69,8 +73,6 @@ def reset_head_keypoints(model: nn.Module, num_keypoints: int, *, seed: int = 0)
 def load_train_weights(model: nn.Module, path: str) -> None:
     """Load a posekit training checkpoint (the ``model`` entry written by :mod:`posekit.train.loop`, or any state
     dict whose keys and shapes are exactly those of ``model``) strictly, with ``torch.load(weights_only=True)``."""
-    from posekit.models.weights import load_checkpoint
-
     state = load_checkpoint(path)
     own = model.state_dict()
     bad = [k for k in own if k not in state or tuple(state[k].shape) != tuple(own[k].shape)]
@@ -82,8 +84,6 @@ def load_train_weights(model: nn.Module, path: str) -> None:
 
 
 def _is_own_checkpoint(path: str, model: nn.Module) -> bool:
-    from posekit.models.weights import load_checkpoint
-
     state = load_checkpoint(path)
     own = model.state_dict()
     return set(state) == set(own) and all(tuple(state[k].shape) == tuple(own[k].shape) for k in own)
@@ -111,13 +111,8 @@ def build_train_model(
         codec -- the fine codec with SRCNN --, the skeleton, normalisation), the coarse-output ``codec`` (training
         targets of ``model.head``'s first stage), and ``skeleton``.
     """
-    from posekit.models.topdown import TopdownSpec
-
     mcfg = cfg.model
     if family is None:
-        from posekit.models.mmpose_zoo import TopdownEntry
-        from posekit.models.registry import get_entry
-
         entry = get_entry(mcfg.name)
         if not isinstance(entry, TopdownEntry):
             raise ValueError(f"model.name: {mcfg.name!r} is not a top-down heatmap model and cannot be trained")
@@ -144,8 +139,6 @@ def build_train_model(
         own_weights = _is_own_checkpoint(mcfg.weights, _adapt(copy.deepcopy(model), skeleton, mcfg.srcnn,
                                                                cfg.runtime.seed, native_k))
         if not own_weights:
-            from posekit.models.topdown import load_weights
-
             load_weights(model, mcfg.weights)
     _adapt(model, skeleton, mcfg.srcnn, cfg.runtime.seed, native_k)
     out_codec = refined_codec(codec, 2) if mcfg.srcnn else codec

@@ -8,6 +8,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from posekit.metrics.pck import bbox_size, epe, pck, torso_size
+from posekit.pipelines.topdown import TopDownEstimator
+
 __all__ = ["evaluate", "torso_joints"]
 
 
@@ -20,9 +23,6 @@ def evaluate(model: torch.nn.Module, loader: Any, *, device: torch.device, torso
     on the GT-box crops, in image pixels. Metrics (fractions): ``pck_bbox@{0.05,0.1,0.2}`` normalised by the
     longer side of the tight box around the GT joints, ``pck_torso@{0.1,0.2}`` by the GT ``torso`` joint distance
     (when given), ``epe_px`` mean pixel error, over labelled joints."""
-    from posekit.metrics.pck import bbox_size, epe, pck, torso_size
-    from posekit.pipelines.topdown import TopDownEstimator
-
     est = TopDownEstimator(model, spec=model.spec, device=device, batch_size=loader.batch_size, flip_test=False)
     preds, gts, vis = [], [], []
     for batch in loader:

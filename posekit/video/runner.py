@@ -32,10 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
+from posekit.detect.boxes import BoxesFromFile
 from posekit.io.video import VideoReader, VideoReadError, VideoWriter
 from posekit.types import FrameResult, Poses
 from posekit.video.timing import StageTimer, TimedDetector, network_hooks
+from posekit.viz import draw as draw_poses
 
 __all__ = ["CSV_COLUMNS", "VideoRunReport", "iter_video", "run_video"]
 
@@ -161,8 +164,6 @@ def _frames_with_results(
         runner = estimator
         if profile:
             detector = getattr(estimator, "detector", None)
-            from posekit.detect.boxes import BoxesFromFile
-
             if callable(detector) and not isinstance(detector, BoxesFromFile):
                 runner = copy.copy(estimator)  # a shallow copy, so the caller's estimator is left as it was
                 runner.detector = TimedDetector(detector, timer)
@@ -298,10 +299,6 @@ def run_video(
         :class:`VideoRunReport`; a truncated or corrupt file ends the run early with ``error`` set and every
         output finalised with the frames processed so far.
     """
-    from tqdm import tqdm
-
-    from posekit.viz import draw as draw_poses
-
     _check_options(smooth, redetect_every)
     reader = VideoReader(source, start=start, end=end, every=every)  # bad paths and options raise here
     frame_count, source_fps = reader.frame_count, reader.fps

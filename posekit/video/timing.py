@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+import torch
 
 __all__ = ["STAGES", "StageTimer", "TimedDetector", "network_hooks"]
 
@@ -78,8 +79,6 @@ class TimedDetector:
 
 def _modules_under(obj: Any, depth: int) -> list[Any]:
     """``torch.nn.Module`` instances among ``obj``'s attributes, ``depth`` levels deep (not inside modules)."""
-    import torch
-
     found: list[Any] = []
     if depth < 0 or obj is None:
         return found
@@ -96,8 +95,6 @@ def network_hooks(estimator: Any, timer: StageTimer) -> Iterator[None]:
     """Time every forward pass of the estimator's networks (forward hooks, removed on exit); modules found under
     ``estimator.detector`` count as ``detection``, the others as ``pose``. Networks run through
     ``torch.compile`` are not seen."""
-    import torch
-
     detector = getattr(estimator, "detector", None)
     det_modules = {id(m): m for m in _modules_under(detector, 2)}
     pose_modules = {id(m): m for m in _modules_under(estimator, 0) if id(m) not in det_modules}

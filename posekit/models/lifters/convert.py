@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from posekit.models.convert import guess_source, load_official
+from posekit.models.weights import load_checkpoint
 
 __all__ = [
     "remap_videopose3d_original", "videopose3d_original_state_dict", "load_videopose3d_original",
@@ -110,8 +111,6 @@ def load_lifter_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
       re-save such a file once in a trusted environment as ``torch.save({"model_pos": ckpt["model_pos"]}, p)``
       (plus ``model_traj`` when present).
     """
-    from posekit.models.weights import load_checkpoint
-
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # numpy metadata (MMPose 1.x meta) or refused objects: load_checkpoint says which

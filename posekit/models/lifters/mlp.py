@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from posekit.models.lifters.convert import load_lifter_weights
 from posekit.models.lifters.normalize import decode_lifting, insert_root
 from posekit.models.lifters.temporal import TCN, TemporalRegressionHead
 
@@ -180,7 +181,5 @@ def simplebaseline3d(*, num_keypoints: int = 17, stem_channels: int = 1024, num_
     model = SimpleBaseline3D(num_keypoints=num_keypoints, stem_channels=stem_channels, num_blocks=num_blocks,
                              dropout=dropout, **stats)
     if weights is not None:
-        from posekit.models.lifters.convert import load_lifter_weights
-
         load_lifter_weights(model, weights)
     return model.to(device).eval()

@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from posekit.models.lifters.convert import load_lifter_weights
 from posekit.models.lifters.winograd import conv1d_nlc, winograd_conv1d, winograd_conv1d_nlc, winograd_pays_off
 
 __all__ = [
@@ -406,7 +407,5 @@ def videopose3d(*, receptive_field: int = 243, channels: int = 1024, causal: boo
                         kernel_sizes=KERNEL_SIZES[receptive_field], dropout=dropout, causal=causal,
                         with_trajectory=with_trajectory)
     if weights is not None:
-        from posekit.models.lifters.convert import load_lifter_weights
-
         load_lifter_weights(model, weights)
     return model.to(device).eval()
