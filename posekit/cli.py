@@ -343,7 +343,8 @@ def export(
     if format.lower() != "onnx":
         _fail(f"unknown export format {format!r}; supported: onnx")
     try:
-        from posekit.runtime.onnx_export import OnnxVerificationError, export_model
+        from posekit.runtime.onnx_export import OnnxVerificationError
+        from posekit.runtime.onnx_files import export_model
     except ImportError as exc:
         _fail(f"ONNX export needs the onnx and onnxruntime packages ({exc})", 1)
     try:

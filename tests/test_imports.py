@@ -24,6 +24,7 @@ LAZY_IMPORTS: dict[tuple[str, ...], tuple[frozenset[str], str]] = {
     ("posekit.cli", "posekit.cli_common", "posekit.bench"): (
         frozenset({
             "torch", "posekit", "posekit.pipelines", "posekit.runtime.torch_runner", "posekit.runtime.onnx_export",
+            "posekit.runtime.onnx_files",
             "posekit.models.mmpose_zoo", "posekit.models.mediapipe_wheel", "posekit.codecs", "posekit.detect",
             "posekit.video", "posekit.analysis", "posekit.eval", "posekit.train", "posekit.lift",
         }),
@@ -37,7 +38,7 @@ LAZY_IMPORTS: dict[tuple[str, ...], tuple[frozenset[str], str]] = {
     ),
     ("posekit.pipelines.base", "posekit.pipelines.topdown", "posekit.models.weights",
      "posekit.models.mediapipe_wheel"): (
-        frozenset({"posekit.video", "posekit.codecs", "posekit.models.topdown", "posekit.runtime.onnx_export",
+        frozenset({"posekit.video", "posekit.codecs", "posekit.models.topdown", "posekit.runtime.onnx_files",
                    "safetensors", "posekit.models.tflite"}),
         "`import posekit` loads these importers: PoseEstimator.track, the top-down codec/spec/ONNX helpers, "
         "checkpoint files and the TFLite converter (with its flatbuffer parser) load on use, not at import "

@@ -88,7 +88,7 @@ def _lazy_onnx(name: str, folder: Path, weights: Path | None, progress: Callable
     def export() -> Path | str:
         import torch
 
-        from posekit.runtime.onnx_export import export_model
+        from posekit.runtime.onnx_files import export_model
 
         progress(f"{name}: exporting to ONNX (once, for onnxruntime and rtmlib)")
         try:

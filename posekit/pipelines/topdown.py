@@ -107,7 +107,7 @@ class TopDownEstimator(PoseEstimator):
                  channels_last: bool | None = None, name: str | None = None, backend: str = "torch",
                  **backend_options: Any) -> None:
         from posekit.models.topdown import TopdownSpec
-        from posekit.runtime.onnx_export import topdown_metadata, topdown_output_names
+        from posekit.runtime.onnx_files import topdown_metadata, topdown_output_names
 
         spec = getattr(model, "spec", None) if spec is None else spec
         if not isinstance(spec, TopdownSpec):

@@ -7,9 +7,10 @@
   (:class:`~posekit.runtime.torch_runner.EngineOptions`: device, precision, memory format, compile, batch size).
 * :mod:`posekit.runtime.onnxruntime_runner`: :class:`~posekit.runtime.onnxruntime_runner.OrtRunner` (an ONNX
   Runtime session; imports no torch).
-* :mod:`posekit.runtime.onnx_export`: :func:`~posekit.runtime.onnx_export.export_onnx` (a verified ``.onnx`` file),
-  the cached export the ONNX Runtime back end uses, and :func:`~posekit.runtime.onnx_export.export_model` (files by
-  public model name, ``posekit export``).
+* :mod:`posekit.runtime.onnx_export`: :func:`~posekit.runtime.onnx_export.export_onnx` (a verified ``.onnx`` file).
+* :mod:`posekit.runtime.onnx_files`: the cached export the ONNX Runtime back end uses
+  (:func:`~posekit.runtime.onnx_files.cached_export`) and :func:`~posekit.runtime.onnx_files.export_model` (files
+  by public model name, ``posekit export``).
 
 Pipelines and detectors hold runners and never know which back end runs them. A new back end (TensorRT,
 OpenVINO, ...) is one new module with a factory and one line in :mod:`posekit.runtime.runner`'s table.

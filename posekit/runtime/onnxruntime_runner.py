@@ -3,7 +3,7 @@
 
 Its factory (:func:`make_onnxruntime_runner`, ``backend="onnxruntime"`` of :func:`~posekit.runtime.runner.make_runner`)
 also takes a torch module: the module is exported once (dynamic batch, verified against PyTorch) into
-``<cache>/onnx/<name>-<fingerprint>-opset<opset>.onnx`` (:func:`posekit.runtime.onnx_export.cached_export`; the
+``<cache>/onnx/<name>-<fingerprint>-opset<opset>.onnx`` (:func:`posekit.runtime.onnx_files.cached_export`; the
 fingerprint hashes the weights, so changed weights give a new file instead of a stale one) and that file runs.
 
 No torch operation runs on this path (this module does not import torch; only the export step does): a torch op
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from posekit.runtime._ort_session import ensure_shared_pool, open_session
-from posekit.runtime.onnx_export import cached_export
+from posekit.runtime.onnx_files import cached_export
 from posekit.runtime.runner import InputSpec
 
 __all__ = ["OrtRunner", "open_session", "check_options", "make_onnxruntime_runner"]
@@ -157,7 +157,7 @@ def make_onnxruntime_runner(network: Any, *, options: Any = None, input_spec: In
 
     ``network``: an ``.onnx`` path, or a torch module exported on first use into ``folder`` (default
     ``<cache>/onnx``) as ``<name>-<fingerprint>-opset<opset>.onnx`` with ``metadata`` and ``output_names``
-    (:func:`posekit.runtime.onnx_export.cached_export`). ``options``: only their ``batch_size`` applies (torch
+    (:func:`posekit.runtime.onnx_files.cached_export`). ``options``: only their ``batch_size`` applies (torch
     settings are refused by :func:`check_options`). ``providers``, ``intra_op_num_threads``,
     ``inter_op_num_threads`` and ``shared_threads`` (default on: a pipeline's networks share one pool) go to
     :class:`OrtRunner`.

@@ -75,7 +75,7 @@ SLOW_ASSETS = {mpw.PALM_DETECTION_FULL, mpw.PALM_DETECTION_LITE, mpw.HAND_LANDMA
 @pytest.fixture(scope="module")
 def pose_files(tmp_path_factory):
     """BlazePose's two networks exported (dynamic batch, verified) once for this module: (folder, det, lm)."""
-    from posekit.runtime.onnx_export import mediapipe_onnx_files
+    from posekit.runtime.onnx_files import mediapipe_onnx_files
 
     folder = tmp_path_factory.mktemp("onnx_cache")
     return (folder, *mediapipe_onnx_files("blazepose_full", folder=folder))
@@ -208,7 +208,7 @@ TOPDOWN_SLOW = ["simplebaseline_res50_coco_256x192", "vitpose_s_coco_256x192", "
 
 @pytest.mark.parametrize("name", [*TOPDOWN_FAST, *(pytest.param(n, marks=pytest.mark.slow) for n in TOPDOWN_SLOW)])
 def test_topdown_model_exports_verified_with_dynamic_batch(tmp_path, name):
-    from posekit.runtime.onnx_export import export_model
+    from posekit.runtime.onnx_files import export_model
 
     torch.manual_seed(0)
     (path,) = export_model(name, tmp_path, dynamic_batch=True)  # random weights, verified inside at 1e-4
@@ -253,7 +253,7 @@ def test_topdown_onnx_estimator_matches_torch_estimator(tmp_path):
 
 
 def test_onnx_cache_is_reused(pose_files):
-    from posekit.runtime.onnx_export import mediapipe_onnx_files
+    from posekit.runtime.onnx_files import mediapipe_onnx_files
 
     folder, det, lm = pose_files
     stamps = (det.stat().st_mtime_ns, lm.stat().st_mtime_ns)
@@ -307,7 +307,7 @@ def test_face_mesh_onnx_pipeline_gives_torch_landmarks(tmp_path):
 
 
 def test_unknown_model_is_a_clear_error(tmp_path):
-    from posekit.runtime.onnx_export import export_model, mediapipe_onnx_files
+    from posekit.runtime.onnx_files import export_model, mediapipe_onnx_files
 
     with pytest.raises(KeyError, match="unknown model 'rtmpose_t_coco_256x19'.*did you mean rtmpose_t_coco_256x192"):
         export_model("rtmpose_t_coco_256x19", tmp_path)
