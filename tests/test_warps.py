@@ -13,7 +13,8 @@ from posekit.warps import warp_affine_exact
 
 def _fma(a, b, c):
     """float32 fused multiply-add through float64 (exact product and sum for these operands, one rounding)."""
-    return (np.float64(a) * np.float64(b) + np.float64(c)).astype(np.float32)
+    f64 = np.float64
+    return (np.asarray(a, f64) * np.asarray(b, f64) + np.asarray(c, f64)).astype(np.float32)
 
 
 def _reference(image: np.ndarray, m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
