@@ -5,7 +5,9 @@ rounds sub-pixel positions between releases (4.x: 5-bit fixed point; 5.0: float3
 5.0 in one value in ~50). The two reference behaviours are written out here:
 
 * :func:`warp_affine_exact`: OpenCV 5.0's ``cv2.warpAffine(INTER_LINEAR, BORDER_CONSTANT 0)`` on uint8 images,
-  which made MMPose's top-down crops in ``shared/fixtures/mmpose`` (opencv-python 5.0.0.93). Computed in NumPy.
+  which made MMPose's top-down crops in ``shared/fixtures/mmpose`` (opencv-python 5.0.0.93): posekit's own source
+  positions, sampled by ``cv2.remap`` when a once-per-process probe shows it computes the same arithmetic
+  (:func:`remap_is_exact`), else in NumPy.
 * :func:`warp_perspective_exact`: OpenCV 4's ``cv2.warpPerspective(INTER_LINEAR)``, which MediaPipe 0.10.14 links.
   The fixed-point sampling map is computed here and applied by ``cv2.remap`` with integer maps.
 
@@ -14,12 +16,14 @@ Frames: OpenCV's pixel convention (pixel ``(i, j)`` sits at integer ``(x=j, y=i)
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
-__all__ = ["warp_affine_exact", "warp_perspective_exact"]
+__all__ = ["warp_affine_exact", "warp_perspective_exact", "remap_is_exact"]
 
 
 def check_image(image: np.ndarray) -> np.ndarray:
@@ -84,11 +88,60 @@ def _affine_all(image: np.ndarray, mats: np.ndarray, out_w: int, out_h: int) -> 
     # Positions beyond one pixel outside the image read only border pixels, wherever they are: clip them there.
     np.clip(sx, np.float32(-2), np.float32(w + 1), out=sx)
     np.clip(sy, np.float32(-2), np.float32(h + 1), out=sy)
+    if remap_is_exact():  # the installed OpenCV computes the same bilinear arithmetic: let it
+        out = cv2.remap(image, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return out.reshape(n, out_h, out_w, c)
     out = np.empty((n * out_h, out_w, c), np.uint8)
     for start in range(0, n * out_h, _BLOCK_ROWS):
         rows = slice(start, start + _BLOCK_ROWS)
         out[rows] = _bilinear(image, sx[rows], sy[rows])
     return out.reshape(n, out_h, out_w, c)
+
+
+@functools.lru_cache(maxsize=1)
+def remap_is_exact() -> bool:
+    """Whether the installed OpenCV's ``cv2.remap`` (uint8, 3 channels, float32 maps, INTER_LINEAR, constant border)
+    computes the bilinear arithmetic of :func:`warp_affine_exact` bit for bit, so that it can run it (0.06 ms per
+    256x192 crop instead of ~2 ms in NumPy). OpenCV 5's remap does; OpenCV 4's rounds positions to 1/32 pixel.
+
+    Probed once per process against the NumPy evaluation: random positions over an image and its border, and
+    values chosen where an FMA and a plain float32 multiply-add round to different grey levels (along x and along
+    y), which only the FMA arithmetic passes. ``POSEKIT_EXACT_WARP=numpy`` skips the probe and uses NumPy.
+    """
+    if os.environ.get("POSEKIT_EXACT_WARP", "") == "numpy":
+        return False
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    sx = rng.uniform(-3.0, 56.0, (128, 128)).astype(np.float32)
+    sy = rng.uniform(-3.0, 40.0, (128, 128)).astype(np.float32)
+    cases = [(image, sx, sy), *_fma_probes(rng)]
+    for img, px, py in cases:
+        got = cv2.remap(img, px, py, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        if not np.array_equal(got.reshape(_bilinear(img, px, py).shape), _bilinear(img, px, py)):
+            return False
+    return True
+
+
+def _fma_probes(rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Two (image, sx, sy) probes whose lerps (along x, then along y) land next to a .5 tie, kept where the FMA and
+    the plain float32 ``p0 + w * (p1 - p0)`` round to different grey levels."""
+    k = 20000
+    p0 = rng.integers(0, 200, k)
+    p1 = p0 + rng.integers(2, 256 - p0)
+    tie = p0 + rng.integers(0, p1 - p0) + 0.5
+    weight = ((tie - p0) / (p1 - p0)).astype(np.float32)
+    weight = np.nextafter(weight, np.float32(rng.choice([-1.0, 1.0], k)).astype(np.float32))
+    plain = np.rint(weight * (p1 - p0).astype(np.float32) + p0.astype(np.float32))
+    fma = np.rint(_fma_lerp(weight, p0, p1 - p0))
+    keep = plain != fma
+    p0, p1, weight = p0[keep], p1[keep], weight[keep]
+    m = len(p0)
+    along_x = np.stack([np.stack([p0, p1], 1)] * 2, 1)  # (m, 2 rows, 2 cols): rows identical
+    img_x = np.repeat(along_x.reshape(2 * m, 2)[..., None], 3, 2).astype(np.uint8)
+    sx_x, sy_x = weight[:, None], (2 * np.arange(m, dtype=np.float32))[:, None]
+    img_y = np.ascontiguousarray(img_x.reshape(m, 2, 2, 3).transpose(2, 0, 1, 3).reshape(2, 2 * m, 3))
+    sx_y, sy_y = (2 * np.arange(m, dtype=np.float32))[:, None], weight[:, None]
+    return [(img_x, sx_x, sy_x), (img_y, sx_y, sy_y)]
 
 
 def _bilinear(image: np.ndarray, sx: np.ndarray, sy: np.ndarray) -> np.ndarray:
@@ -134,7 +187,9 @@ def warp_affine_exact(image: np.ndarray, matrices: np.ndarray, out_size: Sequenc
     OpenCV 5.0 inverts ``M`` in float64, casts it to float32, computes each row's offset ``y * M[1] + M[2]`` in
     float32, each source position with one FMA, and interpolates in float32 with FMAs
     (``p0 + alpha * (p1 - p0)``, first along x then along y), rounding half to even. This reproduces MMPose's
-    fixture crops (made with opencv-python 5.0.0.93) whatever OpenCV is installed.
+    fixture crops (made with opencv-python 5.0.0.93) whatever OpenCV is installed. posekit computes the source
+    positions itself; the sampling runs in ``cv2.remap`` where :func:`remap_is_exact` proved the installed OpenCV's
+    arithmetic identical (OpenCV 5), else in NumPy (float32, exact FMAs next to rounding ties).
 
     Args:
         image: (H, W, C) uint8, 1 <= C <= 4, any channel order (kept). Not modified.

@@ -52,8 +52,9 @@ def _reference(image: np.ndarray, m: np.ndarray, size: tuple[int, int]) -> np.nd
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2 ** 31 - 1), angle=st.floats(-180, 180), scale=st.floats(0.2, 4.0),
        tx=st.floats(-40, 40), ty=st.floats(-40, 40), channels=st.sampled_from([1, 3, 4]),
-       redo_all=st.booleans())
-def test_fast_path_equals_the_transcription(seed, angle, scale, tx, ty, channels, redo_all) -> None:
+       redo_all=st.booleans(), numpy_path=st.booleans())
+def test_fast_path_equals_the_transcription(seed, angle, scale, tx, ty, channels, redo_all, numpy_path) -> None:
+    # numpy_path: the NumPy evaluation even where the installed OpenCV's remap passed the probe (remap_is_exact);
     # redo_all: every value counts as near a rounding tie, so the exact FMA path computes all of them.
     margin = 0.5 if redo_all else posekit.warps._TIE_MARGIN
     rng = np.random.default_rng(seed)
@@ -63,10 +64,14 @@ def test_fast_path_equals_the_transcription(seed, angle, scale, tx, ty, channels
     rad = np.deg2rad(angle)
     m = np.array([[scale * np.cos(rad), -scale * np.sin(rad), tx], [scale * np.sin(rad), scale * np.cos(rad), ty]])
     old, posekit.warps._TIE_MARGIN = posekit.warps._TIE_MARGIN, margin
+    probe = posekit.warps.remap_is_exact
+    if numpy_path:
+        posekit.warps.remap_is_exact = lambda: False
     try:
         got = warp_affine_exact(image, m[None], (17, 13))[0]
     finally:
         posekit.warps._TIE_MARGIN = old
+        posekit.warps.remap_is_exact = probe
     np.testing.assert_array_equal(got, _reference(image, m, (17, 13)))
 
 
@@ -89,3 +94,24 @@ def test_bad_inputs_are_named() -> None:
         warp_affine_exact(np.zeros((4, 4, 3), np.uint8), np.full((1, 2, 3), np.nan), (4, 4))
     with pytest.raises(ValueError, match="uint8"):
         warp_affine_exact(np.zeros((4, 4, 3), np.float32), np.eye(2, 3)[None], (4, 4))
+
+
+def test_remap_probe_tells_the_fma_kernel_from_a_plain_one(monkeypatch) -> None:
+    # The probe's tie cases round differently with a plain float32 multiply-add: a remap without FMAs fails it.
+    rng = np.random.default_rng(0)
+    for image, sx, sy in posekit.warps._fma_probes(rng):
+        assert len(sx) > 100
+        exact = posekit.warps._bilinear(image, sx, sy)
+        axis = 1 if image.shape[0] > 2 else 0  # x probe: pairs along columns; y probe: along rows
+        p0 = (image[0::2, 0] if axis else image[0, 0::2]).astype(np.float32)
+        p1 = (image[0::2, 1] if axis else image[1, 0::2]).astype(np.float32)
+        weight = (sx if axis else sy)[:, :1]
+        plain = np.rint(weight * (p1 - p0) + p0)
+        assert np.all(plain != exact.reshape(plain.shape))
+    monkeypatch.setenv("POSEKIT_EXACT_WARP", "numpy")
+    posekit.warps.remap_is_exact.cache_clear()
+    try:
+        assert posekit.warps.remap_is_exact() is False
+    finally:
+        monkeypatch.delenv("POSEKIT_EXACT_WARP")
+        posekit.warps.remap_is_exact.cache_clear()
