@@ -37,7 +37,7 @@ def check_image(image: np.ndarray) -> np.ndarray:
 
 
 def _fma32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """float32 ``a * b + c`` with one rounding (a fused multiply-add), through float64.
+    """float32 ``a * b + c`` with one rounding (a fused multiply-add, as OpenCV's ``v_fma``), through float64.
 
     Exact for the operands used here: the product of two float32 values is exact in float64, and the sum with
     ``c`` is too unless the terms differ by more than ~2**29 in magnitude (then a double rounding can move the
@@ -64,11 +64,6 @@ _TIE_MARGIN = 1e-3
 _BLOCK_ROWS = 64
 
 
-def _fma_lerp(weight: np.ndarray, p0: np.ndarray, diff: np.ndarray) -> np.ndarray:
-    """OpenCV's FMA ``p0 + weight * diff`` in float32: product and sum exact in float64, then one rounding."""
-    return (np.asarray(diff, np.float64) * weight + np.asarray(p0, np.float64)).astype(np.float32)
-
-
 def _source_positions(mats: np.ndarray, out_w: int, out_h: int) -> tuple[np.ndarray, np.ndarray]:
     """OpenCV 5.0's float32 source position of every crop pixel: (N, out_h, out_w) ``sx``, ``sy``."""
     inv = np.stack([_invert_affine_cv(m) for m in mats]).astype(np.float32)  # cast to float32, as OpenCV 5
@@ -88,7 +83,7 @@ def _affine_all(image: np.ndarray, mats: np.ndarray, out_w: int, out_h: int) -> 
     # Positions beyond one pixel outside the image read only border pixels, wherever they are: clip them there.
     np.clip(sx, np.float32(-2), np.float32(w + 1), out=sx)
     np.clip(sy, np.float32(-2), np.float32(h + 1), out=sy)
-    if remap_is_exact():  # the installed OpenCV computes the same bilinear arithmetic: let it
+    if remap_is_exact(c):  # the installed OpenCV computes the same bilinear arithmetic: let it
         out = cv2.remap(image, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         return out.reshape(n, out_h, out_w, c)
     out = np.empty((n * out_h, out_w, c), np.uint8)
@@ -98,31 +93,33 @@ def _affine_all(image: np.ndarray, mats: np.ndarray, out_w: int, out_h: int) -> 
     return out.reshape(n, out_h, out_w, c)
 
 
-@functools.lru_cache(maxsize=1)
-def remap_is_exact() -> bool:
-    """Whether the installed OpenCV's ``cv2.remap`` (uint8, 3 channels, float32 maps, INTER_LINEAR, constant border)
-    computes the bilinear arithmetic of :func:`warp_affine_exact` bit for bit, so that it can run it (0.06 ms per
-    256x192 crop instead of ~2 ms in NumPy). OpenCV 5's remap does; OpenCV 4's rounds positions to 1/32 pixel.
+@functools.lru_cache(maxsize=None)
+def remap_is_exact(channels: int = 3) -> bool:
+    """Whether the installed OpenCV's ``cv2.remap`` (uint8 with ``channels`` channels, float32 maps, INTER_LINEAR,
+    constant border) computes the bilinear arithmetic of :func:`warp_affine_exact` bit for bit, so that it can run it
+    (0.06 ms per 256x192 crop instead of ~2 ms in NumPy). OpenCV 5's remap does; OpenCV 4's rounds positions to 1/32
+    pixel.
 
-    Probed once per process against the NumPy evaluation: random positions over an image and its border, and
-    values chosen where an FMA and a plain float32 multiply-add round to different grey levels (along x and along
-    y), which only the FMA arithmetic passes. ``POSEKIT_EXACT_WARP=numpy`` skips the probe and uses NumPy.
+    Probed once per process and channel count (OpenCV has a kernel per channel count) against the NumPy
+    evaluation: random positions over an image and its border, and values chosen where an FMA and a plain float32
+    multiply-add round to different grey levels (along x and along y), which only the FMA arithmetic passes.
+    ``POSEKIT_EXACT_WARP=numpy`` skips the probe and uses NumPy.
     """
     if os.environ.get("POSEKIT_EXACT_WARP", "") == "numpy":
         return False
     rng = np.random.default_rng(0)
-    image = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    image = rng.integers(0, 256, (37, 53, channels), dtype=np.uint8)
     sx = rng.uniform(-3.0, 56.0, (128, 128)).astype(np.float32)
     sy = rng.uniform(-3.0, 40.0, (128, 128)).astype(np.float32)
-    cases = [(image, sx, sy), *_fma_probes(rng)]
-    for img, px, py in cases:
+    for img, px, py in [(image, sx, sy), *_fma_probes(rng, channels)]:
+        want = _bilinear(img, px, py)
         got = cv2.remap(img, px, py, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        if not np.array_equal(got.reshape(_bilinear(img, px, py).shape), _bilinear(img, px, py)):
+        if not np.array_equal(got.reshape(want.shape), want):
             return False
     return True
 
 
-def _fma_probes(rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _fma_probes(rng: np.random.Generator, channels: int = 3) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Two (image, sx, sy) probes whose lerps (along x, then along y) land next to a .5 tie, kept where the FMA and
     the plain float32 ``p0 + w * (p1 - p0)`` round to different grey levels."""
     k = 20000
@@ -132,14 +129,14 @@ def _fma_probes(rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, 
     weight = ((tie - p0) / (p1 - p0)).astype(np.float32)
     weight = np.nextafter(weight, np.float32(rng.choice([-1.0, 1.0], k)).astype(np.float32))
     plain = np.rint(weight * (p1 - p0).astype(np.float32) + p0.astype(np.float32))
-    fma = np.rint(_fma_lerp(weight, p0, p1 - p0))
+    fma = np.rint(_fma32(weight, p1 - p0, p0))
     keep = plain != fma
     p0, p1, weight = p0[keep], p1[keep], weight[keep]
     m = len(p0)
     along_x = np.stack([np.stack([p0, p1], 1)] * 2, 1)  # (m, 2 rows, 2 cols): rows identical
-    img_x = np.repeat(along_x.reshape(2 * m, 2)[..., None], 3, 2).astype(np.uint8)
+    img_x = np.repeat(along_x.reshape(2 * m, 2)[..., None], channels, 2).astype(np.uint8)
     sx_x, sy_x = weight[:, None], (2 * np.arange(m, dtype=np.float32))[:, None]
-    img_y = np.ascontiguousarray(img_x.reshape(m, 2, 2, 3).transpose(2, 0, 1, 3).reshape(2, 2 * m, 3))
+    img_y = np.ascontiguousarray(img_x.reshape(m, 2, 2, channels).transpose(2, 0, 1, 3).reshape(2, 2 * m, channels))
     sx_y, sy_y = (2 * np.arange(m, dtype=np.float32))[:, None], weight[:, None]
     return [(img_x, sx_x, sy_x), (img_y, sx_y, sy_y)]
 
@@ -175,9 +172,9 @@ def _bilinear(image: np.ndarray, sx: np.ndarray, sy: np.ndarray) -> np.ndarray:
     if near.size:  # OpenCV's FMAs, exactly: the x lerps, their float32 difference (v_sub), the y lerp
         at = np.unravel_index(near, out.shape)
         a, b = alpha[at[:2]][:, 0], beta[at[:2]][:, 0]
-        top_e = _fma_lerp(a, p00[at], p01[at].astype(np.int16) - p00[at])
-        bottom_e = _fma_lerp(a, p10[at], p11[at].astype(np.int16) - p10[at])
-        out[at] = np.rint(_fma_lerp(b, top_e, bottom_e - top_e))
+        top_e = _fma32(a, p01[at].astype(np.int16) - p00[at], p00[at])
+        bottom_e = _fma32(a, p11[at].astype(np.int16) - p10[at], p10[at])
+        out[at] = np.rint(_fma32(b, bottom_e - top_e, top_e))
     return out.astype(np.uint8)  # in [0, 255]: a bilinear mix of uint8 values; v_round: half to even
 
 

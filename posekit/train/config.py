@@ -29,7 +29,7 @@ import yaml
 
 from posekit import skeletons
 from posekit.data.augment import AugmentOptions
-from posekit.models.registry import list_models
+from posekit.models.registry import get_entry
 from posekit.train._typed_config import ConfigError, _build, _merge, _override, _read_yaml
 
 __all__ = [
@@ -296,8 +296,7 @@ def load_config(path: str | os.PathLike, overrides: Sequence[str] = (), *, check
 
 def check_model_name(name: str) -> None:
     """Raise :class:`ConfigError` unless ``name`` is in ``posekit.list_models()`` (suggesting the closest)."""
-    known = list_models()
-    if name not in known:
-        close = difflib.get_close_matches(name, known, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ConfigError(f"model.name: unknown model {name!r}{hint} (posekit.list_models() lists {len(known)} names)")
+    try:
+        get_entry(name)
+    except KeyError as exc:  # the registry's message names the closest known models
+        raise ConfigError(f"model.name: {exc.args[0]}") from None
