@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from posekit.warps import check_image, warp_affine_exact
+from posekit.warps import warp_affine_exact
 
 __all__ = [
     "box_to_center_scale",
@@ -277,8 +277,7 @@ def warp_crops(image: np.ndarray, matrices: np.ndarray, output_size: Sequence[in
     Returns:
         (N, height, width, C) uint8 crops; outside the image is 0.
     """
-    check_image(image)
-    return warp_affine_exact(image, _matrices(matrices), _size("output_size", output_size))
+    return warp_affine_exact(image, matrices, _size("output_size", output_size))
 
 
 def crop_to_image(

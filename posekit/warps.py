@@ -26,7 +26,7 @@ import numpy as np
 __all__ = ["warp_affine_exact", "warp_perspective_exact", "remap_is_exact"]
 
 
-def check_image(image: np.ndarray) -> np.ndarray:
+def _check_image(image: np.ndarray) -> np.ndarray:
     if not isinstance(image, np.ndarray):
         raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
     if image.dtype != np.uint8:
@@ -197,7 +197,7 @@ def warp_affine_exact(image: np.ndarray, matrices: np.ndarray, out_size: Sequenc
         (N, height, width, C) uint8; positions whose four neighbours all lie outside the image are 0, partly
         outside ones interpolate with 0 for the missing neighbours (OpenCV's constant border).
     """
-    image = check_image(image)
+    image = _check_image(image)
     mats = np.asarray(matrices, dtype=np.float64)
     if mats.ndim != 3 or mats.shape[1:] != (2, 3):
         raise ValueError(f"matrices must have shape (N, 2, 3), got {mats.shape}")
