@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-__all__ = ["box_area", "box_intersection", "box_iou"]
+__all__ = ["box_area", "box_intersection", "box_iou", "invalid_boxes", "check_boxes"]
 
 
 def box_area(boxes: Any) -> np.ndarray:
@@ -57,3 +57,28 @@ def box_iou(a: Any, b: Any, *, dtype: DTypeLike = np.float64) -> np.ndarray:
     ok = union > 0
     iou = np.where(ok, inter / np.where(ok, union, dtype.type(1)), dtype.type(0))
     return np.nan_to_num(iou, nan=0.0).astype(dtype, copy=False)
+
+
+def invalid_boxes(boxes: Any) -> np.ndarray:
+    """(N,) bool mask of the ``x1, y1, x2, y2`` boxes (N, 4) that cannot be cropped: a non-finite coordinate, or
+    zero or negative width or height (``x2 <= x1`` or ``y2 <= y1``)."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return ~np.isfinite(b).all(axis=1) | (b[:, 2] <= b[:, 0]) | (b[:, 3] <= b[:, 1])
+
+
+def check_boxes(boxes: Any, *, name: str = "boxes") -> np.ndarray:
+    """``boxes`` as an (N, 4) array (its own dtype) after checking that every box can be cropped.
+
+    Raises:
+        ValueError: for a shape other than (N, 4), or a box :func:`invalid_boxes` flags; the message names the
+            first bad box by index and value (``name[i] = [...]``) and counts the bad ones.
+    """
+    arr = np.asarray(boxes)
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"{name} must have shape (N, 4) as x1, y1, x2, y2 pixels, got {arr.shape}")
+    bad = invalid_boxes(arr)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{name}[{i}] = {arr[i].tolist()} is not a finite box with x2 > x1 and y2 > y1 "
+                         f"({int(bad.sum())} bad box(es) in total)")
+    return arr

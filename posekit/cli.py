@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from posekit import skeletons
 from posekit.bench.command import bench as bench_command
 from posekit.cli_common import (
-    IMAGE_SUFFIXES, BatchSize, Backend, Compile, Device, Precision, boxes_for, build_estimator, detection_options,
-    expand_images, fail, image_id,
+    BatchSize, Backend, Compile, Device, Precision, Threads, build_estimator, check_output_dir, check_output_file,
+    configure_threads, fail,
 )
-from posekit.io.coco import write_coco_results
-from posekit.io.image import save_image
+from posekit.cli_predict import predict as predict_command
 from posekit.models.registry import get_entry, list_models
 
 app = typer.Typer(
@@ -27,8 +26,25 @@ app.add_typer(weights_app, name="weights")
 
 DEFAULT_MODEL = "blazepose_full"
 
-
 _fail = fail
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            typer.echo(f"posekit {metadata.version('posekit')}")
+        except metadata.PackageNotFoundError:  # a source tree that was never installed
+            typer.echo("posekit (not installed: no version metadata)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print posekit's version and exit.")] = False) -> None:
+    """Human pose estimation in pure PyTorch: 2D/3D keypoints of people, hands and faces, offline."""
+
+
+app.command(name="predict")(predict_command)  # options and help: posekit.cli_predict.predict
 
 
 @app.command()
@@ -40,84 +56,6 @@ def models(
         e = get_entry(name)
         offline = "offline" if e.offline else "needs checkpoint"
         typer.echo(f"{name:34s} {e.task:6s} {e.skeleton.name:18s} {offline:16s} {e.description}")
-
-
-@app.command()
-def predict(
-    images: Annotated[list[Path], typer.Argument(help="Image files or folders of images.")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `posekit models`).")] = DEFAULT_MODEL,
-    out: Annotated[Optional[Path], typer.Option(help="Write COCO-format keypoint results (JSON) here.")] = None,
-    save_vis: Annotated[Optional[Path], typer.Option(help="Write drawn images into this folder.")] = None,
-    kpt_thr: Annotated[float, typer.Option(help="Keypoint score threshold for drawing.")] = 0.3,
-    device: Device = "cpu",
-    backend: Backend = "torch",
-    coco17: Annotated[bool, typer.Option("--coco17", help="Convert results to the COCO-17 skeleton.")] = False,
-    tiles: Annotated[Optional[int], typer.Option(
-        min=1, help="BlazePose: also detect on a TILES x TILES grid of overlapping tiles to find small people "
-                    "(default: 2 for blazepose_full without --boxes, else 1 = MediaPipe's single pass).")] = None,
-    min_detection_score: Annotated[Optional[float], typer.Option(
-        min=0.0, max=1.0, help="BlazePose: keep detections down to this score (default: 0.3 for blazepose_full "
-                               "without --boxes, else 0.5 as mp.solutions.pose). People found only on tiles or below "
-                               "0.5 are candidates: they pass the landmark model's presence flag and a "
-                               "false-positive filter; people found at 0.5 keep MediaPipe's exact result.")] = None,
-    weights: Annotated[Optional[Path], typer.Option(
-        help="Checkpoint file for the model (official MMPose 1.x/0.x or original ViTPose .pth).")] = None,
-    boxes: Annotated[Optional[Path], typer.Option(
-        help="COCO detections JSON (results list or dataset dict) giving the person boxes; images are looked up "
-             "by file name, else by the number ending the file name (COCO image id).")] = None,
-    precision: Precision = "fp32",
-    compile: Compile = False,
-    batch_size: BatchSize = None,
-) -> None:
-    """Estimate poses in images; print a summary, optionally write results JSON and drawings.
-
-    Unreadable images are reported and skipped; results of the others are still written (exit code 1).
-    """
-    import posekit
-
-    files = expand_images(images)
-    if not files:
-        _fail("no images given (folders are searched for " + ", ".join(sorted(IMAGE_SUFFIXES)) + ")")
-    box_file = None
-    if boxes is not None:
-        from posekit.detect.boxes import BoxesFromFile
-
-        try:
-            box_file = BoxesFromFile(boxes)
-        except (OSError, ValueError) as exc:
-            _fail(f"--boxes: {exc}")
-    est = build_estimator(model, device=device, backend=backend, precision=precision, compile=compile,
-                          batch_size=batch_size, weights=weights,
-                          **detection_options(model, boxes is not None, tiles, min_detection_score))
-    target = None
-    if coco17:
-        target = skeletons.coco17
-    results: list[dict] = []
-    failed: list[str] = []
-    for index, path in enumerate(files):
-        try:
-            image = posekit.load_image(path)
-        except (OSError, ValueError) as exc:
-            typer.echo(f"posekit: skipping {path}: {exc}", err=True)
-            failed.append(str(path))
-            continue
-        if box_file is None:
-            poses = est(image)
-        else:
-            poses = est(image, boxes=boxes_for(box_file, path, index, est))
-        if target is not None:
-            poses = poses.to_skeleton(target)
-        typer.echo(f"{path}: {len(poses)} pose(s), {poses.skeleton.name}")
-        for rec in poses.to_coco(image_id(path, index)):
-            results.append({**rec, "file_name": path.name})
-        if save_vis is not None:
-            save_image(save_vis / f"{path.stem}.png", posekit.draw(image, poses, kpt_thr=kpt_thr))
-    if out is not None:
-        write_coco_results(out, results)
-        typer.echo(f"wrote {len(results)} result(s) to {out}")
-    if failed:
-        typer.echo(f"posekit: {len(failed)} image(s) could not be read: {', '.join(failed)}", err=True)
-        raise typer.Exit(1)
 
 
 @weights_app.command("fetch")
@@ -167,7 +105,9 @@ def video(
     batch_size: BatchSize = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar with frames/s.")] = True,
     profile: Annotated[bool, typer.Option(
-        "--profile", help="Print the time per stage (decode, detection, pose, tracking, drawing, writing).")] = False,
+        "--profile", help="Print the time per stage (decode, detection, pose, tracking, drawing, writing); the "
+                          "only output a run without --out, --json and --csv may have.")] = False,
+    threads: Threads = None,
 ) -> None:
     """Run pose estimation on a video: annotated video, JSON lines and CSV, with tracking and smoothing.
 
@@ -182,9 +122,18 @@ def video(
         _fail(f"--end ({end}) must be larger than --start ({start})")
     if out is not None and not out.suffix:
         _fail(f"--out {out}: give a file name with a video suffix such as .mp4")
+    for path, option in ((out, "--out"), (json_out, "--json"), (csv_out, "--csv")):
+        check_output_file(path, option)
+    if len({p.resolve() for p in (out, json_out, csv_out) if p is not None}) < sum(
+            p is not None for p in (out, json_out, csv_out)):
+        _fail("--out, --json and --csv must be different files")
     camera = source.isdigit() and not Path(source).exists()
     if not camera and not Path(source).is_file():
         _fail(f"video file not found: {source}")
+    if out is None and json_out is None and csv_out is None and not profile:
+        _fail("nothing would be written: give --out FILE.mp4 (annotated video), --json FILE.jsonl or --csv FILE.csv "
+              "(or --profile to only time the run)")
+    configure_threads(threads)
     est = build_estimator(model, device=device, backend=backend, precision=precision, compile=compile,
                           batch_size=batch_size)
     try:
@@ -229,6 +178,7 @@ def analyze(
     gait (steps, cadence, stance/swing); writes CSV tables and PNG plots."""
     from posekit.analysis.report import analyze_results, summary, write_analysis
 
+    check_output_dir(out, "--out")
     try:
         analysis = analyze_results(results, track_id=track_id, signal=signal, min_score=min_score, fps=fps)
     except (FileNotFoundError, ValueError) as exc:
@@ -266,22 +216,29 @@ def evaluate(
     resume: Annotated[bool, typer.Option(help="Keep the images already in OUT/predictions.jsonl.")] = False,
     device: Annotated[str, typer.Option(help="torch device: cpu, cuda, ...")] = "cpu",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    max_missing: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Fail before predicting when more than this fraction of the annotation records name "
+                               "image files that do not exist (a wrong --images folder).")] = 0.1,
+    threads: Threads = None,
 ) -> None:
     """Evaluate a model on a dataset: PCK@0.2 (bbox and torso), PCKh (MPII), COCO AP (pycocotools).
 
     Writes OUT/predictions.jsonl (one line per image, appended and flushed as it goes), OUT/results.json (COCO
     results) and OUT/report.json, and prints a per-joint table. Bad annotation records and unreadable images are
-    reported and skipped.
+    reported and skipped. A run that evaluates no image exits with code 1.
     """
     from posekit import eval as ev
 
     if ann is None:
         _fail("--ann is required (the annotation file; for lsp the folder holding joints.mat)")
     out = out if out is not None else Path("posekit-eval") / f"{model}-{dataset}"
+    check_output_dir(out, "--out")
+    configure_threads(threads)
     try:
         report = ev.run_evaluation(model=model, dataset=dataset, ann=ann, images=images, out=out, weights=weights,
                                    boxes=boxes, flip=flip, min_presence=min_presence, batch_size=batch_size,
-                                   limit=limit, resume=resume, device=device, progress=progress)
+                                   limit=limit, resume=resume, device=device, progress=progress,
+                                   max_missing=max_missing)
     except KeyError as exc:
         _fail(str(exc.args[0]))
     except (FileNotFoundError, ValueError) as exc:
@@ -295,6 +252,8 @@ def evaluate(
     for rec in report["image_errors"]:
         typer.echo(f"posekit: skipped image {rec['image']}: {rec['error']}", err=True)
     typer.echo(f"wrote {report['files']['report']}, {report['files']['results']}, {report['files']['predictions']}")
+    if not report["counts"]["images_evaluated"]:
+        _fail("no image was evaluated (every image failed; see above and report.json)", 1)
 
 
 @app.command()
@@ -342,6 +301,7 @@ def export(
     """Export a model to ONNX and verify it with ONNX Runtime against PyTorch (1e-4) before writing it."""
     if format.lower() != "onnx":
         _fail(f"unknown export format {format!r}; supported: onnx")
+    (check_output_file if out.suffix == ".onnx" else check_output_dir)(out, "--out")
     try:
         from posekit.runtime.onnx_export import OnnxVerificationError
         from posekit.runtime.onnx_files import export_model
@@ -388,6 +348,9 @@ def lift(
     from posekit.lift.pipeline import resolve_lifter
     from posekit.lift.run import LiftInputError, lift_results_file
 
+    check_output_dir(out, "--out")
+    if not results.is_file():
+        _fail(f"results file {results} does not exist" if not results.exists() else f"{results} is not a file")
     try:
         lifter = resolve_lifter(model, weights, device=device)
     except KeyError as exc:

@@ -1,18 +1,15 @@
 """Building blocks shared by the ``posekit`` commands: the inference-engine options of ``predict`` and ``video``
 (Typer option types and one function that builds the estimator from them; errors become ``posekit: error: ...``
-with exit code 2) and the image-list helpers of ``predict``."""
+with exit code 2) and the checks every command makes on its output paths before it starts working."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 from posekit.runtime.runner import BACKENDS
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 Device = Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1, ... (torch backend).")]
 Backend = Annotated[str, typer.Option(
@@ -25,12 +22,22 @@ Compile = Annotated[bool, typer.Option(
                       "compile, ~15-60 s).")]
 BatchSize = Annotated[Optional[int], typer.Option(
     min=1, help="Crops (persons) per forward pass (default: the model's, 32 for top-down).")]
+Threads = Annotated[Optional[int], typer.Option(
+    min=1, help="CPU threads of the networks (PyTorch, ONNX Runtime, OpenCV) [default: the cores other processes "
+                "leave free, from the load average; at least 1].")]
 
 
 def fail(message: str, code: int = 2) -> None:
     """Print ``posekit: error: message`` on stderr and exit with ``code``."""
     typer.echo(f"posekit: error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def configure_threads(threads: int | None) -> int:
+    """Size the process's thread pools (:func:`posekit.runtime.threads.configure_threads`) from ``--threads``."""
+    from posekit.runtime.threads import configure_threads as configure  # imports torch: not at start-up
+
+    return configure(threads)
 
 
 def build_estimator(model: str, *, device: str = "cpu", backend: str = "torch", precision: str = "fp32",
@@ -65,51 +72,40 @@ def build_estimator(model: str, *, device: str = "cpu", backend: str = "torch", 
     raise AssertionError("unreachable")
 
 
-def detection_options(model: str, boxes_given: bool, tiles: int | None, min_detection_score: float | None
-                      ) -> dict[str, Any]:
-    """``posekit predict``'s detector options for :func:`build_estimator`, from the registry's data: without caller
-    boxes a model uses its :class:`~posekit.pipelines.registry.PredictDefaults` (find every person: BlazePose
-    ``tiles=2, min_detection_score=0.3``) unless the option is given; ``--tiles`` is refused for models without
-    the capability. Only options that differ from the builder's defaults are returned."""
-    from posekit.pipelines.registry import PredictDefaults, estimator_entries, estimator_entry
+def check_detection_options(model: str, options: dict[str, Any]) -> None:
+    """Refuse ``--tiles`` / ``--min-detection-score`` (given in ``options``) for a model whose person search cannot
+    be widened (:attr:`~posekit.pipelines.registry.Capabilities.tiles`)."""
+    from posekit.pipelines.registry import estimator_entries, estimator_entry
 
+    if not options:
+        return
     try:
         entry = estimator_entry(model)
     except (KeyError, ValueError):
-        return {}  # build_estimator reports the name
-    if tiles not in (None, 1) and not entry.capabilities.tiles:
+        return  # build_estimator reports the name
+    if not entry.capabilities.tiles:
         tiled = ", ".join(e.name for e in estimator_entries() if e.capabilities.tiles)
-        fail(f"--tiles is a BlazePose option ({tiled}), not one of {model}")
-    search = PredictDefaults() if boxes_given else entry.predict_defaults
-    tiles = search.tiles if tiles is None else tiles
-    score = search.min_detection_score if min_detection_score is None else min_detection_score
-    return {**({"tiles": tiles} if tiles != 1 else {}), **({"min_detection_score": score} if score is not None else {})}
+        given = " and ".join("--" + k.replace("_", "-") for k in options)
+        what = "is a BlazePose option" if len(options) == 1 else "are BlazePose options"
+        fail(f"{given} {what} ({tiled}), not one of {model}")
 
 
-def expand_images(paths: list[Path]) -> list[Path]:
-    """Files as given; folders expanded to the images inside them (sorted, not recursive)."""
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out.extend(sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES))
-        else:
-            out.append(p)
-    return out
+def check_output_file(path: Path | None, option: str) -> None:
+    """Exit 2 unless ``path`` (when given) can become a file: not an existing folder, parent not a file."""
+    if path is None:
+        return
+    if path.is_dir():
+        fail(f"{option} {path} is a folder; give a file name")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        fail(f"{option} {path}: {parent} is a file, not a folder")
 
 
-def image_id(path: Path, index: int) -> int:
-    """COCO image id: the number ending the file stem (``000000000192``, ``COCO_val2014_000000000192``),
-    else the 1-based position."""
-    match = re.search(r"(\d+)$", path.stem)
-    return int(match.group(1)) if match else index + 1
-
-
-def boxes_for(box_file, path: Path, index: int, est):  # noqa: ANN001, ANN202 (lazy imports)
-    """Detections of image ``path`` in a BoxesFromFile: by file name, else by COCO image id from the stem."""
-    from posekit.pipelines.topdown import TopDownEstimator
-
-    try:
-        dets = box_file[path.name]
-    except KeyError:
-        dets = box_file[image_id(path, index)]
-    return dets if isinstance(est, TopDownEstimator) else dets.boxes
+def check_output_dir(path: Path | None, option: str) -> None:
+    """Exit 2 unless ``path`` (when given) can be a folder: an existing folder, or nothing yet (created later)."""
+    if path is None:
+        return
+    blocker = next((p for p in (path, *path.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        what = "is a file" if blocker == path else f"is inside {blocker}, which is a file"
+        fail(f"{option} {path} {what}; give a folder")

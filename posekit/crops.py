@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from posekit.boxes import check_boxes
 from posekit.warps import warp_affine_exact
 
 __all__ = [
@@ -92,19 +93,10 @@ def box_to_center_scale(boxes: np.ndarray, *, padding: float = 1.25) -> tuple[np
     Raises:
         ValueError: for a wrong shape, or a non-finite, zero-size or negative-size box (naming its index).
     """
-    arr = np.asarray(boxes)
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f"boxes must have shape (N, 4) as x1, y1, x2, y2 pixels, got {arr.shape}")
     if not np.isfinite(padding) or padding <= 0:
         raise ValueError(f"padding must be a positive finite number, got {padding!r}")
+    arr = check_boxes(boxes)
     arr = arr.astype(_float_dtype(arr), copy=False)
-    bad = ~np.isfinite(arr).all(axis=1) | (arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValueError(
-            f"boxes[{i}] = {arr[i].tolist()} is not a finite box with x2 > x1 and y2 > y1 "
-            f"({int(bad.sum())} bad box(es) in total)"
-        )
     pad = arr.dtype.type(padding)
     center = (arr[:, 2:] + arr[:, :2]) * arr.dtype.type(0.5)
     scale = (arr[:, 2:] - arr[:, :2]) * pad

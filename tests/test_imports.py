@@ -21,10 +21,10 @@ LAZY_IMPORTS: dict[tuple[str, ...], tuple[frozenset[str], str]] = {
         "optional extras ([onnx], TensorBoard) or heavy parsers/plotting used by one feature; `import posekit` "
         "must not load tflite, matplotlib or pycocotools (tests/test_package.py)",
     ),
-    ("posekit.cli", "posekit.cli_common", "posekit.bench"): (
+    ("posekit.cli", "posekit.cli_common", "posekit.cli_predict", "posekit.bench"): (
         frozenset({
             "torch", "posekit", "posekit.pipelines", "posekit.runtime.torch_runner", "posekit.runtime.onnx_export",
-            "posekit.runtime.onnx_files",
+            "posekit.runtime.onnx_files", "posekit.runtime.threads",
             "posekit.models.mmpose_zoo", "posekit.models.mediapipe_wheel", "posekit.codecs", "posekit.detect",
             "posekit.video", "posekit.analysis", "posekit.eval", "posekit.train", "posekit.lift",
         }),

@@ -9,6 +9,8 @@ Accepted file layouts (JSON):
   ``"images"`` (``id`` and ``file_name``), which maps file names to ids.
 
 ``bbox`` is COCO's ``x, y, width, height`` in pixels (top-left corner); returned boxes are ``x1, y1, x2, y2``.
+Crowd regions (``"iscrowd": 1``, COCO's unlabelled groups of people) are not persons, and boxes with zero or negative
+width or height cannot be cropped: both are skipped, and :attr:`BoxesFromFile.skipped` lists them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,8 @@ import numpy as np
 
 from posekit.types import Detections
 
-__all__ = ["FixedBoxes", "BoxesFromFile"]
+__all__ = ["FixedBoxes", "BoxesFromFile", "SkippedBox"]
+
 
 def _check_image(image: Any) -> None:
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -63,6 +67,29 @@ class FixedBoxes:
         return [self(image) for image in images]
 
 
+@dataclass(frozen=True)
+class SkippedBox:
+    """A record of a detections file that :class:`BoxesFromFile` did not turn into a person box.
+
+    Attributes:
+        record: index of the record in the file's list (or in its ``"annotations"``).
+        image_id: the record's COCO image id.
+        bbox: the record's ``[x, y, width, height]`` pixels, as written.
+        reason: ``"crowd"`` (``iscrowd`` set: a region of several people) or ``"degenerate"`` (zero or negative
+            width or height).
+    """
+
+    record: int
+    image_id: int
+    bbox: list[float]
+    reason: str
+
+    def describe(self) -> str:
+        """One line for a user: which record, which image, which box, why."""
+        why = "a crowd region (iscrowd), not a person" if self.reason == "crowd" else "zero or negative width/height"
+        return f"record {self.record} (image id {self.image_id}) bbox {self.bbox}: {why}"
+
+
 def _is_number(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
 
@@ -82,6 +109,10 @@ class BoxesFromFile:
         images: optional extra ``{file_name: image_id}`` mapping or a COCO dataset JSON path with ``"images"``.
         strict: raise ``KeyError`` for an image id or file name the file does not know (default: no boxes).
             A file name can only be looked up when the file (or ``images``) has file names at all.
+
+    Attributes:
+        skipped: the crowd regions and degenerate boxes left out (:class:`SkippedBox`, file order); those of one
+            image: :meth:`skipped_for`.
 
     Raises:
         FileNotFoundError / ValueError: missing file, invalid JSON, or a bad record (the message names the record
@@ -104,6 +135,7 @@ class BoxesFromFile:
             self._names[Path(str(im["file_name"])).name] = int(im["id"])
             self._known.add(int(im["id"]))
         per_image: dict[int, list[tuple[list[float], float, int]]] = {}
+        self.skipped: list[SkippedBox] = []
         for i, rec in enumerate(records):
             where = f"{self.path}: record {i}"
             if not isinstance(rec, dict):
@@ -116,8 +148,6 @@ class BoxesFromFile:
             if not isinstance(bbox, list) or len(bbox) != 4 or not all(_is_number(v) for v in bbox):
                 raise ValueError(f"{where}: 'bbox' must be 4 finite numbers [x, y, width, height], got {bbox!r}")
             x, y, w, h = (float(v) for v in bbox)
-            if w < 0 or h < 0:
-                raise ValueError(f"{where}: bbox width and height must be >= 0, got {bbox}")
             score = rec.get("score", 1.0)
             if not _is_number(score) or not 0.0 <= score <= 1.0:
                 raise ValueError(f"{where}: 'score' must be a number in [0, 1], got {score!r}")
@@ -130,6 +160,10 @@ class BoxesFromFile:
             if "file_name" in rec:
                 self._names[Path(str(rec["file_name"])).name] = image_id
             if (category_id is not None and cat is not None and cat != category_id) or score < min_score:
+                continue
+            if rec.get("iscrowd") or w <= 0 or h <= 0:
+                reason = "crowd" if rec.get("iscrowd") else "degenerate"
+                self.skipped.append(SkippedBox(i, image_id, list(bbox), reason))
                 continue
             per_image.setdefault(image_id, []).append(([x, y, x + w, y + h], score, 0 if cat is None else cat))
         self._detections = {
@@ -188,6 +222,11 @@ class BoxesFromFile:
         if self.strict:
             raise KeyError(f"file name {name!r} is not in {self.path}")
         return None
+
+    def skipped_for(self, key: int | str | os.PathLike[str]) -> list[SkippedBox]:
+        """The :attr:`skipped` records of image ``key`` (an image id or a file name, as in ``detector[key]``)."""
+        image_id = self._resolve(key)
+        return [s for s in self.skipped if s.image_id == image_id]
 
     def __getitem__(self, key: int | str | os.PathLike[str]) -> Detections:
         image_id = self._resolve(key)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from posekit.eval.dataset import load_eval_set
+from posekit.eval.dataset import EvalSet, load_eval_set
 from posekit.eval.predict import predict_to_file, read_predictions
 from posekit.eval.scores import score_predictions, skeleton_mapping
 from posekit.io.atomic import atomic_destination
@@ -67,7 +67,7 @@ def run_evaluation(*, model: str, dataset: str, ann: str | os.PathLike, images: 
                    out: str | os.PathLike, weights: str | os.PathLike | None = None, boxes: str = "gt",
                    flip: bool | None = None, min_presence: float | None = None, batch_size: int = 8,
                    limit: int | None = None, resume: bool = False, device: str = "cpu",
-                   progress: bool = True) -> dict[str, Any]:
+                   progress: bool = True, max_missing: float = 0.1) -> dict[str, Any]:
     """Load, predict, score; write ``out/predictions.jsonl``, ``out/results.json`` (COCO keypoint results in the
     dataset's skeleton) and ``out/report.json`` (atomic); return the report.
 
@@ -77,10 +77,17 @@ def run_evaluation(*, model: str, dataset: str, ann: str | os.PathLike, images: 
     ``num_records``, ``num_loaded``, ``skipped`` records with ``index``/``reason``/``message``/``record_id``,
     ``notes``), ``image_errors`` (``image``, ``error``), ``timing`` (``seconds_per_image`` mean over the images,
     ``images_predicted_now``, ``images_resumed``), ``files``.
+
+    Raises ``ValueError`` before anything is predicted when the annotations leave nothing to evaluate, or when
+    more than ``max_missing`` (a fraction) of the annotation records name image files that do not exist: the
+    usual sign of a wrong ``images`` folder, which would otherwise score a handful of images (or none) silently.
     """
+    if not 0.0 <= max_missing <= 1.0:
+        raise ValueError(f"max_missing must be a fraction in [0, 1], got {max_missing!r}")
     if boxes not in ("gt", "detector") and not Path(boxes).is_file():
         raise ValueError(f"boxes must be 'gt', 'detector' or an existing detections file, got {boxes!r}")
     eval_set = load_eval_set(dataset, ann=ann, images=images, limit=limit)
+    _check_coverage(eval_set, images, max_missing)
     est, flip_mode = build_estimator(model, weights=weights, flip=flip, min_presence=min_presence, device=device)
     skeleton_mapping(est.skeleton, eval_set.skeleton)  # fail before predicting when nothing maps
     out = Path(out)
@@ -107,6 +114,22 @@ def run_evaluation(*, model: str, dataset: str, ann: str | os.PathLike, images: 
     with atomic_destination(Path(files["report"])) as tmp:
         tmp.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     return report
+
+
+def _check_coverage(eval_set: EvalSet, images: str | os.PathLike | None, max_missing: float) -> None:
+    """Refuse an evaluation that would evaluate nothing, or miss more than ``max_missing`` of its images."""
+    report = eval_set.report
+    missing = [s for s in report.skipped if s.reason == "missing_image"]
+    share = len(missing) / max(report.num_records, 1)
+    if eval_set.images and share <= max_missing:
+        return
+    hint = ""
+    if missing:
+        hint = (f"; {len(missing)} of {report.num_records} records name image files that do not exist (first: "
+                f"{missing[0].message}); is --images {images} the folder the annotations' file names are relative "
+                "to?")
+    what = "nothing to evaluate" if not eval_set.images else f"{share:.0%} of the records have no image"
+    raise ValueError(f"{what}: {report.summary()}{hint} (max_missing {max_missing:g})")
 
 
 def _jsonable(value: Any) -> Any:

@@ -23,6 +23,7 @@ import numpy as np
 from posekit.runtime._ort_session import ensure_shared_pool, open_session
 from posekit.runtime.onnx_files import cached_export
 from posekit.runtime.runner import InputSpec
+from posekit.runtime.threads import configured_threads
 
 __all__ = ["OrtRunner", "open_session", "check_options", "make_onnxruntime_runner"]
 
@@ -39,7 +40,9 @@ class OrtRunner:
         path: an ``.onnx`` file with one input (e.g. from :func:`posekit.runtime.onnx_export.export_onnx`: NCHW
             float32).
         providers: ONNX Runtime execution providers, in preference order (default ``("CPUExecutionProvider",)``).
-        intra_op_num_threads: threads inside one operator (None: ONNX Runtime's default, all cores).
+        intra_op_num_threads: threads inside one operator (None: the count of
+            :func:`posekit.runtime.threads.configure_threads` if it was called, else ONNX Runtime's default, all
+            cores).
         inter_op_num_threads: threads across operators (None: ONNX Runtime's default).
         shared_threads: run on ONNX Runtime's process-wide thread pool instead of a pool of this session's own,
             so that a pipeline's networks (e.g. a detector and a landmark model called one after the other) do not
@@ -71,6 +74,8 @@ class OrtRunner:
         self.batch_size = None if batch_size is None else int(batch_size)
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        if intra_op_num_threads is None:
+            intra_op_num_threads = configured_threads()  # posekit.runtime.threads.configure_threads, if called
         for name, value in (("intra_op_num_threads", intra_op_num_threads),
                             ("inter_op_num_threads", inter_op_num_threads)):
             if value is not None:

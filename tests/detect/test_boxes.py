@@ -96,7 +96,6 @@ def test_coco_dataset_file_gives_ground_truth_boxes():
     ({"image_id": 1, "bbox": [0, 0, 1]}, r"record 0: 'bbox' must be 4 finite numbers"),
     ({"image_id": 1, "bbox": [0, 0, "w", 1]}, "'bbox' must be 4 finite numbers"),
     ({"image_id": 1, "bbox": [0, 0, float("nan"), 1]}, "'bbox' must be 4 finite numbers"),
-    ({"image_id": 1, "bbox": [0, 0, -1, 1]}, "width and height must be >= 0"),
     ({"image_id": 1, "bbox": [0, 0, 1, 1], "score": 1.5}, r"'score' must be a number in \[0, 1\]"),
     ({"image_id": 1, "bbox": [0, 0, 1, 1], "category_id": "person"}, "'category_id' must be an int"),
     ([1, 2], "record 0 must be an object"),
@@ -119,3 +118,23 @@ def test_bad_files(tmp_path):
         BoxesFromFile(_write(tmp_path, 3))
     with pytest.raises(ValueError, match=r"images\[0\] must have 'id' and 'file_name'"):
         BoxesFromFile(_write(tmp_path, {"annotations": [], "images": [{"id": 1}]}))
+
+
+def test_crowd_regions_and_degenerate_boxes_are_skipped_and_listed(tmp_path):
+    """COCO crowd regions are not persons and zero/negative-size boxes cannot be cropped: both are left out of
+    the boxes, listed in ``skipped`` (record, image, bbox, reason), and the other records are kept."""
+    path = _write(tmp_path, {
+        "images": [{"id": 5, "file_name": "a.jpg"}, {"id": 6, "file_name": "b.jpg"}],
+        "annotations": [
+            {"image_id": 5, "bbox": [10, 10, 20, 40], "category_id": 1},
+            {"image_id": 5, "bbox": [0, 0, 100, 80], "category_id": 1, "iscrowd": 1},
+            {"image_id": 5, "bbox": [100, 100, 0, 0], "category_id": 1},
+            {"image_id": 6, "bbox": [3, 3, -1, 5], "category_id": 1},
+        ]})
+    boxes = BoxesFromFile(path)
+    np.testing.assert_allclose(boxes["a.jpg"].boxes, [[10, 10, 30, 50]])
+    assert len(boxes["b.jpg"]) == 0
+    assert [(s.record, s.image_id, s.reason) for s in boxes.skipped] == [
+        (1, 5, "crowd"), (2, 5, "degenerate"), (3, 6, "degenerate")]
+    assert [s.record for s in boxes.skipped_for("a.jpg")] == [1, 2]
+    assert "bbox [100, 100, 0, 0]" in boxes.skipped[1].describe()
