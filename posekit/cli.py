@@ -295,7 +295,9 @@ def export(
     dynamic_batch: Annotated[bool, typer.Option(
         "--dynamic-batch", help="Symbolic batch axis (several crops per call, flip test).")] = False,
     weights: Annotated[Optional[Path], typer.Option(
-        help="Top-down models: official checkpoint to load (default: random weights).")] = None,
+        help="Top-down models: checkpoint to load (default: the official checkpoint, downloaded on first use).")] = None,
+    random_weights: Annotated[bool, typer.Option(
+        "--random-weights", help="Top-down models: export the random initialisation (deployment tests only).")] = False,
     opset: Annotated[int, typer.Option(help="ONNX opset version.")] = 17,
 ) -> None:
     """Export a model to ONNX and verify it with ONNX Runtime against PyTorch (1e-4) before writing it."""
@@ -309,10 +311,10 @@ def export(
         _fail(f"ONNX export needs the onnx and onnxruntime packages ({exc})", 1)
     try:
         paths = export_model(model, out, dynamic_batch=dynamic_batch, opset=opset, weights=weights,
-                             progress=typer.echo)
+                             random_weights=random_weights, progress=typer.echo)
     except KeyError as exc:
         _fail(str(exc.args[0]))
-    except OnnxVerificationError as exc:
+    except (OnnxVerificationError, RuntimeError) as exc:  # RuntimeError: download / checksum (names the model)
         _fail(str(exc), 1)
     except (ValueError, TypeError, OSError) as exc:
         _fail(f"{model}: {exc}", 1)
@@ -327,8 +329,10 @@ def lift(
     results: Annotated[Path, typer.Argument(help="JSON lines of 2D poses (`posekit video --json`: one "
                                                  "FrameResult.to_json() object per frame).")],
     model: Annotated[Optional[str], typer.Option(
-        "--model", "-m", help="Lifter: simplebaseline3d_h36m or videopose3d_{27,81,243}f_h36m; optional with a "
-                              "posekit .safetensors checkpoint (its own architecture is used).")] = None,
+        "--model", "-m", help="Lifter: simplebaseline3d_h36m or videopose3d_{27,81,243}f_h36m [default: "
+                              "videopose3d_243f_h36m; its official MMPose checkpoint (Human3.6M, research use only) "
+                              "is downloaded on first use]; optional with a posekit .safetensors checkpoint (its own "
+                              "architecture is used).")] = None,
     weights: Annotated[Optional[Path], typer.Option(
         help="posekit lifter checkpoint (.safetensors from `python -m posekit.lift.train`) or an official "
              "MMPose / VideoPose3D checkpoint of --model.")] = None,

@@ -4,6 +4,7 @@ with exit code 2) and the checks every command makes on its output paths before 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -99,6 +100,8 @@ def check_output_file(path: Path | None, option: str) -> None:
     parent = next((p for p in path.parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         fail(f"{option} {path}: {parent} is a file, not a folder")
+    if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
+        fail(f"{option} {path}: the folder {parent} is not writable")
 
 
 def check_output_dir(path: Path | None, option: str) -> None:
@@ -109,3 +112,5 @@ def check_output_dir(path: Path | None, option: str) -> None:
     if blocker is not None and not blocker.is_dir():
         what = "is a file" if blocker == path else f"is inside {blocker}, which is a file"
         fail(f"{option} {path} {what}; give a folder")
+    if blocker is not None and not os.access(blocker, os.W_OK | os.X_OK):
+        fail(f"{option} {path}: the folder {blocker} is not writable")

@@ -98,8 +98,18 @@ def test_bad_lines_are_reported_with_their_line_number(tmp_path, mocap, checkpoi
 def test_lift_errors_are_clear(tmp_path, checkpoint):
     results = tmp_path / "r.jsonl"
     results.write_text("")
-    res = posekit("lift", str(results), "--model", "videopose3d_243f_h36m", "--out", str(tmp_path / "o"))
-    assert res.returncode == 2 and "needs weights" in res.stderr
+    # no --weights: the lifter's official checkpoint is downloaded on first use; here every request goes to a
+    # closed local port (offline), so the message must say where the file is and what to pass instead
+    offline = {"POSEKIT_HOME": str(tmp_path / "cache"), "https_proxy": "http://127.0.0.1:9",
+               "HTTPS_PROXY": "http://127.0.0.1:9", "no_proxy": "", "NO_PROXY": ""}
+    url = ("https://download.openmmlab.com/mmpose/body3d/videopose/"
+           "videopose_h36m_{}frames_fullconv_supervised-{}_20210527.pth")
+    for args, rf, sha in ((["--model", "videopose3d_27f_h36m"], 27, "fe8fbba9"), ([], 243, "880bea25")):
+        res = posekit("lift", str(results), *args, "--out", str(tmp_path / "o"), env=offline)
+        assert res.returncode == 2 and f"lifter videopose3d_{rf}f_h36m needs weights" in res.stderr, res.stderr
+        assert url.format(rf, sha) in res.stderr and "pass --weights PATH" in res.stderr
+        assert "research use only" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "o").exists()
     res = posekit("lift", str(results), "--weights", str(checkpoint), "--model", "simplebaseline3d_h36m")
     assert res.returncode == 2 and "does not match the checkpoint" in res.stderr
 

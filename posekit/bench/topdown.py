@@ -93,7 +93,8 @@ def _lazy_onnx(name: str, folder: Path, weights: Path | None, progress: Callable
         progress(f"{name}: exporting to ONNX (once, for onnxruntime and rtmlib)")
         try:
             torch.manual_seed(0)  # the same random weights as the PyTorch model of the other rows
-            return export_model(name, folder / f"{name}.onnx", dynamic_batch=True, weights=weights)[0]
+            return export_model(name, folder / f"{name}.onnx", dynamic_batch=True, weights=weights,
+                                random_weights=weights is None)[0]
         except Exception as exc:  # reported in the rows that need the file
             return f"ONNX export failed: {type(exc).__name__}: {exc}"
 

@@ -39,7 +39,9 @@ from posekit.models.lifters.mlp import H36M_KEYPOINTS_MEAN, H36M_KEYPOINTS_STD, 
 from posekit.models.lifters.normalize import mean_std_normalize, root_scale_normalize, screen_normalize
 from posekit.models.lifters.sequence import lift_sequence
 from posekit.models.lifters.temporal import videopose3d
-from posekit.models.registry import create_model, get_entry
+from posekit.models.lifters.zoo import DEFAULT_LIFTER
+from posekit.models.registry import create_model, get_entry, list_models
+from posekit.models.weights import fetch_pretrained
 from posekit.pipelines.base import PoseEstimator
 from posekit.skeletons import h36m17
 from posekit.threed.to_h36m import to_h36m17
@@ -134,7 +136,7 @@ class Lifter:
         model: ``SimpleBaseline3D`` / ``VideoPose3D`` (eval mode, h36m17, ``receptive_field`` frames).
         normalization: ``"root_scale"``, ``"screen"`` or ``"mean_std"`` (module docstring).
         name: where it came from (checkpoint path or model name).
-        metadata: the checkpoint's JSON description (empty for official checkpoints).
+        metadata: the checkpoint's JSON description; for official checkpoints ``{"model": name, "weights": path}``.
     """
 
     model: nn.Module
@@ -174,17 +176,29 @@ class Lifter:
         return k3d - k3d[:, :1]  # VideoPose3D also predicts the root (trained towards 0): make it exactly 0
 
 
-def resolve_lifter(model: str | None, weights: str | os.PathLike[str] | None, *,
-                   device: str | torch.device = "cpu") -> Lifter:
-    """The lifter for ``posekit lift --model NAME --weights PATH``.
+def resolve_lifter(model: str | None = None, weights: str | os.PathLike[str] | None = None, *,
+                   device: str | torch.device = "cpu", progress: bool = True) -> Lifter:
+    """The lifter for ``posekit lift [--model NAME] [--weights PATH]``.
 
+    * no ``weights``: the official MMPose checkpoint of ``model`` (default
+      :data:`~posekit.models.lifters.zoo.DEFAULT_LIFTER`, ``videopose3d_243f_h36m``), downloaded, verified and
+      cached on first use (Human3.6M weights: research use only). When it cannot be downloaded,
+      :class:`~posekit.models.weights.WeightsError` (a RuntimeError) names the model, the URL, the expected
+      sha256 prefix and says to download it elsewhere and pass ``--weights PATH``;
     * a ``.safetensors`` posekit checkpoint: its own architecture; ``model`` (optional) must name the same
       family and receptive field (``simplebaseline3d_h36m``, ``videopose3d_{27,81,243}f_h36m``);
     * any other file: an official MMPose / VideoPose3D checkpoint for the zoo model ``model`` (required).
+
+    The returned Lifter's ``metadata`` holds ``model`` and ``weights`` (the file read) for official checkpoints.
     """
     if weights is None:
-        raise ValueError(f"lifter {model or ''} needs weights: a posekit lifter checkpoint (.safetensors, from "
-                         "`python -m posekit.lift.train`) or an official MMPose / VideoPose3D checkpoint")
+        name = DEFAULT_LIFTER if model is None else model
+        _check_lifter_name(name)
+        spec = getattr(get_entry(name), "weights", None)
+        if spec is None:
+            raise ValueError(f"lifter {name} has no official checkpoint; pass --weights PATH")
+        path = fetch_pretrained(spec, what=f"lifter {name}", progress=progress)
+        return _official_lifter(name, path, device)
     weights = Path(weights)
     if weights.suffix == ".safetensors":
         lifter = load_lifter(weights, device=device)
@@ -197,12 +211,25 @@ def resolve_lifter(model: str | None, weights: str | os.PathLike[str] | None, *,
                                  "to use the checkpoint's own architecture")
         return lifter
     if model is None:
-        raise ValueError(f"--model is required with an official checkpoint ({weights})")
-    if get_entry(model).task != "lift3d":
-        raise ValueError(f"model {model!r} is not a lifter (task {get_entry(model).task!r}); see "
+        raise ValueError(f"--model is required with an official checkpoint ({weights}): one of "
+                         f"{', '.join(list_models(task='lift3d'))}")
+    _check_lifter_name(model)
+    return _official_lifter(model, weights, device)
+
+
+def _check_lifter_name(name: str) -> None:
+    if get_entry(name).task != "lift3d":
+        raise ValueError(f"model {name!r} is not a lifter (task {get_entry(name).task!r}); see "
                          "`posekit models --task lift3d`")
-    net = create_model(model, weights=str(weights), device=device)
-    return Lifter(net, "mean_std" if isinstance(net, SimpleBaseline3D) else "screen", name=model)
+
+
+def _official_lifter(name: str, path: Path, device: str | torch.device) -> Lifter:
+    try:
+        net = create_model(name, weights=str(path), device=device)
+    except ValueError as exc:  # keys / shapes of another architecture
+        raise ValueError(f"{path} is not a checkpoint of {name}: {exc}") from exc
+    return Lifter(net, "mean_std" if isinstance(net, SimpleBaseline3D) else "screen", name=name,
+                  metadata={"model": name, "weights": str(path)})
 
 
 def interpolate_missing(keypoints: Any) -> np.ndarray:

@@ -36,7 +36,9 @@ def lift_results_file(results: Path, lifter: Any, *, out: Path, track: str = "lo
     """Lift the tracks of a ``posekit video --json`` file with ``lifter`` (a
     :class:`posekit.lift.pipeline.Lifter`) and write ``out/lift3d.{json,csv,png}`` (+ animation).
 
-    ``track``: ``"longest"`` (most frames), ``"all"`` or a track id. Bad lines and unliftable tracks are passed to
+    ``model`` and ``weights`` (as given on the command line) are recorded in ``lift3d.json``; when ``None`` the
+    lifter's own (``lifter.metadata``: the default official checkpoint) are. ``track``: ``"longest"`` (most
+    frames), ``"all"`` or a track id. Bad lines and unliftable tracks are passed to
     ``warn`` and listed in the report; :class:`LiftInputError` when nothing can be lifted.
     """
     frames, errors = read_results_jsonl(results)
@@ -67,6 +69,8 @@ def lift_results_file(results: Path, lifter: Any, *, out: Path, track: str = "lo
                        "keypoints_3d": lifter.lift(k2d, image_size=size), "keypoints_2d": k2d, "scores": t.scores})
     if not lifted:
         raise LiftInputError("no track could be lifted")
+    model = model if model is not None else lifter.metadata.get("model")  # the default lifter, when used
+    weights = weights if weights is not None else lifter.metadata.get("weights")
     info = {"model": model, "weights": None if weights is None else str(weights),
             "normalization": lifter.normalization, "receptive_field": lifter.receptive_field}
     write_lift_json(out / "lift3d.json", lifted, lifter=info)

@@ -9,8 +9,11 @@
   written file under its final name: data goes to a temporary file in the same folder, is checked, then renamed
   with ``os.replace`` (atomic on POSIX and Windows). Concurrent first uses therefore never see a partial file; at
   worst two processes download the same file and the last rename wins with identical content.
+* :func:`fetch_pretrained` is :func:`fetch_weights` for a model's default weights: when they cannot be downloaded
+  its message names the model, URL, hash and license and says to pass ``--weights PATH``.
 * :func:`load_checkpoint` reads official (MMPose / torchvision-style) checkpoints with
-  ``torch.load(weights_only=True)`` only: posekit never unpickles arbitrary objects.
+  ``torch.load(weights_only=True)`` only: posekit never unpickles arbitrary objects (and never advises to). Its
+  errors tell a file that is not a checkpoint, a truncated one and one holding refused pickled objects apart.
 
 The MediaPipe part (TFLite assets inside the ``mediapipe==0.10.14`` wheel, conversion to PyTorch, safetensors
 cache) lives in :mod:`posekit.models.mediapipe_wheel`, which builds on this module.
@@ -25,6 +28,7 @@ import re
 import sys
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +57,7 @@ class ChecksumError(WeightsError):
     """A file's sha256 differs from the pinned one."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WeightsSpec:
     """Pretrained weights described as data.
 
@@ -62,24 +66,28 @@ class WeightsSpec:
         sha256: pinned sha256 of the file, lowercase hex; either all 64 digits or a prefix of at least 8
             (OpenMMLab / torch.hub file names carry the first 8 digits).
         filename: name of the file in the cache (``<cache>/checkpoints/<filename>``).
-        input_size: model input ``(width, height)`` in pixels.
-        mean, std: per-channel input normalisation ``(x - mean) / std``, in the pixel scale of the input
-            (e.g. ``(123.675, 116.28, 103.53)`` for 0-255 RGB), in the model's channel order.
-        license: license of the weights (e.g. ``"Apache-2.0"``).
+        input_size: image models: model input ``(width, height)`` in pixels; ``None`` for models whose input is
+            not an image (the 2D -> 3D lifters take keypoint sequences).
+        mean, std: image models: per-channel input normalisation ``(x - mean) / std``, in the pixel scale of the
+            input (e.g. ``(123.675, 116.28, 103.53)`` for 0-255 RGB), in the model's channel order; both empty
+            for other models.
+        license: license of the weights (e.g. ``"Apache-2.0"``); repeated in download failure messages.
         source: human-readable origin (paper / repository / model card URL).
         notes: free text (training data, caveats).
         meta: any further data for later users (codec settings, skeleton name, metrics, ...); stored as a
             read-only copy.
+
+    Every field is keyword-only.
     """
 
     url: str
     sha256: str
     filename: str
-    input_size: tuple[int, int]
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
     license: str
     source: str
+    input_size: tuple[int, int] | None = None
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
     notes: str = ""
     meta: Mapping[str, Any] = field(default_factory=dict)
 
@@ -88,12 +96,13 @@ class WeightsSpec:
             raise ValueError(f"sha256 must be 8 to 64 lowercase hex digits, got {self.sha256!r}")
         if not self.filename or Path(self.filename).name != self.filename:
             raise ValueError(f"filename must be a bare file name, got {self.filename!r}")
-        size = tuple(self.input_size)
-        if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
-            raise ValueError(f"input_size must be (width, height) positive ints, got {self.input_size!r}")
+        size = None if self.input_size is None else tuple(self.input_size)
+        if size is not None and (len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size)):
+            raise ValueError(f"input_size must be (width, height) positive ints or None, got {self.input_size!r}")
         mean, std = tuple(float(v) for v in self.mean), tuple(float(v) for v in self.std)
-        if len(mean) != len(std) or not mean:
-            raise ValueError(f"mean and std must have the same non-zero length, got {len(mean)} and {len(std)}")
+        if len(mean) != len(std) or (size is not None and not mean):
+            raise ValueError(f"mean and std must have the same length (non-zero with an input_size), got {len(mean)} "
+                             f"and {len(std)}")
         if any(s <= 0 for s in std):
             raise ValueError(f"std must be positive, got {std}")
         object.__setattr__(self, "input_size", size)
@@ -172,7 +181,8 @@ def download_url(
         return dest
     request = urllib.request.Request(url, headers={"User-Agent": "posekit"})
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (user-chosen weights URL)
+        # a fresh opener per download: urlopen() caches the proxy settings of its first call for the process
+        response = urllib.request.build_opener().open(request, timeout=timeout)  # noqa: S310 (user-chosen URL)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise WeightsError(
             f"could not download {url}: {exc}. If this machine is offline, download the file elsewhere "
@@ -211,6 +221,31 @@ def fetch_weights(spec: WeightsSpec, *, force: bool = False, progress: bool = Tr
     return download_url(spec.url, dest, sha256=spec.sha256, progress=progress, force=force)
 
 
+def fetch_pretrained(spec: WeightsSpec, *, what: str, alternative: str = "", progress: bool = True) -> Path:
+    """:func:`fetch_weights` for a model's default weights, with a failure message that says what to do instead.
+
+    Args:
+        spec: the official weights.
+        what: the model in words, first in the message (e.g. ``"lifter videopose3d_243f_h36m"``).
+        alternative: appended to the advice (e.g. ``", or --random-weights for random initialisation"``).
+        progress: tqdm bar on stderr while downloading.
+
+    Returns the verified file in ``<cache>/checkpoints/``. When it cannot be downloaded or verified (offline, a
+    blocked host, a wrong hash) raises :class:`WeightsError` (:class:`ChecksumError` for a hash mismatch) naming
+    ``what``, the URL, the expected sha256, the weights' license and ``--weights PATH``.
+    """
+    try:
+        return fetch_weights(spec, progress=progress)
+    except WeightsError as exc:
+        reason = exc if isinstance(exc, ChecksumError) or exc.__cause__ is None else exc.__cause__
+        digest = f"sha256 {spec.sha256}" if len(spec.sha256) == 64 else f"sha256 starts with {spec.sha256}"
+        raise type(exc)(
+            f"{what} needs weights: its official checkpoint {spec.url} ({digest}; license: {spec.license}) "
+            f"could not be downloaded ({reason}). Download it elsewhere and pass --weights PATH (weights= in "
+            f"Python){alternative}"
+        ) from exc
+
+
 def _numpy_safe_globals() -> list[Any]:
     """Globals that rebuild plain numpy arrays/scalars; real MMPose 1.x checkpoints keep numpy arrays in ``meta``.
 
@@ -233,51 +268,122 @@ _CONTAINER_KEYS = ("state_dict", "model", "module")
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """State dict ``{key: tensor}`` (CPU) of a PyTorch checkpoint or a ``.safetensors`` file.
+    """State dict ``{key: tensor}`` (CPU) of a PyTorch checkpoint or a safetensors file.
 
-    ``torch.load(path, map_location="cpu", weights_only=True)`` only: tensors, plain Python containers and
-    numpy arrays/scalars are read, any other pickled object is refused. Containers are unwrapped: a dict holding
+    The file's first bytes say what it is: a zip archive (``torch.save`` since PyTorch 1.6), a pickle stream
+    (protocol byte ``0x80``: older ``torch.save`` files) or safetensors (an 8-byte header length, then ``{``;
+    also recognised by the ``.safetensors`` suffix). PyTorch files are read with
+    ``torch.load(path, map_location="cpu", weights_only=True)`` only: tensors, plain Python containers and numpy
+    arrays/scalars are read, any other pickled object is refused. Containers are unwrapped: a dict holding
     ``state_dict``, ``model`` or ``module`` (checked in that order, repeatedly) is replaced by that entry, and a
     ``module.`` prefix shared by every key (DistributedDataParallel) is removed. Returns a new dict; keys keep
     the file's order.
 
-    Raises FileNotFoundError (missing file) or :class:`WeightsError` (not a checkpoint, refused pickled objects,
-    no tensors).
+    Raises FileNotFoundError (missing file) or :class:`WeightsError` whose message says which case it is: not a
+    checkpoint at all (the first bytes are shown), truncated or corrupt, refused pickled objects (named), or no
+    tensors.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    if path.suffix == ".safetensors":
+    kind = _sniff(path)
+    if kind == "safetensors" or (kind == "other" and path.suffix == ".safetensors"):
         from safetensors.torch import load_file
 
         try:
             return dict(load_file(str(path), device="cpu"))
         except Exception as exc:
             raise WeightsError(f"{path} is not a readable safetensors file: {exc}") from exc
+    if kind == "other":
+        with open(path, "rb") as f:
+            head = f.read(20)
+        raise WeightsError(f"{path} is not a PyTorch checkpoint (it starts with {head!r}; expected a .pth/.pt file "
+                           "written by torch.save or a .safetensors file)")
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        if "Weights only load failed" in str(exc):
-            raise WeightsError(_refused_message(path)) from exc
+        names = _refused_globals(path, exc)
+        if names:
+            raise WeightsError(_refused_message(path, names)) from exc
+        if kind == "zip" and zipfile.is_zipfile(path) and not _has_data_pkl(path):
+            raise WeightsError(f"{path} is not a PyTorch checkpoint (a zip archive without the data.pkl that "
+                               "torch.save writes; expected a .pth/.pt file written by torch.save or a .safetensors "
+                               "file)") from exc
+        what = "a zip archive" if kind == "zip" else "a pickle stream"
         raise WeightsError(
-            f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {str(exc)[:200]}); "
-            "it may be truncated (re-download it) or not a torch.save file"
+            f"{path} is truncated or corrupt: it starts like a torch.save file ({what}) but cannot be read "
+            f"({_reason(exc)}); download or copy it again"
         ) from exc
     return _unwrap_state_dict(obj, path)
 
 
-def _refused_message(path: Path) -> str:
+# torch.save's legacy (pre-zip) format pickles this magic number first: a long of 10 bytes, little-endian.
+_LEGACY_MAGIC = (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+
+
+def _sniff(path: Path) -> str:
+    """``"zip"``, ``"pickle"`` (torch.save's legacy format), ``"safetensors"`` or ``"other"`` from a file's first
+    bytes. A pickle stream (protocol byte ``0x80``) without torch.save's magic number is "other": torch.load
+    could not read it either."""
+    with open(path, "rb") as f:
+        head = f.read(32)
+    if head[:4] == b"PK\x03\x04":
+        return "zip"
+    if head[:1] == b"\x80" and _LEGACY_MAGIC in head:
+        return "pickle"
+    if len(head) > 8 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= path.stat().st_size - 8:
+        return "safetensors"
+    return "other"
+
+
+def _reason(exc: Exception) -> str:
+    """``exc`` in one line, without torch's advice to load with ``weights_only`` off (posekit never does)."""
+    text = str(exc)
+    if "Weights only load failed" in text:
+        found = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\n\n|$)", text, re.S)
+        text = found.group(1) if found else "the restricted unpickler stopped"
+    first = " ".join(text.split()).split(". ")[0][:200]  # torch's first sentence says what failed
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def _has_data_pkl(path: Path) -> bool:
     try:
-        names = ", ".join(torch.serialization.get_unsafe_globals_in_checkpoint(path)) or "unknown"
-    except Exception:  # the listing is a nicety; the refusal itself is what matters
-        names = "unknown"
+        with zipfile.ZipFile(path) as archive:
+            return any(n == "data.pkl" or n.endswith("/data.pkl") for n in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _allowed_global_names() -> set[str]:
+    names = set()
+    for item in _numpy_safe_globals():
+        if isinstance(item, tuple):
+            names.add(item[1])
+        else:
+            names.add(f"{item.__module__}.{item.__qualname__}")
+    return names
+
+
+def _refused_globals(path: Path, exc: Exception) -> list[str]:
+    """The pickled globals (sorted) that ``weights_only`` loading refused (empty when it failed for another
+    reason)."""
+    if "Weights only load failed" not in str(exc):
+        return []
+    try:
+        listed = torch.serialization.get_unsafe_globals_in_checkpoint(path)  # zip archives only
+    except Exception:  # older pickle files: the error names the first refused global
+        listed = re.findall(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+    allowed = _allowed_global_names()
+    return sorted({n for n in listed if n not in allowed})
+
+
+def _refused_message(path: Path, names: list[str]) -> str:
     return (
-        f"{path} contains pickled Python objects other than tensors ({names}); posekit loads checkpoints with "
-        "torch.load(weights_only=True) and never unpickles arbitrary objects, because unpickling can run code. "
-        "If you trust the file, save its tensors once in a clean file: "
-        f"python -c \"import torch; c = torch.load('{path}', weights_only=False); "
-        "torch.save(c.get('state_dict', c), 'clean.pth')\" and load clean.pth"
+        f"{path} was refused: it holds pickled Python objects other than tensors ({', '.join(names)}), and posekit "
+        "never unpickles checkpoints because unpickling can run arbitrary code. Save only the weights from the "
+        "program that made the file (torch.save(model.state_dict(), 'weights.pth'), or a .safetensors file), or "
+        "use the official checkpoint"
     )
 
 

@@ -6,7 +6,9 @@
   conversion or checkpoint gives a new file instead of a stale one.
 * :func:`export_model` writes the ONNX file(s) of a public model name (``posekit export``): MediaPipe models give
   two files, ``<out>/<name>_detector.onnx`` and ``<out>/<name>_landmark.onnx``; top-down models one,
-  ``<out>/<name>.onnx``. :func:`mediapipe_onnx_files` gives a MediaPipe model's two cached files.
+  ``<out>/<name>.onnx``, with their official weights (downloaded on first use), a given checkpoint, or random
+  weights only when asked for (``random_weights=True``). :func:`mediapipe_onnx_files` gives a MediaPipe model's two
+  cached files.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from posekit.codecs import SimCC
 from posekit.models import mediapipe_wheel as mpw
 from posekit.models.mediapipe_wheel import load_mediapipe_module
 from posekit.models.registry import create_model, get_entry
-from posekit.models.weights import cache_dir
+from posekit.models.weights import cache_dir, fetch_pretrained
 from posekit.runtime.onnx_export import export_onnx
 from posekit.runtime.runner import InputSpec
 
@@ -139,7 +141,8 @@ def topdown_metadata(name: str, spec: Any, weights: Any = None) -> dict[str, str
 
 
 def export_model(name: str, out: str | os.PathLike[str], *, dynamic_batch: bool = False, opset: int = 17,
-                 weights: str | os.PathLike[str] | None = None, progress: Callable[[str], None] | None = None,
+                 weights: str | os.PathLike[str] | None = None, random_weights: bool = False,
+                 progress: Callable[[str], None] | None = None,
                  model: torch.nn.Module | None = None) -> list[Path]:
     """Export the network(s) of the public model ``name`` (see :func:`posekit.list_models`), verified in ONNX
     Runtime against PyTorch (:func:`export_onnx`).
@@ -149,20 +152,30 @@ def export_model(name: str, out: str | os.PathLike[str], *, dynamic_batch: bool 
         out: output folder (created). For a top-down model also a file path ending in ``.onnx``.
         dynamic_batch: symbolic batch axis (needed for flip test or batches of several crops).
         opset: ONNX opset version.
-        weights: top-down models: an official checkpoint to load (else random initialisation, which is enough to
-            test deployment); not accepted for MediaPipe models (their weights come from the MediaPipe wheel).
+        weights: top-down models: a checkpoint file to load. Without it the model's official checkpoint is used:
+            downloaded (verified, cached) on first use; when it cannot be downloaded
+            :class:`~posekit.models.weights.WeightsError` (a RuntimeError) names the URL, the hash and
+            ``--weights PATH``. Not accepted for MediaPipe models (their weights come from the MediaPipe wheel).
+        random_weights: top-down models: export a randomly initialised network instead (enough to test a
+            deployment, useless for inference); must be asked for explicitly and excludes ``weights``.
         progress: called with one line per exported file.
-        model: top-down models: the network of ``name`` already built (with ``weights`` loaded); exported as is.
+        model: top-down models: the network of ``name`` already built (with its weights loaded); exported as is
+            (``weights`` then only labels the file's metadata).
 
     Returns:
         The written paths: MediaPipe ``[<out>/<name>_detector.onnx, <out>/<name>_landmark.onnx]``, top-down
-        ``[<out>/<name>.onnx]`` (or ``[out]``). Unknown names raise ``KeyError`` (with the closest names).
+        ``[<out>/<name>.onnx]`` (or ``[out]``). Unknown names raise ``KeyError`` (with the closest names). The
+        ONNX metadata ``posekit.weights`` says which weights the file holds (path, official URL or ``random``).
     """
     entry = get_entry(name)
     out = Path(out)
+    if weights is not None and random_weights:
+        raise ValueError(f"{name}: give either weights or random_weights=True (--weights or --random-weights), "
+                         "not both")
     if name in MEDIAPIPE_ASSETS:
-        if weights is not None:
-            raise ValueError(f"{name} takes its weights from the MediaPipe wheel; weights= is for top-down models")
+        if weights is not None or random_weights:
+            raise ValueError(f"{name} takes its weights from the MediaPipe wheel; weights and random weights are "
+                             "for top-down models")
         if out.suffix == ".onnx":
             raise ValueError(f"{name} has two networks: out must be a folder, got the file name {str(out)!r}")
         paths = []
@@ -175,7 +188,10 @@ def export_model(name: str, out: str | os.PathLike[str], *, dynamic_batch: bool 
         return paths
     if entry.task == "lift3d":
         raise ValueError(f"{name} is a 3D lifter; ONNX export covers the 2D image models")
+    label: Any = weights if weights is not None else "random" if random_weights else "given model"
     if model is None:
+        if weights is None and not random_weights:
+            weights, label = _official_weights(name, entry)
         model = create_model(name, weights=weights) if weights is not None else create_model(name)
     spec = getattr(model, "spec", None)
     if spec is None:
@@ -184,4 +200,14 @@ def export_model(name: str, out: str | os.PathLike[str], *, dynamic_batch: bool 
     path = out if out.suffix == ".onnx" else out / f"{name}.onnx"
     return [export_onnx(model, path, input_shape=(1, 3, int(height), int(width)), dynamic_batch=dynamic_batch,
                         opset=opset, output_names=topdown_output_names(spec),
-                        metadata=topdown_metadata(name, spec, weights), progress=progress)]
+                        metadata=topdown_metadata(name, spec, label), progress=progress)]
+
+
+def _official_weights(name: str, entry: Any) -> tuple[Path, str]:
+    """``(cached file, URL)`` of ``name``'s official checkpoint, downloaded and verified on first use."""
+    spec = getattr(entry, "weights", None)
+    if spec is None:
+        raise ValueError(f"{name} has no official checkpoint: pass weights=PATH (--weights PATH) or "
+                         "random_weights=True (--random-weights)")
+    alternative = ", or --random-weights (random_weights=True) to export random initialisation for deployment tests"
+    return fetch_pretrained(spec, what=name, alternative=alternative), spec.url

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
 from posekit.lift.pipeline import (Lifter, LiftingEstimator, build_lifter, collect_tracks, interpolate_missing,
                                   resolve_lifter)
+from posekit.lift.run import lift_results_file
+from posekit.models.lifters.temporal import videopose3d
 from posekit.pipelines.base import PoseEstimator
 from posekit.skeletons import coco17, h36m17
 from posekit.threed.to_h36m import to_h36m17
-from posekit.types import Poses
+from posekit.types import FrameResult, Poses
 
 
 def _lifter(rf: int = 27) -> Lifter:
@@ -101,9 +105,63 @@ def test_lifting_estimator_returns_h36m17_poses_with_lifted_3d():
         LiftingEstimator(_FixedPoses(kp), lifter.model)
 
 
-def test_resolve_lifter_needs_weights_and_checks_the_model(tmp_path):
-    with pytest.raises(ValueError, match="needs weights"):
-        resolve_lifter("videopose3d_27f_h36m", None)
+@pytest.fixture()
+def offline(tmp_path, monkeypatch):
+    """An empty cache and every HTTP(S) request sent to a closed local port: a real download attempt that fails
+    at once, whether or not this machine can reach the model hosts."""
+    monkeypatch.setenv("POSEKIT_HOME", str(tmp_path / "cache"))
+    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    for var in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+
+
+_VP = ("https://download.openmmlab.com/mmpose/body3d/videopose/"
+       "videopose_h36m_{}frames_fullconv_supervised-{}_20210527.pth")
+
+
+@pytest.mark.parametrize("model, rf, sha", [(None, 243, "880bea25"), ("videopose3d_27f_h36m", 27, "fe8fbba9")])
+def test_resolve_lifter_without_weights_downloads_the_official_checkpoint(offline, model, rf, sha):
+    # the default (or named) lifter's official file is fetched on first use; offline, the error says what to do
+    with pytest.raises(RuntimeError) as info:
+        resolve_lifter(model, None, progress=False)
+    message = str(info.value)
+    assert message.startswith(f"lifter videopose3d_{rf}f_h36m needs weights: its official checkpoint "
+                              f"{_VP.format(rf, sha)} (sha256 starts with {sha}; license: ")
+    assert "research use only" in message and "Download it elsewhere and pass --weights PATH" in message
+
+
+def test_resolve_lifter_official_file_given_locally(tmp_path, offline):
+    torch.manual_seed(0)
+    source = videopose3d(receptive_field=27).eval()  # full size: the official architecture of the name
+    state = {(k.replace("head.", "keypoint_head.", 1) if k.startswith("head.") else k): v
+             for k, v in source.state_dict().items()}  # MMPose 0.x layout, as the official files have
+    path = tmp_path / "videopose_h36m_27frames.pth"
+    torch.save({"meta": {"mmpose_version": "0.14.0", "epoch": np.int64(160)}, "state_dict": state}, path)
+    lifter = resolve_lifter("videopose3d_27f_h36m", path)
+    assert lifter.name == "videopose3d_27f_h36m" and lifter.normalization == "screen" and lifter.receptive_field == 27
+    assert lifter.metadata == {"model": "videopose3d_27f_h36m", "weights": str(path)}
+    x = torch.randn(1, 34, 27)
+    with torch.no_grad():
+        torch.testing.assert_close(lifter.model(x), source(x), rtol=0, atol=0)
+    # `posekit lift` records the lifter it used, also when none was named on the command line
+    rng = np.random.default_rng(3)
+    lines = [FrameResult(i, Poses(_coco_pose(rng), np.ones((1, 17)), [[0, 0, 200, 350]], coco17,
+                                  image_size=(640, 480))).to_json() for i in range(5)]
+    (tmp_path / "r.jsonl").write_text("\n".join(lines) + "\n")
+    report = lift_results_file(tmp_path / "r.jsonl", lifter, out=tmp_path / "out", warn=pytest.fail)
+    assert report.frames == 5 and report.errors == ()
+    doc = json.loads((tmp_path / "out" / "lift3d.json").read_text())
+    assert doc["lifter"]["model"] == "videopose3d_27f_h36m" and doc["lifter"]["weights"] == str(path)
+    assert np.array(doc["tracks"][0]["keypoints_3d"]).shape == (5, 17, 3)
+    with pytest.raises(ValueError, match=r"--model is required with an official checkpoint .*: one of "
+                                         "simplebaseline3d_h36m, videopose3d_243f_h36m"):
+        resolve_lifter(None, path)
+    with pytest.raises(ValueError, match=f"(?s){path} is not a checkpoint of videopose3d_81f_h36m: .*missing keys"):
+        resolve_lifter("videopose3d_81f_h36m", path)
+
+
+def test_resolve_lifter_checks_files_and_the_model(tmp_path):
     with pytest.raises(FileNotFoundError):
         resolve_lifter(None, tmp_path / "missing.safetensors")
     (tmp_path / "x.safetensors").write_bytes(b"not a safetensors file")
@@ -111,3 +169,8 @@ def test_resolve_lifter_needs_weights_and_checks_the_model(tmp_path):
         resolve_lifter(None, tmp_path / "x.safetensors")
     with pytest.raises(ValueError, match="is not a lifter"):
         resolve_lifter("blazepose_full", tmp_path / "official.pth")
+    with pytest.raises(ValueError, match="is not a lifter"):
+        resolve_lifter("blazepose_full")  # checked before any download
+    (tmp_path / "notes.pth").write_text("lifter weights: see the wiki\n")
+    with pytest.raises(RuntimeError, match=r"notes.pth is not a PyTorch checkpoint \(it starts with b'lifter"):
+        resolve_lifter("videopose3d_27f_h36m", tmp_path / "notes.pth")

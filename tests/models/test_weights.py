@@ -7,7 +7,9 @@ import functools
 import hashlib
 import http.server
 import json
+import pickle
 import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -166,8 +168,14 @@ def test_weights_spec_validates_and_copies_meta(tmp_path, monkeypatch):
         _spec("file:///x", "xyz")
     with pytest.raises(ValueError, match=r"input_size must be \(width, height\)"):
         _spec("file:///x", PAYLOAD_SHA, input_size=(192, 0))
-    with pytest.raises(ValueError, match="same non-zero length"):
+    with pytest.raises(ValueError, match="same length"):
         _spec("file:///x", PAYLOAD_SHA, std=(1.0, 1.0))
+    with pytest.raises(ValueError, match="non-zero with an input_size"):
+        _spec("file:///x", PAYLOAD_SHA, mean=(), std=())
+    keypoints_model = _spec("file:///x", PAYLOAD_SHA, input_size=None, mean=(), std=())  # e.g. a 3D lifter
+    assert keypoints_model.input_size is None and keypoints_model.mean == ()
+    with pytest.raises(TypeError):
+        WeightsSpec("file:///x", PAYLOAD_SHA, "w.pth", "MIT", "test")  # keyword-only
     with pytest.raises(ValueError, match="bare file name"):
         _spec("file:///x", PAYLOAD_SHA, filename="../w.pth")
 
@@ -210,27 +218,67 @@ def test_load_checkpoint_unwraps_and_accepts_numpy_meta(tmp_path):
     assert torch.equal(load_checkpoint(tmp_path / "w.safetensors")["a"], torch.ones(2))
 
 
-def test_load_checkpoint_refuses_pickled_objects(tmp_path):
+class _Custom:
+    """A class of this test module: torch.save pickles it by reference (``tests.models.test_weights._Custom``)."""
+
+    def __init__(self) -> None:
+        self.lr = 0.1
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy-pickle"])
+def test_load_checkpoint_refuses_pickled_objects_without_advising_to_unpickle(tmp_path, legacy):
     path = tmp_path / "legacy.pth"
-    torch.save({"args": argparse.Namespace(lr=0.1), "state_dict": {"w": torch.ones(2)}}, path)
-    with pytest.raises(WeightsError, match=r"pickled Python objects other than tensors \(argparse.Namespace\)"
-                       r".*weights_only=True.*clean.pth"):
+    ckpt = {"args": argparse.Namespace(lr=0.1), "opt": _Custom(), "meta": {"sigmas": np.ones(3)},
+            "state_dict": {"w": torch.ones(2)}}
+    torch.save(ckpt, path, _use_new_zipfile_serialization=not legacy)
+    with pytest.raises(WeightsError) as info:
         load_checkpoint(path)
+    message = str(info.value)
+    assert message.startswith(f"{path} was refused: it holds pickled Python objects other than tensors (")
+    # the zip format lists every refused global; the legacy format stops at the first one
+    named = ["argparse.Namespace"] + ([] if legacy else [f"{__name__}._Custom"])  # sorted
+    assert message[message.index("(") + 1:message.index(")")].split(", ") == named  # numpy: allowed, not named
+    assert "never unpickles" in message and "torch.save(model.state_dict()" in message
+    assert "weights_only=False" not in message and "weights_only` set to `False" not in message
+
+
+def test_load_checkpoint_text_file_is_not_a_checkpoint(tmp_path):
+    text = tmp_path / "weights.json"
+    text.write_text(json.dumps({"state_dict": {"w": [1, 2, 3]}}))
+    with pytest.raises(WeightsError) as info:
+        load_checkpoint(text)
+    assert str(info.value) == (f"{text} is not a PyTorch checkpoint (it starts with b'{{\"state_dict\": {{\"w\":'; "
+                               "expected a .pth/.pt file written by torch.save or a .safetensors file)")
+    assert "pickle" not in str(info.value) and "weights_only" not in str(info.value)
+    for name, data in (("empty.pth", b""), ("plain.pkl", pickle.dumps({"w": [1.0]}, protocol=4))):
+        (tmp_path / name).write_bytes(data)  # an empty file; a pickle that torch.save did not write
+        with pytest.raises(WeightsError, match=f"{name} is not a PyTorch checkpoint \\(it starts with b"):
+            load_checkpoint(tmp_path / name)
+    archive = tmp_path / "images.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("a.txt", "not torch")
+    with pytest.raises(WeightsError, match="images.zip is not a PyTorch checkpoint \\(a zip archive without the "
+                                           "data.pkl"):
+        load_checkpoint(archive)
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy-pickle"])
+def test_load_checkpoint_truncated_file_is_truncated_or_corrupt(tmp_path, legacy):
+    good = tmp_path / "good.pth"
+    torch.save({"state_dict": {"w": torch.ones(300)}}, good, _use_new_zipfile_serialization=not legacy)
+    assert list(load_checkpoint(good)) == ["w"]
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    kind = "a pickle stream" if legacy else "a zip archive"
+    with pytest.raises(WeightsError, match=f"cut.pth is truncated or corrupt: it starts like a torch.save file "
+                                           f"\\({kind}\\) but cannot be read .*; download or copy it again") as info:
+        load_checkpoint(cut)
+    assert "weights_only" not in str(info.value) and "refused" not in str(info.value)
 
 
 def test_load_checkpoint_bad_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.pth does not exist"):
         load_checkpoint(tmp_path / "nope.pth")
-    text = tmp_path / "notes.pth"
-    text.write_text("this is not a checkpoint\n")
-    with pytest.raises(WeightsError, match="notes.pth is not a readable PyTorch checkpoint"):
-        load_checkpoint(text)
-    good = tmp_path / "good.pth"
-    torch.save({"state_dict": {"w": torch.ones(3)}}, good)
-    cut = tmp_path / "cut.pth"
-    cut.write_bytes(good.read_bytes()[:200])
-    with pytest.raises(WeightsError, match="cut.pth is not a readable PyTorch checkpoint.*truncated"):
-        load_checkpoint(cut)
     mixed = tmp_path / "mixed.pth"
     torch.save({"w": torch.ones(1), "step": 3}, mixed)
     with pytest.raises(WeightsError, match=r"non-tensor entries \['step'\]"):
@@ -239,3 +287,27 @@ def test_load_checkpoint_bad_files(tmp_path):
     bad_st.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
     with pytest.raises(WeightsError, match="bad.safetensors is not a readable safetensors file"):
         load_checkpoint(bad_st)
+    from safetensors.torch import save_file
+
+    save_file({"a": torch.arange(3.0)}, str(tmp_path / "renamed.bin"))  # safetensors under another name
+    assert torch.equal(load_checkpoint(tmp_path / "renamed.bin")["a"], torch.arange(3.0))
+
+
+def test_fetch_pretrained_failure_names_url_hash_license_and_weights_option(tmp_path, monkeypatch):
+    monkeypatch.setenv("POSEKIT_HOME", str(tmp_path / "home"))
+    missing = (tmp_path / "absent.pth").as_uri()
+    spec = _spec(missing, PAYLOAD_SHA[:8], license="research use only")
+    with pytest.raises(WeightsError) as info:
+        weights_module.fetch_pretrained(spec, what="model x", alternative=", or --random-weights", progress=False)
+    assert str(info.value).startswith(f"model x needs weights: its official checkpoint {missing} (sha256 starts "
+                                      f"with {PAYLOAD_SHA[:8]}; license: research use only) could not be downloaded (")
+    assert str(info.value).endswith("Download it elsewhere and pass --weights PATH (weights= in Python), or "
+                                    "--random-weights")
+    src = tmp_path / "official.pth"
+    src.write_bytes(PAYLOAD[:-1])  # a different file: the hash mismatch is a ChecksumError with the same advice
+    with pytest.raises(ChecksumError, match=f"model x needs weights: .*sha256 {PAYLOAD_SHA}.*expected {PAYLOAD_SHA}, "
+                                            "got .*pass --weights PATH"):
+        weights_module.fetch_pretrained(_spec(src.as_uri(), PAYLOAD_SHA), what="model x", progress=False)
+    src.write_bytes(PAYLOAD)
+    assert weights_module.fetch_pretrained(_spec(src.as_uri(), PAYLOAD_SHA), what="model x", progress=False) == (
+        tmp_path / "home" / "checkpoints" / "w.pth")

@@ -1,7 +1,8 @@
 """ONNX export (verified in ONNX Runtime against PyTorch), the ONNX Runtime runner, and posekit's pipelines built
 with ``backend="onnxruntime"`` runners.
 
-MediaPipe networks are converted on first use into posekit's weights cache; top-down networks use random weights (export correctness does not depend on them).
+MediaPipe networks are converted on first use into posekit's weights cache; top-down networks use random weights,
+asked for explicitly (export correctness does not depend on them; their official files are not reachable here).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from posekit.runtime.onnx_export import OnnxVerificationError, export_onnx, veri
 from posekit.runtime.onnxruntime_runner import OrtRunner  # noqa: E402
 from posekit.models import mediapipe_wheel as mpw  # noqa: E402
 from posekit.models.mediapipe_wheel import load_mediapipe_module  # noqa: E402
+from posekit.models.registry import get_entry  # noqa: E402
 from tests.conftest import shared_path  # noqa: E402
 
 FIX = ("fixtures", "blazepose")
@@ -211,12 +213,13 @@ def test_topdown_model_exports_verified_with_dynamic_batch(tmp_path, name):
     from posekit.runtime.onnx_files import export_model
 
     torch.manual_seed(0)
-    (path,) = export_model(name, tmp_path, dynamic_batch=True)  # random weights, verified inside at 1e-4
+    (path,) = export_model(name, tmp_path, dynamic_batch=True, random_weights=True)  # verified inside at 1e-4
     assert path == tmp_path / f"{name}.onnx"
     torch.manual_seed(0)
     model = posekit.create_model(name)  # the same random weights
     om = OrtRunner(path)
     assert om.metadata["posekit.model"] == name and om.metadata["posekit.input_size"] == "192x256"
+    assert om.metadata["posekit.weights"] == "random"
     simcc = name.startswith("rtmpose")
     assert om.output_names == (("simcc_x", "simcc_y") if simcc else ("heatmaps",))
     assert om.returns_tuple == simcc
@@ -226,6 +229,45 @@ def test_topdown_model_exports_verified_with_dynamic_batch(tmp_path, name):
         ref = _torch(model, x)
         assert [o.shape for o in out] == [r.shape for r in ref] and out[0].shape[0] == batch
         assert max(_errors(out, ref)) <= 1e-4
+
+
+@pytest.fixture()
+def offline(tmp_path, monkeypatch):
+    """An empty cache and every HTTP(S) request sent to a closed local port: a real download attempt that fails
+    at once, whether or not this machine can reach the model hosts."""
+    monkeypatch.setenv("POSEKIT_HOME", str(tmp_path / "cache"))
+    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    for var in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def test_topdown_export_uses_official_weights_never_silently_random(tmp_path, offline):
+    from posekit.models.weights import WeightsError
+    from posekit.runtime.onnx_files import export_model
+
+    name = "rtmpose_t_coco_256x192"
+    spec = get_entry(name).weights
+    with pytest.raises(WeightsError) as info:  # no weights: the official file, which cannot be downloaded here
+        export_model(name, tmp_path / "out")
+    message = str(info.value)
+    assert message.startswith(f"{name} needs weights: its official checkpoint {spec.url} (sha256 starts with "
+                              f"{spec.sha256}; license: ")
+    assert message.endswith("Download it elsewhere and pass --weights PATH (weights= in Python), or --random-weights "
+                            "(random_weights=True) to export random initialisation for deployment tests")
+    with pytest.raises(ValueError, match="either weights or random_weights=True .* not both"):
+        export_model(name, tmp_path / "out", weights=tmp_path / "w.pth", random_weights=True)
+    with pytest.raises(ValueError, match="blazepose_full takes its weights from the MediaPipe wheel"):
+        export_model("blazepose_full", tmp_path / "out", random_weights=True)
+    assert not (tmp_path / "out").exists()
+    # a checkpoint file: loaded, exported, and named in the file's metadata
+    weights = shared_path("fixtures", "mmpose", "parity", "rtmpose_t", "model.pth")
+    (path,) = export_model(name, tmp_path / "out", weights=weights)
+    om = OrtRunner(path)
+    assert om.metadata["posekit.weights"] == str(weights)
+    x = np.random.default_rng(0).standard_normal((1, 3, 256, 192), dtype=np.float32)
+    ref = _torch(posekit.create_model(name, weights=weights), x)
+    assert max(_errors(list(om(x)), ref)) <= 1e-4
 
 
 def test_topdown_onnx_estimator_matches_torch_estimator(tmp_path):
@@ -329,7 +371,7 @@ def _posekit(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_cli_export_rtmpose_t(tmp_path):
-    res = _posekit("export", "--model", "rtmpose_t_coco_256x192", "--out", "tmp", cwd=tmp_path)
+    res = _posekit("export", "--model", "rtmpose_t_coco_256x192", "--out", "tmp", "--random-weights", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     path = tmp_path / "tmp" / "rtmpose_t_coco_256x192.onnx"
     assert path.is_file() and str(Path("tmp") / path.name) in res.stdout and "max error" in res.stdout
@@ -337,6 +379,14 @@ def test_cli_export_rtmpose_t(tmp_path):
     sx, sy = om(np.zeros((1, 3, 256, 192), np.float32))
     assert sx.shape == (1, 17, 384) and sy.shape == (1, 17, 512)
     assert json.loads(om.metadata["posekit.mean"]) == [123.675, 116.28, 103.53]
+
+
+def test_cli_export_without_weights_is_refused_offline(tmp_path, offline):
+    res = _posekit("export", "--model", "rtmpose_t_coco_256x192", "--out", "tmp", cwd=tmp_path)
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    url = get_entry("rtmpose_t_coco_256x192").weights.url
+    assert url in res.stderr and "--weights PATH" in res.stderr and "--random-weights" in res.stderr
+    assert not (tmp_path / "tmp").exists()
 
 
 def test_cli_export_unknown_model_and_format(tmp_path):

@@ -107,9 +107,9 @@ def load_lifter_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
     * MMPose 1.x (``state_dict`` with ``backbone.*``/``head.*``) or 0.x (``keypoint_head.*``: the official
       lifter weights) files, read by :func:`posekit.models.weights.load_checkpoint` (``weights_only=True``);
     * original VideoPose3D files (a dict with ``model_pos``). The original ``run.py`` also pickles its data
-      generator's ``numpy.random.RandomState`` under ``random_state``, which ``weights_only`` loading refuses;
-      re-save such a file once in a trusted environment as ``torch.save({"model_pos": ckpt["model_pos"]}, p)``
-      (plus ``model_traj`` when present).
+      generator's ``numpy.random.RandomState`` under ``random_state``, which posekit refuses (it never unpickles);
+      save the weights alone from the VideoPose3D program, ``torch.save({"model_pos": model_pos.state_dict()},
+      p)`` (plus ``model_traj`` when present), or use the MMPose checkpoint of the same model.
     """
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
