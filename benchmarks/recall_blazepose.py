@@ -72,8 +72,9 @@ def main() -> None:
         est = posekit.PoseEstimator.from_pretrained("blazepose_full", backend=args.backend, tiles=int(tiles),
                                                     min_detection_score=float(score))
         variants = [("on", est)]
-        if est.tile_filter is not None and (int(tiles) > 1 or float(score) < 0.5):
-            variants.append(("off", BlazePoseEstimator(est.runner, est.detector, tile_filter=None)))  # same runner
+        if est.tile_filter is not None and (int(tiles) > 1 or float(score) < 0.5):  # same runner, no filters
+            variants.append(("off", BlazePoseEstimator(est.runner, est.detector, tile_filter=None,
+                                                       duplicate_filter=None)))
         for label, e in variants:
             cells, row = [], {"tiles": int(tiles), "min_detection_score": float(score), "filter": label}
             for name, data in sets.items():

@@ -46,7 +46,9 @@ def build_estimator(model: str, *, device: str = "cpu", backend: str = "torch", 
                     **options: Any) -> Any:
     """The registry's estimator (:func:`posekit.pipelines.registry.build_estimator`) from the command's options;
     bad values and load failures exit with a message naming the option."""
-    from posekit.pipelines.registry import build_estimator as build, estimator_entry  # imports torch: not at start-up
+    from posekit.pipelines.registry import (  # imports torch: not at start-up
+        build_estimator as build, estimator_entry, weights_refusal,
+    )
     from posekit.runtime.torch_runner import PRECISIONS
 
     if backend not in BACKENDS:
@@ -61,7 +63,7 @@ def build_estimator(model: str, *, device: str = "cpu", backend: str = "torch", 
         fail(str(exc))
     if weights is not None:
         if not entry.capabilities.takes_weights:
-            fail(f"--weights: model {model} does not take weights (its weights are built in)")
+            fail(f"--weights: {weights_refusal(model)}")
         if not Path(weights).is_file():
             fail(f"--weights {weights}: no such file")
     engine = {"precision": precision, "compile": compile, "batch_size": batch_size}

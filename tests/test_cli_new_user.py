@@ -118,3 +118,35 @@ def test_eval_with_the_wrong_image_folder_fails_before_predicting(tmp_path: Path
 def test_version():
     res = posekit("--version")
     assert res.returncode == 0 and res.stdout.startswith("posekit ")
+
+
+def test_weights_lifter_export_messages_name_the_problem(tmp_path: Path):
+    img = shared_path(*COCO_241)
+    text = tmp_path / "x.pth"
+    text.write_text('[{"image_id": 1}]')
+    res = posekit("predict", str(img), "--weights", str(text))
+    _clean(res)
+    assert res.returncode == 2 and "blazepose_full uses the MediaPipe weights it fetches itself" in res.stderr
+    res = posekit("predict", str(img), "--model", "rtmpose_t_coco_256x192", "--weights", str(text))
+    _clean(res)
+    assert res.returncode == 2 and "is not a PyTorch checkpoint" in res.stderr
+    assert "weights_only=False" not in res.stderr and "unpickl" not in res.stderr.replace("never unpickles", "")
+    offline = {"POSEKIT_HOME": str(tmp_path / "cache"), "https_proxy": "http://127.0.0.1:9",
+               "HTTPS_PROXY": "http://127.0.0.1:9", "no_proxy": "", "NO_PROXY": ""}
+    jsonl = tmp_path / "poses.jsonl"
+    jsonl.write_text("")
+    res = posekit("lift", str(jsonl), "--out", str(tmp_path / "lift"), env=offline)
+    _clean(res)
+    assert res.returncode == 2 and "lifter videopose3d_243f_h36m needs weights" in res.stderr
+    assert "https://" in res.stderr and "--weights PATH" in res.stderr
+    res = posekit("export", "--model", "rtmpose_t_coco_256x192", "--out", str(tmp_path / "onnx"), env=offline)
+    _clean(res)
+    assert res.returncode == 1 and "--random-weights" in res.stderr and not (tmp_path / "onnx").exists()
+
+
+def test_threads_option(tmp_path: Path):
+    res = posekit("predict", str(shared_path(*COCO_241)), "--threads", "1", "--tiles", "1")
+    _clean(res)
+    assert res.returncode == 0 and "pose(s)" in res.stdout
+    res = posekit("predict", str(shared_path(*COCO_241)), "--threads", "0")
+    assert res.returncode == 2 and "Traceback" not in res.stderr

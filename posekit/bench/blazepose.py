@@ -24,15 +24,16 @@ GOALS = (Goal("blazepose", MODEL, "mediapipe", BACKENDS, 1.0, "BlazePose <= 1.0x
 
 
 def estimator(backend: str, *, threads: int) -> Any:
-    """posekit's BlazePose pipeline on ``backend``: ``eager`` (fp32), ``bf16`` (refused by the pipeline: a
+    """posekit's BlazePose pipeline with :data:`~posekit.pipelines.mediapipe_pose.MEDIAPIPE_EXACT` on ``backend``: ``eager`` (fp32), ``bf16`` (refused by the pipeline: a
     ``ValueError`` with the reason), ``compile`` (torch.compile) or ``onnxruntime`` (``threads`` intra-op
     threads; the ONNX files are exported into the cache on first use)."""
     from posekit.pipelines.base import PoseEstimator
+    from posekit.pipelines.mediapipe_pose import MEDIAPIPE_EXACT
 
     options = {"eager": {}, "bf16": {"precision": "bf16"}, "compile": {"compile": True},
                "onnxruntime": {"backend": "onnxruntime", "intra_op_num_threads": threads}}
-    if backend in options:
-        return PoseEstimator.from_pretrained(MODEL, **options[backend])
+    if backend in options:  # mp.solutions.pose's work: its single detector pass (the peer of the comparison)
+        return PoseEstimator.from_pretrained(MODEL, **MEDIAPIPE_EXACT, **options[backend])
     raise ValueError(f"unknown BlazePose backend {backend!r}; choose from {', '.join(BACKENDS)}")
 
 

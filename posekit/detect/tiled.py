@@ -19,7 +19,8 @@ Candidates bring false positives that only the landmark model's output reveals: 
 image, a second skeleton on a person already found, a hand taken for a small person. :func:`tile_false_positives`
 applies checks to the landmark results of the ``needs_check`` instances (never to trusted ones); the landmark
 pipelines call it (:class:`posekit.pipelines.mediapipe_pose.BlazePoseEstimator`), after dropping the instances whose
-presence flag is not above ``min_presence`` (the landmark model's own verdict).
+presence flag is not above ``min_presence`` (the landmark model's own verdict). A tangled second skeleton on a person
+passes these checks; :mod:`posekit.detect.duplicates` finds it afterwards, among all instances.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Literal
 import numpy as np
 
 from posekit.boxes import box_area, box_intersection, box_iou
+from posekit.detect.duplicates import visible_boxes
 from posekit.detect.mediapipe import MediaPipeDetector, _check_image, alignment_boxes
 from posekit.detect.ssd import weighted_nms
 from posekit.postprocess import oks_iou
@@ -71,19 +73,6 @@ class TileFilter:
             v = getattr(self, name)
             if v is not None and not 0.0 <= float(v) <= 1.0:
                 raise ValueError(f"TileFilter.{name} must lie in [0, 1] or be None, got {v}")
-
-
-def _boxes(keypoints: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(N, 4) float64 xyxy bounds of the keypoints where ``mask`` (N, K) holds (all finite ones when fewer than 2
-    do); NaN rows for instances with no finite keypoint."""
-    finite = np.isfinite(keypoints).all(-1)
-    use = mask & finite
-    use = np.where(use.sum(1, keepdims=True) >= 2, use, finite)
-    lo = np.where(use[..., None], keypoints, np.inf).min(1)
-    hi = np.where(use[..., None], keypoints, -np.inf).max(1)
-    out = np.concatenate([lo, hi], -1).astype(np.float64)
-    out[~use.any(1)] = np.nan
-    return out
 
 
 def tile_false_positives(
@@ -141,7 +130,7 @@ def tile_false_positives(
     if not tiled.any():
         return drop
     seen = vis > rules.visibility_threshold
-    shown = _boxes(kp, seen)
+    shown = visible_boxes(kp, seen)
     drop |= tiled & np.isnan(shown).any(1)  # no finite keypoint at all
     if rules.min_inside is not None:
         area = box_area(shown)

@@ -44,9 +44,7 @@ def build_estimator(model: str, *, weights: str | os.PathLike | None = None, fli
     """
     caps = estimator_entry(model).capabilities
     options: dict[str, Any] = {"device": device}
-    if weights is not None:
-        if not caps.takes_weights:
-            raise ValueError(f"model {model!r} does not take --weights (its weights are built in)")
+    if weights is not None:  # the registry refuses it for models that do not take weights
         options["weights"] = str(weights)
     if min_presence is not None:
         if not caps.presence_gate:

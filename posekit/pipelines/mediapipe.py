@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from posekit.boxes import box_iou
+from posekit.boxes import box_iou, check_boxes
 from posekit.io.image import load_image
 from posekit.warps import warp_perspective_exact
 from posekit.pipelines import roi
@@ -137,6 +137,23 @@ class LandmarkResult:
     def __len__(self) -> int:
         return len(self.poses)
 
+    def select(self, index: np.ndarray) -> LandmarkResult:
+        """The instances ``index`` ((M,) int) as a new result (arrays copied by indexing)."""
+        pick = lambda a: None if a is None else a[index]  # noqa: E731
+        return replace(
+            self, poses=self.poses[index], rois=self.rois[index], landmarks=self.landmarks[index],
+            instance_scores=self.instance_scores[index], next_rois=self.next_rois[index],
+            world_landmarks=pick(self.world_landmarks), visibility=pick(self.visibility),
+            presence=pick(self.presence), handedness=pick(self.handedness), track_ids=pick(self.track_ids),
+        )
+
+
+def _needs_check(detections: Detections) -> np.ndarray:
+    """(N,) bool ``detections.needs_check`` (all False when the detector does not set it)."""
+    if detections.needs_check is None:
+        return np.zeros(len(detections), bool)
+    return np.asarray(detections.needs_check, bool)
+
 
 class MediaPipeLandmarkEstimator(PoseEstimator):
     """Shared machinery: ROIs -> crops -> one batched landmark-model call -> decode. Subclasses set the constants
@@ -239,7 +256,7 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
         """ROIs and the boxes reported with them, from boxes, given detections or the detector."""
         size = (image.shape[1], image.shape[0])
         if boxes is not None:
-            b = np.asarray(boxes, np.float32).reshape(-1, 4)
+            b = check_boxes(np.asarray(boxes, np.float32).reshape(-1, 4))  # a zero-size box has no ROI
             return self.rois_from_boxes(b, size), b
         dets = self._detect(image) if detections is None else detections
         if len(dets) == 0:
@@ -302,13 +319,19 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
                 d = self._detect(rgb) if detections is None else detections[i]
                 plans.append(self._plan(rgb, None, d))
             dets.append(d)
-        return [self._finish(res, keep, d) for (res, keep), d in zip(self._predict_plans(rgbs, plans), dets)]
+        results = self._predict_plans(rgbs, plans)
+        needs = [None if d is None else _needs_check(d)[keep] for (_, keep), d in zip(results, dets)]
+        kept = self._check(rgbs, [res for res, _ in results], needs)
+        return [res if len(k) == len(res) else res.select(k) for (res, _), k in zip(results, kept)]
 
-    def _finish(self, result: LandmarkResult, keep: np.ndarray, detections: Detections | None) -> LandmarkResult:
-        """Hook of :meth:`predict_landmarks_batch` for one image's result: ``detections`` are the image's detections (None
-        when ROIs or boxes were given) and ``keep`` the indices of those whose instance passed ``min_presence``.
-        The base class returns ``result`` unchanged."""
-        return result
+    def _check(self, rgbs: list[np.ndarray], results: list[LandmarkResult], needs_check: list[np.ndarray | None]
+               ) -> list[np.ndarray]:
+        """Hook: which instances of each image's result to keep ((M,) int64 indices, increasing), after the
+        detector found them: ``needs_check`` holds (N,) bool per result (True = a candidate detection, see
+        :class:`posekit.detect.tiled.TiledDetector`), or None where the caller gave boxes or ROIs (then nothing
+        is checked). Runs in :meth:`predict_landmarks_batch` and on the detection frames of :meth:`stream`. The
+        base class keeps everything."""
+        return [np.arange(len(r)) for r in results]
 
     def _predict_plans(self, rgbs: list[np.ndarray], plans: list[tuple[Rois, np.ndarray]]
                        ) -> list[tuple[LandmarkResult, np.ndarray]]:
@@ -349,7 +372,9 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
         """Video mode: each frame reuses the previous frame's landmarks to place the ROIs (MediaPipe's tracking);
         the detector runs when no instance is being tracked (every instance's presence fell to
         ``min_presence`` or below) and, when ``redetect_interval`` is set, every that many frames to pick up new
-        people (a detection whose ROI bound overlaps a tracked one by IoU > ``max_overlap`` is ignored).
+        people (a detection whose ROI bound overlaps a tracked one by IoU > ``max_overlap`` is ignored). On the
+        frames where the detector ran, the instances go through the same checks as in
+        :meth:`predict_landmarks_batch` (``_check``; tracked ones count as trusted detections).
         Results carry persistent ``track_ids`` (also in ``poses.track_ids``). State lives in this generator."""
         tracked, ids, next_id = None, np.zeros(0, np.int64), 0
         for index, frame in enumerate(frames):
@@ -361,16 +386,24 @@ class MediaPipeLandmarkEstimator(PoseEstimator):
                 redetect_interval is not None and index % redetect_interval == 0)
             rois = tracked if tracked is not None else Rois.empty(size)
             boxes = rois.bounds_px()  # tracked instances report their ROI's bound
+            needs = np.zeros(len(rois), bool)  # tracked instances are trusted
             if redetect:
-                new, new_boxes = self._plan(rgb, None, None)
+                dets = self._detect(rgb)
+                new, new_boxes = self._plan(rgb, None, dets)
+                candidate = _needs_check(dets)
                 if len(rois) and len(new):
                     fresh = box_iou(new.bounds_px(), rois.bounds_px(), dtype=_F).max(1) <= max_overlap
-                    new, new_boxes = new[fresh], new_boxes[fresh]
+                    new, new_boxes, candidate = new[fresh], new_boxes[fresh], candidate[fresh]
                 rois = Rois.concat([rois, new], size)
                 boxes = np.concatenate([boxes, new_boxes]).astype(_F)
+                needs = np.concatenate([needs, candidate])
                 ids = np.concatenate([ids, np.arange(next_id, next_id + len(new), dtype=np.int64)])
                 next_id += len(new)
             result, kept = self._predict_plans([rgb], [(rois, boxes)])[0]
             ids = ids[kept]
+            if redetect:
+                keep = self._check([rgb], [result], [needs[kept]])[0]
+                if len(keep) < len(result):
+                    result, ids = result.select(keep), ids[keep]
             tracked = result.next_rois
             yield replace(result, track_ids=ids.copy(), poses=replace(result.poses, track_ids=ids.copy()))

@@ -2,19 +2,22 @@
 
 The shared detector -> ROI -> crop -> landmark-model machinery is :class:`posekit.pipelines.mediapipe.
 MediaPipeLandmarkEstimator`; this module holds BlazePose's decoding (heatmap refinement, world landmarks), the
-false-positive filter for candidate instances (found on detector tiles or below the trusted detection score,
-:func:`posekit.detect.tiled.tile_false_positives`) and the builder :func:`blazepose_full`.
+checks of the people found (the false-positive filter for candidate instances, found on detector tiles or below
+the trusted detection score: :func:`posekit.detect.tiled.tile_false_positives`; the duplicate filter on every
+instance: :func:`posekit.detect.duplicates.duplicate_poses`) and the builder :func:`blazepose_full` with its
+:data:`MEDIAPIPE_EXACT` setting.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import torch
 
+from posekit.detect.duplicates import DuplicateFilter, duplicate_poses, pose_conflicts, pose_stability
 from posekit.detect.mediapipe import POSE_DETECTION_CONFIG, blazepose_detector
 from posekit.detect.tiled import TiledDetector, TileFilter, tile_false_positives, wants_candidates
 from posekit.models.mediapipe_wheel import POSE_LANDMARK_FULL, load_mediapipe_module
@@ -25,8 +28,17 @@ from posekit.pipelines.mediapipe import (_F, DecodedLandmarks, LandmarkResult, M
                                         mp_pipeline_options)
 from posekit.skeletons import blazepose33, coco17, mapping
 from posekit.types import Detections, Poses
+from posekit.warps import warp_perspective_exact
 
-__all__ = ["BlazePoseEstimator", "blazepose_full", "refine_landmarks_from_heatmap", "decode_pose_outputs"]
+__all__ = ["BlazePoseEstimator", "blazepose_full", "MEDIAPIPE_EXACT", "refine_landmarks_from_heatmap",
+           "decode_pose_outputs"]
+
+#: :func:`blazepose_full` options that reproduce ``mp.solutions.pose`` (static image mode, ``model_complexity=1``)
+#: for every person MediaPipe's detector finds: its single detector pass at its own 0.5 threshold, no duplicate
+#: filter (``blazepose_full(**MEDIAPIPE_EXACT)``, ``PoseEstimator.from_pretrained("blazepose_full",
+#: **MEDIAPIPE_EXACT)``). The defaults instead look for every person (2x2 tiles, detections down to 0.3).
+MEDIAPIPE_EXACT: Mapping[str, Any] = MappingProxyType({"tiles": 1, "min_detection_score": 0.5,
+                                                       "duplicate_filter": None})
 
 
 def _tile_filter_constants() -> tuple[np.ndarray, tuple[int, ...]]:
@@ -37,6 +49,12 @@ def _tile_filter_constants() -> tuple[np.ndarray, tuple[int, ...]]:
         sigmas[src] = coco17.sigmas[dst]
     torso = tuple(blazepose33.keypoints.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
     return sigmas, torso
+
+
+#: the BlazePose landmark of each COCO-17 keypoint, in COCO order, and COCO's OKS sigmas: the duplicate filter's
+#: keypoints
+_COCO17_SOURCE = np.array([src for src, _ in sorted(mapping(blazepose33, coco17).pairs, key=lambda p: p[1])])
+_COCO17_SIGMAS = np.asarray(coco17.sigmas, np.float64)
 
 
 def refine_landmarks_from_heatmap(
@@ -125,12 +143,22 @@ class BlazePoseEstimator(MediaPipeLandmarkEstimator):
     the camera; ``boxes`` = the detection box (or the caller's box, or the ROI's axis-aligned bound when ROIs
     are given/tracked); ``box_scores`` = pose presence (pose_flag).
 
-    Candidate instances, whose detection has ``needs_check`` set (from :class:`posekit.detect.tiled.TiledDetector`:
-    found only on a tile, or scoring below its trusted score), go through
-    :func:`posekit.detect.tiled.tile_false_positives` with ``tile_filter`` (on the 33 landmarks and their
-    visibilities; the OKS uses the 17 with a COCO counterpart and COCO's sigmas; ``None`` = keep them all).
-    Trusted instances are never dropped, so wherever MediaPipe's detector finds a person the result is MediaPipe's.
-    The filter runs in :meth:`predict_landmarks_batch` (and everything built on it), not in :meth:`stream`.
+    The people the detector found are checked (in :meth:`predict_landmarks_batch`, everything built on it, and on
+    the detection frames of :meth:`stream`; never when the caller gives boxes or ROIs):
+
+    1. candidate instances, whose detection has ``needs_check`` set (from
+       :class:`posekit.detect.tiled.TiledDetector`: found only on a tile, or scoring below its trusted score), go
+       through :func:`posekit.detect.tiled.tile_false_positives` with ``tile_filter`` (on the 33 landmarks and
+       their visibilities; the OKS uses the 17 with a COCO counterpart and COCO's sigmas; ``None`` = keep them
+       all); trusted instances pass;
+    2. every remaining instance goes through :func:`posekit.detect.duplicates.duplicate_poses` with
+       ``duplicate_filter`` (on the 17 landmarks with a COCO counterpart; ``None`` = keep them all): a second,
+       tangled skeleton on a person is dropped in favour of the better one, whether its detection was trusted or
+       not. Instances in a conflict are looked at a second time (one extra landmark-model batch, crops at their
+       own tracking ROIs) to measure their stability; the score is pose presence x stability.
+
+    With :data:`MEDIAPIPE_EXACT` (no candidates, no duplicate filter) the result for every person MediaPipe's
+    detector finds is MediaPipe's.
     """
 
     skeleton = blazepose33
@@ -141,29 +169,71 @@ class BlazePoseEstimator(MediaPipeLandmarkEstimator):
 
     def __init__(self, landmark_model: Callable, detector: Callable | None = None, *, kernel_size: int = 9,
                  min_confidence_to_refine: float = 0.5, tile_filter: TileFilter | None = TileFilter(),
-                 **kwargs: Any) -> None:
+                 duplicate_filter: DuplicateFilter | None = DuplicateFilter(), **kwargs: Any) -> None:
         super().__init__(landmark_model, detector, **kwargs)
-        if tile_filter is not None and not isinstance(tile_filter, TileFilter):
-            raise TypeError(f"tile_filter must be a posekit.detect.tiled.TileFilter or None, got "
-                            f"{type(tile_filter).__name__}")
+        for name, value, kind in (("tile_filter", tile_filter, TileFilter),
+                                  ("duplicate_filter", duplicate_filter, DuplicateFilter)):
+            if value is not None and not isinstance(value, kind):
+                raise TypeError(f"{name} must be a {kind.__module__}.{kind.__name__} or None, got "
+                                f"{type(value).__name__}")
         self.kernel_size = int(kernel_size)
         self.min_confidence_to_refine = float(min_confidence_to_refine)
         self.tile_filter = tile_filter
+        self.duplicate_filter = duplicate_filter
 
-    def _finish(self, result: LandmarkResult, keep: np.ndarray, detections: Detections | None) -> LandmarkResult:
-        """Candidate instances (``needs_check``) that :func:`~posekit.detect.tiled.tile_false_positives` rejects
-        are dropped (in :meth:`predict_landmarks_batch` and everything built on it)."""
-        if self.tile_filter is None or detections is None or detections.needs_check is None or not len(result):
-            return result
-        return self._drop_tile_false_positives(result, detections.needs_check[keep])
+    def _check(self, rgbs: list[np.ndarray], results: list[LandmarkResult], needs_check: list[np.ndarray | None]
+               ) -> list[np.ndarray]:
+        """The tile filter on candidates, then the duplicate filter on what is left (see the class docstring)."""
+        keeps = [np.arange(len(r)) if nc is None else self._tile_keep(r, nc) for r, nc in zip(results, needs_check)]
+        rules = self.duplicate_filter
+        if rules is None:
+            return keeps
+        coco, conflicts = {}, {}
+        for i, nc in enumerate(needs_check):
+            if nc is not None and len(keeps[i]) > 1:
+                coco[i] = (results[i].poses.keypoints[keeps[i]][:, _COCO17_SOURCE],
+                           results[i].poses.scores[keeps[i]][:, _COCO17_SOURCE])
+                conflicts[i] = pose_conflicts(*coco[i], sigmas=_COCO17_SIGMAS, links=coco17.links, rules=rules)
+        todo = [i for i, c in conflicts.items() if c.any()]
+        again = self._second_look([rgbs[i] for i in todo],
+                                  [results[i].next_rois[keeps[i][conflicts[i]]] for i in todo])
+        for i, second in zip(todo, again):
+            (kp, vis), conflict = coco[i], conflicts[i]
+            stability = np.ones(len(kp))  # poses in no conflict are neither dropped nor drop others
+            stability[conflict] = pose_stability(kp[conflict], vis[conflict], second[:, _COCO17_SOURCE],
+                                                 _COCO17_SIGMAS, visibility_threshold=rules.visibility_threshold)
+            score = np.clip(results[i].instance_scores[keeps[i]], 0, 1) * stability
+            drop = duplicate_poses(kp, vis, score, stability=stability, sigmas=_COCO17_SIGMAS, links=coco17.links,
+                                   rules=rules)
+            keeps[i] = keeps[i][~drop]
+        return keeps
 
-    def _drop_tile_false_positives(self, result: LandmarkResult, needs_check: np.ndarray) -> LandmarkResult:
+    def _tile_keep(self, result: LandmarkResult, needs_check: np.ndarray) -> np.ndarray:
+        """Indices of the instances :func:`~posekit.detect.tiled.tile_false_positives` keeps (all without a
+        ``tile_filter`` or a candidate)."""
+        if self.tile_filter is None or not needs_check.any():
+            return np.arange(len(result))
         sigmas, torso = _tile_filter_constants()
         poses = result.poses
         drop = tile_false_positives(poses.keypoints, poses.scores, needs_check, poses.image_size or
                                     result.rois.image_size, sigmas=sigmas, torso=torso, rules=self.tile_filter,
                                     presence=result.instance_scores)
-        return _select_result(result, np.flatnonzero(~drop)) if drop.any() else result
+        return np.flatnonzero(~drop)
+
+    def _second_look(self, rgbs: list[np.ndarray], rois: list[Rois]) -> list[np.ndarray]:
+        """The landmark model once more, on ``rois`` (one non-empty :class:`Rois` per image; all crops in one
+        batch): (M, 33, 2) float32 image pixels per image, whatever the presence flag."""
+        if not rois:
+            return []
+        s = self.input_size
+        crops = [warp_perspective_exact(rgb, roi.crop_matrices(r, (s, s)), (s, s)) for rgb, r in zip(rgbs, rois)]
+        outputs = self._run_model(np.concatenate(crops))
+        out, start = [], 0
+        for r in rois:
+            dec = self._decode([o[start:start + len(r)] for o in outputs], r)
+            out.append(dec.landmarks[:, :self.skeleton.num_keypoints, :2])
+            start += len(r)
+        return out
 
     def _rois_from_detections(self, detections: Detections, image_size: tuple[int, int]) -> Rois:
         kp = np.asarray(detections.keypoints, np.float64)
@@ -187,45 +257,45 @@ class BlazePoseEstimator(MediaPipeLandmarkEstimator):
                      image_size=image_size)
 
 
-def _select_result(result: LandmarkResult, index: np.ndarray) -> LandmarkResult:
-    """The instances ``index`` ((M,) int) of ``result`` (a new result; arrays are copied by indexing)."""
-    pick = lambda a: None if a is None else a[index]  # noqa: E731
-    return replace(
-        result, poses=result.poses[index], rois=result.rois[index], landmarks=result.landmarks[index],
-        instance_scores=result.instance_scores[index], next_rois=result.next_rois[index],
-        world_landmarks=pick(result.world_landmarks), visibility=pick(result.visibility),
-        presence=pick(result.presence), handedness=pick(result.handedness), track_ids=pick(result.track_ids),
-    )
-
-
 def _pose_rois(center: np.ndarray, scale: np.ndarray, image_size: tuple[int, int]) -> Rois:
     raw = roi.rois_from_alignment_points(center, scale, image_size, target_angle_deg=90.0)
     return roi.transform_rois(raw, scale=(1.25, 1.25), square_long=True)
 
 
 def blazepose_full(*, device: str | torch.device = "cpu", detector: Callable | None = None,
-                   landmark_model: Callable | None = None, min_detection_score: float | None = None,
-                   tiles: int = 1, precision: str = "fp32", compile: bool = False, channels_last: bool | None = None,
+                   landmark_model: Callable | None = None, min_detection_score: float | None = 0.3,
+                   tiles: int = 2, precision: str = "fp32", compile: bool = False, channels_last: bool | None = None,
                    backend: str = "torch", **kwargs: Any) -> BlazePoseEstimator:
     """BlazePose full with MediaPipe's pose detector (body boxes); models are loaded (converted from the cached
     MediaPipe wheel: :func:`posekit.detect.mediapipe.blazepose_detector`, ``POSE_LANDMARK_FULL``) only when not
-    given.
+    given. ``PoseEstimator.from_pretrained("blazepose_full")`` and every ``posekit`` command build it with these
+    defaults.
 
-    Defaults (``tiles=1``, ``min_detection_score=None`` = 0.5, ``mp.solutions.pose``'s) give MediaPipe's result for
-    every person its detector finds. To find more people (``posekit predict`` uses ``tiles=2,
-    min_detection_score=0.3``): ``tiles > 1`` also runs the detector on a ``tiles x tiles`` grid of overlapping
-    tiles (one batch) to find small people, and a ``min_detection_score`` below 0.5 keeps the weaker detections
-    (people in a group often score 0.3-0.5). Detections found only that way are candidates
-    (:class:`posekit.detect.tiled.TiledDetector`): they need the landmark model's presence flag and pass the
-    estimator's ``tile_filter`` (default :class:`posekit.detect.tiled.TileFilter`; ``tile_filter=None`` keeps them
-    all), while people found at 0.5 on the whole image keep MediaPipe's exact result. ``compile`` and
-    ``channels_last`` apply to both networks, ``precision`` to the landmark model only (the detector stays fp32; see
-    :class:`MediaPipeLandmarkEstimator` and :class:`posekit.detect.mediapipe.MediaPipeDetector`).
+    The defaults look for every person: ``tiles=2`` also runs the detector on a 2 x 2 grid of overlapping tiles (one
+    batch) to find small people, and ``min_detection_score=0.3`` keeps the weaker detections (people in a group
+    often score 0.3-0.5). Detections found only that way are candidates (:class:`posekit.detect.tiled.TiledDetector`):
+    they need the landmark model's presence flag and pass the estimator's ``tile_filter`` (default
+    :class:`posekit.detect.tiled.TileFilter`; ``None`` keeps them all), while people found at 0.5 on the whole
+    image keep MediaPipe's landmarks. Then ``duplicate_filter`` (default
+    :class:`posekit.detect.duplicates.DuplicateFilter`; ``None`` keeps them all) drops second, tangled skeletons
+    on a person found already (see :class:`BlazePoseEstimator`). On the 18 COCO images OpenPose ships with
+    keypoints this finds 29 of the 44 people where MediaPipe's single pass finds 18 (``docs/results.md``).
+
+    ``**MEDIAPIPE_EXACT`` (``tiles=1, min_detection_score=0.5, duplicate_filter=None``) is the
+    ``mp.solutions.pose``-exact setting: MediaPipe's single detector pass at its own threshold, and MediaPipe's
+    result for every person that pass finds (``mp.solutions.pose`` returns the first). It is also the cheapest
+    (one detector input instead of five); ``tiles=1`` with the other defaults is a middle way. With caller
+    ``boxes=`` or ROIs the detector does not run, so ``tiles`` and ``min_detection_score`` change nothing.
+
+    ``compile`` and ``channels_last`` apply to both networks, ``precision`` to the landmark model only (the
+    detector stays fp32; see :class:`MediaPipeLandmarkEstimator` and
+    :class:`posekit.detect.mediapipe.MediaPipeDetector`). ``min_detection_score=None`` is the detector's own 0.5.
 
     ``backend`` runs both networks (``"torch"``, or ``"onnxruntime"``: each network exported to ONNX once, cached
     in ``<cache>/onnx``); the back end's own options among ``kwargs`` (e.g. ``intra_op_num_threads``,
     ``providers``, ``folder``, ``opset``) go to both runners (:func:`posekit.runtime.runner.make_runner`), the
-    other ``kwargs`` to :class:`BlazePoseEstimator`."""
+    other ``kwargs`` (e.g. ``tile_filter``, ``duplicate_filter``, ``min_presence``) to
+    :class:`BlazePoseEstimator`."""
     runtime, kwargs = mp_pipeline_options("blazepose_full", backend, kwargs, device=device, precision=precision,
                                           compile=compile, channels_last=channels_last)
     lm_device = None if landmark_model is not None else device  # a given model runs where it is

@@ -1,11 +1,11 @@
 """The estimators behind the public model names: one builder per model, its capabilities and defaults as data.
 
 :mod:`posekit.models.registry` names the networks (``create_model``, ``list_models``); this table says which of
-them run end to end (image in, :class:`~posekit.types.Poses` out), how each is built, what it can do
-(:class:`Capabilities`) and which detector settings ``posekit predict`` uses when it must find every person
-itself (:class:`PredictDefaults`). :meth:`posekit.PoseEstimator.from_pretrained`, the CLI (``predict``,
-``video``), ``posekit eval`` and ``posekit bench`` all build through :func:`build_estimator`, and read the
-capabilities here instead of probing estimator objects.
+them run end to end (image in, :class:`~posekit.types.Poses` out), how each is built and what it can do
+(:class:`Capabilities`). :meth:`posekit.PoseEstimator.from_pretrained`, the CLI (``predict``, ``video``),
+``posekit eval`` and ``posekit bench`` all build through :func:`build_estimator`, so one model has one set of
+defaults, its builder's (e.g. :func:`posekit.pipelines.mediapipe_pose.blazepose_full` looks for every person), and
+read the capabilities here instead of probing estimator objects.
 
 Every builder takes the same options: ``backend=`` (a name of :data:`posekit.runtime.runner.BACKENDS`), the
 engine options ``device=``, ``precision=``, ``compile=``, ``channels_last=``, ``batch_size=`` (see
@@ -16,7 +16,7 @@ its pipeline's own options (e.g. ``flip_test=``, ``min_presence=``, ``tiles=``, 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
 
@@ -29,7 +29,7 @@ from posekit.pipelines.mediapipe_pose import blazepose_full
 from posekit.pipelines.topdown import topdown_estimator
 from posekit.runtime.runner import check_backend
 
-__all__ = ["Capabilities", "PredictDefaults", "EstimatorEntry", "estimator_entries", "estimator_entry",
+__all__ = ["Capabilities", "EstimatorEntry", "estimator_entries", "estimator_entry", "weights_refusal",
            "build_estimator"]
 
 
@@ -56,20 +56,6 @@ class Capabilities:
 
 
 @dataclass(frozen=True)
-class PredictDefaults:
-    """Detector settings of ``posekit predict`` when no boxes are given: find every visible person, which may differ
-    from the builder's defaults (those reproduce the reference implementation, e.g. ``mp.solutions.pose``).
-
-    Attributes:
-        tiles: ``tiles=`` (1 = the detector's single pass).
-        min_detection_score: ``min_detection_score=``, ``None`` = the detector's own threshold.
-    """
-
-    tiles: int = 1
-    min_detection_score: float | None = None
-
-
-@dataclass(frozen=True)
 class EstimatorEntry:
     """One public model name that runs end to end.
 
@@ -77,13 +63,11 @@ class EstimatorEntry:
         name: the public name (also a :mod:`posekit.models.registry` name).
         build: ``(**options) -> PoseEstimator`` (see the module docstring for the options).
         capabilities: what the estimator can do.
-        predict_defaults: ``posekit predict``'s detector settings without caller boxes.
     """
 
     name: str
     build: Callable[..., PoseEstimator]
     capabilities: Capabilities
-    predict_defaults: PredictDefaults = field(default_factory=PredictDefaults)
 
 
 def _topdown(name: str) -> Callable[..., PoseEstimator]:
@@ -98,12 +82,12 @@ def _topdown(name: str) -> Callable[..., PoseEstimator]:
 
 _MEDIAPIPE_CAPS = Capabilities(presence_gate=True, outputs_3d=True)
 _MEDIAPIPE: tuple[EstimatorEntry, ...] = (
-    EstimatorEntry("blazepose_full", blazepose_full, Capabilities(presence_gate=True, tiles=True, outputs_3d=True),
-                   PredictDefaults(tiles=2, min_detection_score=0.3)),
+    EstimatorEntry("blazepose_full", blazepose_full, Capabilities(presence_gate=True, tiles=True, outputs_3d=True)),
     EstimatorEntry("mediapipe_hand_full", partial(mediapipe_hand, variant="full"), _MEDIAPIPE_CAPS),
     EstimatorEntry("mediapipe_hand_lite", partial(mediapipe_hand, variant="lite"), _MEDIAPIPE_CAPS),
     EstimatorEntry("mediapipe_face_mesh", mediapipe_face_mesh, _MEDIAPIPE_CAPS),
 )
+_MEDIAPIPE_NAMES = frozenset(entry.name for entry in _MEDIAPIPE)
 _TOPDOWN_CAPS = Capabilities(flip_test=True, takes_weights=True)
 
 
@@ -131,15 +115,33 @@ def estimator_entry(name: str) -> EstimatorEntry:
     return table[name]
 
 
+def weights_refusal(name: str) -> str:
+    """Why ``weights=`` (``--weights``) is refused for ``name``, a registered estimator whose
+    :attr:`Capabilities.takes_weights` is False: the message :func:`build_estimator` raises and the CLI prints.
+    ``KeyError``/``ValueError`` as :func:`estimator_entry` for a name without an estimator; ``ValueError`` for one
+    that takes weights."""
+    if estimator_entry(name).capabilities.takes_weights:
+        raise ValueError(f"{name} takes weights= (a local checkpoint file)")
+    takers = sorted({e.name.split("_")[0] for e in estimator_entries() if e.capabilities.takes_weights})
+    families = ", ".join(f"{t}_..." for t in takers) or "none registered"
+    source = ("the MediaPipe weights it fetches itself (`posekit weights fetch`)" if name in _MEDIAPIPE_NAMES
+              else "built-in weights")
+    return (f"{name} uses {source}; weights= / --weights is for the models that load official checkpoints "
+            f"(top-down: {families}; see `posekit models`)")
+
+
 def build_estimator(name: str, *, backend: str = "torch", weights: Any = None, **options: Any) -> PoseEstimator:
     """The estimator registered as ``name`` with its pretrained weights (or ``weights``), on ``backend``.
 
-    ``options``: the engine options and the pipeline's own (see the module docstring). Raises ``ValueError``
-    for an unknown back end, and the builder's ``ValueError`` for options it refuses (e.g. ``weights`` for a model
-    whose weights are built in: :attr:`Capabilities.takes_weights` says which take them).
+    ``options``: the engine options and the pipeline's own (see the module docstring); left out, the builder's
+    defaults apply. Raises ``ValueError`` for an unknown back end, for ``weights`` given to a model that does not
+    take them (:attr:`Capabilities.takes_weights`; the message is :func:`weights_refusal`'s) and the builder's
+    ``ValueError`` for options it refuses.
     """
     check_backend(backend)
     entry = estimator_entry(name)
     if weights is not None:
+        if not entry.capabilities.takes_weights:
+            raise ValueError(weights_refusal(name))
         options["weights"] = weights
     return entry.build(backend=backend, **options)

@@ -107,7 +107,7 @@ def test_heatmap_kernel_size_changes_the_result(astronaut, reference):
 
 def test_full_pipeline_matches_mediapipe(astronaut, reference, landmark_model):
     image, dets = astronaut
-    est = BlazePoseEstimator(landmark_model)
+    est = BlazePoseEstimator(landmark_model, duplicate_filter=None)  # mp.solutions.pose-exact (MEDIAPIPE_EXACT)
     res = est.predict_landmarks(image, detections=dets)
     assert isinstance(res, LandmarkResult) and len(res) == 1
     norm = np.concatenate([res.landmarks[0] / np.array([512, 512, 512]), res.visibility[0][:, None],
@@ -124,7 +124,8 @@ def test_full_pipeline_matches_mediapipe(astronaut, reference, landmark_model):
 
 def test_pipeline_with_detector_matches_mp_solutions(astronaut, reference, landmark_model, detector):
     image, _ = astronaut
-    poses = BlazePoseEstimator(landmark_model, detector)(image)
+    # the single detector pass at 0.5 and no duplicate filter: blazepose_full(**MEDIAPIPE_EXACT)
+    poses = BlazePoseEstimator(landmark_model, detector, duplicate_filter=None)(image)
     assert len(poses) == 1
     # The converted detector's keypoints equal MediaPipe's to ~2e-7 (normalised); that ROI difference still flips
     # the rounding of ~50 crop pixels by up to 3 levels, which moves the hand landmarks by ~0.13 px (the fixture's

@@ -1,4 +1,5 @@
-"""The estimator registry: one builder per public name, capabilities and predict-time defaults as data."""
+"""The estimator registry: one builder per public name (its defaults are the model's, for every caller), capabilities
+as data."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 import posekit
 from posekit.models.registry import get_entry
 from posekit.pipelines.registry import (
-    Capabilities, PredictDefaults, build_estimator, estimator_entries, estimator_entry,
+    Capabilities, build_estimator, estimator_entries, estimator_entry, weights_refusal,
 )
 
 
@@ -22,13 +23,11 @@ def test_every_estimator_is_a_registered_model_and_top_down_models_take_weights(
     assert lifters and not set(lifters) & set(names)
 
 
-def test_capabilities_and_defaults_are_data():
+def test_capabilities_are_data():
     blaze = estimator_entry("blazepose_full")
     assert blaze.capabilities == Capabilities(presence_gate=True, tiles=True, outputs_3d=True)
-    assert blaze.predict_defaults == PredictDefaults(tiles=2, min_detection_score=0.3)
     hand = estimator_entry("mediapipe_hand_full")
     assert hand.capabilities.presence_gate and not hand.capabilities.tiles
-    assert hand.predict_defaults == PredictDefaults()
     rtm = estimator_entry("rtmpose_t_coco_256x192")
     assert rtm.capabilities == Capabilities(flip_test=True, takes_weights=True)
 
@@ -38,10 +37,28 @@ def test_bad_names_and_options_are_named():
         estimator_entry("blazepose_ful")
     with pytest.raises(ValueError, match="no end-to-end estimator"):
         estimator_entry(posekit.list_models(task="lift3d")[0])
-    with pytest.raises(ValueError, match="takes its weights from the MediaPipe wheel"):
-        build_estimator("blazepose_full", weights="x.pth")
     with pytest.raises(ValueError, match="backend"):
         build_estimator("blazepose_full", backend="tensorrt")
+
+
+def test_weights_for_a_model_with_its_own_weights_are_refused_with_the_models_that_take_them():
+    message = weights_refusal("blazepose_full")
+    assert message.startswith("blazepose_full uses the MediaPipe weights it fetches itself (`posekit weights fetch`); "
+                              "weights= / --weights is for the models that load official checkpoints (top-down: ")
+    assert message.endswith("; see `posekit models`)")
+    for family in ("hrnet_...", "rtmpose_...", "vitpose_..."):
+        assert family in message
+    takers = [e.name for e in estimator_entries() if e.capabilities.takes_weights]
+    assert takers and all(f"{name.split('_')[0]}_..." in message for name in takers)
+    for name in ("blazepose_full", "mediapipe_hand_lite", "mediapipe_face_mesh"):
+        with pytest.raises(ValueError) as info:  # refused before the builder runs (no TypeError from it)
+            build_estimator(name, weights="x.pth")
+        assert str(info.value) == weights_refusal(name)
+        assert str(info.value).startswith(f"{name} uses the MediaPipe weights it fetches itself")
+    with pytest.raises(ValueError, match="rtmpose_t_coco_256x192 takes weights="):
+        weights_refusal("rtmpose_t_coco_256x192")
+    with pytest.raises(KeyError, match="did you mean"):
+        weights_refusal("blazepose_ful")
 
 
 def test_pose_estimator_is_an_abstract_interface():

@@ -306,12 +306,13 @@ def test_onnx_cache_is_reused(pose_files):
 
 
 def test_blazepose_onnx_pipeline_gives_torch_landmarks(pose_files):
-    from posekit.pipelines.mediapipe_pose import blazepose_full
+    from posekit.pipelines.mediapipe_pose import MEDIAPIPE_EXACT, blazepose_full
 
     folder = pose_files[0]
     image = _astronaut()
-    onnx_est = blazepose_full(backend="onnxruntime", folder=folder, intra_op_num_threads=2)
-    torch_est = blazepose_full()
+    # mp.solutions.pose-exact (the result is checked against MediaPipe's below)
+    onnx_est = blazepose_full(backend="onnxruntime", folder=folder, intra_op_num_threads=2, **MEDIAPIPE_EXACT)
+    torch_est = blazepose_full(**MEDIAPIPE_EXACT)
     assert isinstance(onnx_est.runner, OrtRunner) and isinstance(onnx_est.detector.runner, OrtRunner)
     assert (onnx_est.detector.runner.path, onnx_est.runner.path) == pose_files[1:]  # the cached files, reused
     dets_t, dets_o = torch_est.detector(image), onnx_est.detector(image)

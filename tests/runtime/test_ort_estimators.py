@@ -21,7 +21,7 @@ def test_blazepose_backend_onnxruntime_gives_torch_poses(pose_files):  # noqa: F
     image = _astronaut()
     est = posekit.PoseEstimator.from_pretrained("blazepose_full", backend="onnxruntime", folder=pose_files[0],
                                                 intra_op_num_threads=2)
-    assert isinstance(est.runner, OrtRunner) and isinstance(est.detector.runner, OrtRunner)
+    assert isinstance(est.runner, OrtRunner) and isinstance(est.detector.detector.runner, OrtRunner)  # tiled
     ref = posekit.PoseEstimator.from_pretrained("blazepose_full")(image)
     got = est(image)
     assert len(got) == len(ref) == 1
@@ -31,8 +31,8 @@ def test_blazepose_backend_onnxruntime_gives_torch_poses(pose_files):  # noqa: F
 
 
 def test_blazepose_onnxruntime_candidates_as_torch(pose_files):  # noqa: F811
-    """``posekit predict``'s detection settings (2x2 tiles, weak detections checked) on ONNX Runtime: the three
-    boys of image 328 (one trusted detection, two weak ones), as with torch."""
+    """BlazePose's default detection settings (2x2 tiles, weak detections checked), given explicitly, on ONNX
+    Runtime: the three boys of image 328 (one trusted detection, two weak ones), as with torch."""
     from posekit.detect.tiled import TiledDetector
 
     image = posekit.load_image(shared_path("data", "coco", "openpose_examples", "COCO_val2014_000000000328.jpg"))
@@ -99,7 +99,7 @@ def test_topdown_backend_onnxruntime_matches_torch_on_an_official_checkpoint(tmp
     ({"backend": "onnxruntime", "precision": "bf16"}, "precision='bf16' is a torch backend option"),
     ({"backend": "onnxruntime", "compile": True}, "compile=True is a torch backend option"),
     ({"backend": "onnxruntime", "device": "cuda"}, "not torch devices"),
-    ({"backend": "onnxruntime", "weights": "x.pth"}, "weights from the MediaPipe wheel"),
+    ({"backend": "onnxruntime", "weights": "x.pth"}, "uses the MediaPipe weights it fetches itself"),
 ])
 def test_backend_errors_are_clear(kwargs, match):
     with pytest.raises(ValueError, match=match):
