@@ -3,8 +3,9 @@ images) timed with 1 thread, every core, and posekit's default (:func:`posekit.r
 on an idle machine and while busy-loop processes keep the cores busy (``--load N``).
 
 Each setting runs in a fresh process (thread pools are per process), interleaved over ``--repeats`` rounds; the
-load processes start ``--warmup`` seconds before the first timing so the load average sees them (the default
-setting reads it). Prints seconds per image per setting and the ratio against 1 thread; ``--json`` keeps them.
+load processes start ``--warmup`` seconds before the first timing. The default setting measures the busy cores
+when it starts (:func:`posekit.runtime.threads.busy_cores`). Prints seconds per image per setting and the ratio
+against 1 thread; ``--json`` keeps them.
 
     python benchmarks/threads_under_load.py --load 0 --load 2 --json docs/results/threads_under_load.json
 """
@@ -57,9 +58,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--load", type=int, action="append", help="busy-loop processes (repeatable; default 0 and cores)")
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--warmup", type=float, default=70.0, help="seconds of load before timing")
+    ap.add_argument("--warmup", type=float, default=5.0, help="seconds of load before timing")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
     cores = os.cpu_count() or 1
     settings = ["1", str(cores), "default"]
     rows = []
@@ -83,11 +85,9 @@ def main() -> None:
             rows.append({"load_processes": load, "setting": s, "threads": used[s], "seconds_per_image": med,
                          "vs_1_thread": med / base})
             print(f"load {load}  threads {s:>7s} ({used[s]}): {1000 * med:7.1f} ms/image  {med / base:5.2f}x of 1 thread")
-        if load:
-            time.sleep(args.warmup)  # let the load average fall before the next condition
     if args.json:
-        args.json.write_text(json.dumps({"cores": cores, "images": len(list(IMAGES.glob('*.jpg'))),
-                                         "model": "blazepose_full", "rows": rows}, indent=1) + "\n")
+        args.json.write_text(json.dumps({"load_average_before": load_before, "cores": cores, "model": "blazepose_full",
+                                         "images": len(list(IMAGES.glob("*.jpg"))), "rows": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

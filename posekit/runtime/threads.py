@@ -3,19 +3,20 @@
 Thread pools are process state: PyTorch's intra-op pool (OpenMP), ONNX Runtime's pools and OpenCV's pool each
 default to every core, and on a machine where other processes use the cores their threads wait on each other at
 every operator (a spinning thread holds a core its peers need). :func:`configure_threads` sizes them once, from
-``--threads`` or from :func:`default_threads`, which leaves the cores that other work keeps busy (the 1-minute load
-average) to that work. The commands of :mod:`posekit.cli` call it before building a model; the Python API leaves
+``--threads`` or from :func:`default_threads`, which leaves the cores that other work keeps busy right now
+(:func:`busy_cores`) to that work. The commands of :mod:`posekit.cli` call it before building a model; the Python API leaves
 the libraries' own defaults unless the caller calls it.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 import cv2
 import torch
 
-__all__ = ["usable_cores", "default_threads", "configure_threads", "configured_threads"]
+__all__ = ["usable_cores", "busy_cores", "default_threads", "configure_threads", "configured_threads"]
 
 _configured: int | None = None
 
@@ -27,19 +28,43 @@ def usable_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def default_threads(*, cores: int | None = None, load: float | None = None) -> int:
+def busy_cores(interval: float = 0.1) -> float | None:
+    """How many cores the machine's processes kept busy during the next ``interval`` seconds (Linux
+    ``/proc/stat``: every CPU's non-idle time over the elapsed time), e.g. 1.9 while two busy processes run on two
+    cores. ``None`` where the OS has no ``/proc/stat``."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]
+        return sum(ticks), ticks[3] + ticks[4]  # all, idle + iowait
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(interval)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total1 <= total0:
+        return None
+    return (1.0 - (idle1 - idle0) / (total1 - total0)) * (os.cpu_count() or 1)
+
+
+def default_threads(*, cores: int | None = None, busy: float | None = None) -> int:
     """Threads for the networks: the usable cores minus those other work keeps busy, at least 1.
 
-    ``cores``: usable cores (default :func:`usable_cores`); ``load``: the 1-minute load average (default
-    ``os.getloadavg()[0]``, 0 where the OS has none). A core counts as busy when the load covers half of it.
+    ``cores``: usable cores (default :func:`usable_cores`); ``busy``: cores in use by other processes (default
+    :func:`busy_cores`, measured now, not a lagging average, so a machine that just finished a job counts as
+    idle; where the OS cannot say, the 1-minute load average). A core counts as busy when more than half of it is.
     """
     cores = usable_cores() if cores is None else int(cores)
-    if load is None:
+    if busy is None:
+        busy = busy_cores()
+    if busy is None:
         try:
-            load = os.getloadavg()[0]
+            busy = os.getloadavg()[0]
         except (OSError, AttributeError):
-            load = 0.0
-    return max(1, min(cores, cores - int(load + 0.5)))
+            busy = 0.0
+    return max(1, min(cores, cores - int(busy + 0.5)))
 
 
 def configure_threads(threads: int | None = None) -> int:
