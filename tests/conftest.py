@@ -19,6 +19,23 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+def offline_env(cache: Path) -> dict[str, str]:
+    """Environment of an offline run: an empty posekit cache at ``cache`` and every HTTP(S) request sent to a closed
+    local port, so a real download attempt fails at once, whether or not this machine can reach the model hosts."""
+    closed = "http://127.0.0.1:9"
+    return {"POSEKIT_HOME": str(cache), "https_proxy": closed, "HTTPS_PROXY": closed, "http_proxy": closed,
+            "HTTP_PROXY": closed, "no_proxy": "", "NO_PROXY": ""}
+
+
+@pytest.fixture()
+def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test process offline (:func:`offline_env`); returns the empty cache folder."""
+    cache = tmp_path / "cache"
+    for key, value in offline_env(cache).items():
+        monkeypatch.setenv(key, value)
+    return cache
+
+
 # Packages whose arithmetic a parity test can depend on: every failure report names their versions and the
 # thread counts it ran with, so a failure on another machine says at once what differs.
 _NUMERIC_PACKAGES = ("numpy", "torch", "opencv-python-headless", "onnxruntime", "ai-edge-litert", "scipy",

@@ -13,7 +13,7 @@ from PIL import Image
 from posekit.lift.pipeline import load_lifter
 from posekit.skeletons import h36m17
 from posekit.types import FrameResult, Poses
-from tests.conftest import shared_path
+from tests.conftest import offline_env, shared_path
 from tests.test_cli import posekit
 
 
@@ -100,8 +100,7 @@ def test_lift_errors_are_clear(tmp_path, checkpoint):
     results.write_text("")
     # no --weights: the lifter's official checkpoint is downloaded on first use; here every request goes to a
     # closed local port (offline), so the message must say where the file is and what to pass instead
-    offline = {"POSEKIT_HOME": str(tmp_path / "cache"), "https_proxy": "http://127.0.0.1:9",
-               "HTTPS_PROXY": "http://127.0.0.1:9", "no_proxy": "", "NO_PROXY": ""}
+    offline = offline_env(tmp_path / "cache")
     url = ("https://download.openmmlab.com/mmpose/body3d/videopose/"
            "videopose_h36m_{}frames_fullconv_supervised-{}_20210527.pth")
     for args, rf, sha in ((["--model", "videopose3d_27f_h36m"], 27, "fe8fbba9"), ([], 243, "880bea25")):

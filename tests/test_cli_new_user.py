@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import shared_path
+from tests.conftest import offline_env, shared_path
 from tests.test_cli import posekit
 
 COCO_241 = ("data", "coco", "openpose_examples", "COCO_val2014_000000000241.jpg")
@@ -131,8 +131,7 @@ def test_weights_lifter_export_messages_name_the_problem(tmp_path: Path):
     _clean(res)
     assert res.returncode == 2 and "is not a PyTorch checkpoint" in res.stderr
     assert "weights_only=False" not in res.stderr and "unpickl" not in res.stderr.replace("never unpickles", "")
-    offline = {"POSEKIT_HOME": str(tmp_path / "cache"), "https_proxy": "http://127.0.0.1:9",
-               "HTTPS_PROXY": "http://127.0.0.1:9", "no_proxy": "", "NO_PROXY": ""}
+    offline = offline_env(tmp_path / "cache")
     jsonl = tmp_path / "poses.jsonl"
     jsonl.write_text("")
     res = posekit("lift", str(jsonl), "--out", str(tmp_path / "lift"), env=offline)

@@ -105,16 +105,6 @@ def test_lifting_estimator_returns_h36m17_poses_with_lifted_3d():
         LiftingEstimator(_FixedPoses(kp), lifter.model)
 
 
-@pytest.fixture()
-def offline(tmp_path, monkeypatch):
-    """An empty cache and every HTTP(S) request sent to a closed local port: a real download attempt that fails
-    at once, whether or not this machine can reach the model hosts."""
-    monkeypatch.setenv("POSEKIT_HOME", str(tmp_path / "cache"))
-    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
-        monkeypatch.setenv(var, "http://127.0.0.1:9")
-    for var in ("no_proxy", "NO_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-
 
 _VP = ("https://download.openmmlab.com/mmpose/body3d/videopose/"
        "videopose_h36m_{}frames_fullconv_supervised-{}_20210527.pth")

@@ -16,17 +16,6 @@ from posekit.models.weights import WeightsError
 from tests.conftest import shared_path
 
 
-@pytest.fixture()
-def offline(tmp_path, monkeypatch):
-    """An empty cache and every HTTP(S) request sent to a closed local port: a real download attempt that fails
-    at once, whether or not this machine can reach the model hosts."""
-    monkeypatch.setenv("POSEKIT_HOME", str(tmp_path / "cache"))
-    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
-        monkeypatch.setenv(var, "http://127.0.0.1:9")
-    for var in ("no_proxy", "NO_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    return tmp_path / "cache"
-
 
 def _layout(config: str) -> dict:
     return json.loads(shared_path("fixtures", "mmpose", "layouts", f"{config}.json").read_text())

@@ -231,16 +231,6 @@ def test_topdown_model_exports_verified_with_dynamic_batch(tmp_path, name):
         assert max(_errors(out, ref)) <= 1e-4
 
 
-@pytest.fixture()
-def offline(tmp_path, monkeypatch):
-    """An empty cache and every HTTP(S) request sent to a closed local port: a real download attempt that fails
-    at once, whether or not this machine can reach the model hosts."""
-    monkeypatch.setenv("POSEKIT_HOME", str(tmp_path / "cache"))
-    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
-        monkeypatch.setenv(var, "http://127.0.0.1:9")
-    for var in ("no_proxy", "NO_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-
 
 def test_topdown_export_uses_official_weights_never_silently_random(tmp_path, offline):
     from posekit.models.weights import WeightsError
