@@ -11,8 +11,8 @@ import typer
 
 from posekit.bench.command import bench as bench_command
 from posekit.cli_common import (
-    BatchSize, Backend, Compile, Device, Precision, Threads, build_estimator, check_output_dir, check_output_file,
-    configure_threads, fail,
+    DEFAULT_MODEL, BatchSize, Backend, Compile, Device, Precision, Threads, build_estimator, check_output_dir,
+    check_output_file, configure_threads, fail,
 )
 from posekit.cli_predict import predict as predict_command
 from posekit.models.registry import get_entry, list_models
@@ -23,10 +23,6 @@ app = typer.Typer(
 )
 weights_app = typer.Typer(no_args_is_help=True, help="Fetch and cache pretrained weights.")
 app.add_typer(weights_app, name="weights")
-
-DEFAULT_MODEL = "blazepose_full"
-
-_fail = fail
 
 
 def _version(value: bool) -> None:
@@ -69,11 +65,11 @@ def weights_fetch(
     from posekit.models import mediapipe_wheel
 
     if group != "all" and group not in mediapipe_wheel.MEDIAPIPE_GROUPS:
-        _fail(f"unknown weights group {group!r}; choose from {', '.join(mediapipe_wheel.MEDIAPIPE_GROUPS)} or all")
+        fail(f"unknown weights group {group!r}; choose from {', '.join(mediapipe_wheel.MEDIAPIPE_GROUPS)} or all")
     try:  # "all" reads or downloads the wheel once for every asset
         paths = mediapipe_wheel.fetch_group(group, wheel=from_wheel, force=force)
     except (OSError, RuntimeError, ValueError) as exc:
-        _fail(str(exc), 1)
+        fail(str(exc), 1)
     for p in paths:
         typer.echo(f"{group}: {p}")
 
@@ -117,21 +113,21 @@ def video(
     from posekit.video import run_video
 
     if smooth is not None and smooth not in ("one-euro", "savgol"):
-        _fail(f"--smooth must be one-euro or savgol, got {smooth!r}")
+        fail(f"--smooth must be one-euro or savgol, got {smooth!r}")
     if end is not None and end <= start:
-        _fail(f"--end ({end}) must be larger than --start ({start})")
+        fail(f"--end ({end}) must be larger than --start ({start})")
     if out is not None and not out.suffix:
-        _fail(f"--out {out}: give a file name with a video suffix such as .mp4")
+        fail(f"--out {out}: give a file name with a video suffix such as .mp4")
     for path, option in ((out, "--out"), (json_out, "--json"), (csv_out, "--csv")):
         check_output_file(path, option)
     if len({p.resolve() for p in (out, json_out, csv_out) if p is not None}) < sum(
             p is not None for p in (out, json_out, csv_out)):
-        _fail("--out, --json and --csv must be different files")
+        fail("--out, --json and --csv must be different files")
     camera = source.isdigit() and not Path(source).exists()
     if not camera and not Path(source).is_file():
-        _fail(f"video file not found: {source}")
+        fail(f"video file not found: {source}")
     if out is None and json_out is None and csv_out is None and not profile:
-        _fail("nothing would be written: give --out FILE.mp4 (annotated video), --json FILE.jsonl or --csv FILE.csv "
+        fail("nothing would be written: give --out FILE.mp4 (annotated video), --json FILE.jsonl or --csv FILE.csv "
               "(or --profile to only time the run)")
     configure_threads(threads)
     est = build_estimator(model, device=device, backend=backend, precision=precision, compile=compile,
@@ -142,7 +138,7 @@ def video(
                            redetect_every=redetect_every or None, kpt_thr=kpt_thr, progress=progress,
                            profile=profile)
     except (FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     timing = report.timing
     ids = f", track ids {list(report.track_ids)}" if report.track_ids else ""
     fps = f", {timing['fps']:.1f} frames/s" if timing["fps"] else ""
@@ -182,7 +178,7 @@ def analyze(
     try:
         analysis = analyze_results(results, track_id=track_id, signal=signal, min_score=min_score, fps=fps)
     except (FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     folder = out if out is not None else results.with_name(results.stem + "_analysis")
     files = write_analysis(analysis, folder)
     info = summary(analysis)
@@ -230,7 +226,7 @@ def evaluate(
     from posekit import eval as ev
 
     if ann is None:
-        _fail("--ann is required (the annotation file; for lsp the folder holding joints.mat)")
+        fail("--ann is required (the annotation file; for lsp the folder holding joints.mat)")
     out = out if out is not None else Path("posekit-eval") / f"{model}-{dataset}"
     check_output_dir(out, "--out")
     configure_threads(threads)
@@ -240,9 +236,9 @@ def evaluate(
                                    limit=limit, resume=resume, device=device, progress=progress,
                                    max_missing=max_missing)
     except KeyError as exc:
-        _fail(str(exc.args[0]))
+        fail(str(exc.args[0]))
     except (FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(ev.format_table(report))
     skipped = report["load_report"]["skipped"]
     for rec in skipped[:20]:
@@ -253,7 +249,7 @@ def evaluate(
         typer.echo(f"posekit: skipped image {rec['image']}: {rec['error']}", err=True)
     typer.echo(f"wrote {report['files']['report']}, {report['files']['results']}, {report['files']['predictions']}")
     if not report["counts"]["images_evaluated"]:
-        _fail("no image was evaluated (every image failed; see above and report.json)", 1)
+        fail("no image was evaluated (every image failed; see above and report.json)", 1)
 
 
 @app.command()
@@ -275,11 +271,11 @@ def train(
         if resume and cfg.runtime.resume is None:
             cfg = load_config(config, [*items, f"runtime.resume={latest_checkpoint(cfg.runtime.out_dir)}"])
     except (ConfigError, FileNotFoundError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         result = run_training(cfg, progress=progress)
     except (FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     summary = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
     typer.echo(f"step {result.step}/{result.total_steps}, {result.images_per_s:.1f} images/s; "
                f"checkpoint {result.checkpoint}" + (f"; {summary}" if summary else ""))
@@ -302,22 +298,22 @@ def export(
 ) -> None:
     """Export a model to ONNX and verify it with ONNX Runtime against PyTorch (1e-4) before writing it."""
     if format.lower() != "onnx":
-        _fail(f"unknown export format {format!r}; supported: onnx")
+        fail(f"unknown export format {format!r}; supported: onnx")
     (check_output_file if out.suffix == ".onnx" else check_output_dir)(out, "--out")
     try:
         from posekit.runtime.onnx_export import OnnxVerificationError
         from posekit.runtime.onnx_files import export_model
     except ImportError as exc:
-        _fail(f"ONNX export needs the onnx and onnxruntime packages ({exc})", 1)
+        fail(f"ONNX export needs the onnx and onnxruntime packages ({exc})", 1)
     try:
         paths = export_model(model, out, dynamic_batch=dynamic_batch, opset=opset, weights=weights,
                              random_weights=random_weights, progress=typer.echo)
     except KeyError as exc:
-        _fail(str(exc.args[0]))
+        fail(str(exc.args[0]))
     except (OnnxVerificationError, RuntimeError) as exc:  # RuntimeError: download / checksum (names the model)
-        _fail(str(exc), 1)
+        fail(str(exc), 1)
     except (ValueError, TypeError, OSError) as exc:
-        _fail(f"{model}: {exc}", 1)
+        fail(f"{model}: {exc}", 1)
     typer.echo(f"wrote {len(paths)} file(s): {', '.join(str(p) for p in paths)}")
 
 
@@ -354,19 +350,19 @@ def lift(
 
     check_output_dir(out, "--out")
     if not results.is_file():
-        _fail(f"results file {results} does not exist" if not results.exists() else f"{results} is not a file")
+        fail(f"results file {results} does not exist" if not results.exists() else f"{results} is not a file")
     try:
         lifter = resolve_lifter(model, weights, device=device)
     except KeyError as exc:
-        _fail(str(exc.args[0]))
+        fail(str(exc.args[0]))
     except (OSError, ValueError, RuntimeError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         report = lift_results_file(results, lifter, out=out, track=track, min_score=min_score, animation=animation,
                                    model=model, weights=weights,
                                    warn=lambda m: typer.echo(f"posekit: skipping {m}", err=True))
     except (OSError, UnicodeDecodeError, LiftInputError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"lifted {report.tracks} track(s), {report.frames} frame(s) with {lifter.name}; wrote "
                + ", ".join(str(f) for f in report.files))
     if report.errors:

@@ -12,6 +12,9 @@ import typer
 
 from posekit.runtime.runner import BACKENDS
 
+DEFAULT_MODEL = "blazepose_full"
+"""The model of every command without ``--model``: offline, weights from the MediaPipe wheel."""
+
 Device = Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1, ... (torch backend).")]
 Backend = Annotated[str, typer.Option(
     help="torch | onnxruntime (the networks exported to ONNX once, cached, run by ONNX Runtime on CPU; "

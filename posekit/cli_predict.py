@@ -19,8 +19,8 @@ from posekit import skeletons
 from posekit.io.coco import write_coco_results
 from posekit.io.image import save_image
 from posekit.cli_common import (
-    BatchSize, Backend, Compile, Device, Precision, Threads, build_estimator, check_detection_options, check_output_dir,
-    check_output_file, configure_threads, fail,
+    DEFAULT_MODEL, BatchSize, Backend, Compile, Device, Precision, Threads, build_estimator, check_detection_options,
+    check_output_dir, check_output_file, configure_threads, fail,
 )
 
 __all__ = ["IMAGE_SUFFIXES", "expand_images", "image_id", "drawing_names", "predict"]
@@ -82,7 +82,7 @@ def _boxes_of(box_file: Any, path: Path, index: int, est: Any) -> Any:
 
 def predict(
     images: Annotated[list[Path], typer.Argument(help="Image files or folders of images.")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `posekit models`).")] = "blazepose_full",
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `posekit models`).")] = DEFAULT_MODEL,
     out: Annotated[Optional[Path], typer.Option(help="Write COCO-format keypoint results (JSON) here.")] = None,
     save_vis: Annotated[Optional[Path], typer.Option(
         help="Write drawn images into this folder (STEM.png; inputs with the same stem keep their relative "
