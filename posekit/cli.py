@@ -47,11 +47,12 @@ app.command(name="predict")(predict_command)  # options and help: posekit.cli_pr
 def models(
     task: Annotated[Optional[str], typer.Option(help="Only models of this task: body, hand, face, lift3d.")] = None,
 ) -> None:
-    """List the public model names with task, skeleton and whether weights work offline."""
+    """List the public model names with task, skeleton and where the weights come from: offline (the MediaPipe
+    wheel), downloads (the official checkpoint, on first use; or --weights PATH) or needs checkpoint."""
     for name in list_models(task=task):
         e = get_entry(name)
-        offline = "offline" if e.offline else "needs checkpoint"
-        typer.echo(f"{name:34s} {e.task:6s} {e.skeleton.name:18s} {offline:16s} {e.description}")
+        weights = "offline" if e.offline else "downloads" if getattr(e, "weights", None) else "needs checkpoint"
+        typer.echo(f"{name:34s} {e.task:6s} {e.skeleton.name:18s} {weights:16s} {e.description}")
 
 
 @weights_app.command("fetch")
