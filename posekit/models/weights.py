@@ -230,12 +230,17 @@ def fetch_pretrained(spec: WeightsSpec, *, what: str, alternative: str = "", pro
         alternative: appended to the advice (e.g. ``", or --random-weights for random initialisation"``).
         progress: tqdm bar on stderr while downloading.
 
-    Returns the verified file in ``<cache>/checkpoints/``. When it cannot be downloaded or verified (offline, a
+    Returns the verified file in ``<cache>/checkpoints/`` (after a download with ``progress``, one line on stderr
+    names the file and its license). When it cannot be downloaded or verified (offline, a
     blocked host, a wrong hash) raises :class:`WeightsError` (:class:`ChecksumError` for a hash mismatch) naming
     ``what``, the URL, the expected sha256, the weights' license and ``--weights PATH``.
     """
+    cached = (cache_dir() / "checkpoints" / spec.filename).is_file()
     try:
-        return fetch_weights(spec, progress=progress)
+        path = fetch_weights(spec, progress=progress)
+        if progress and not cached:  # the license travels with the first download, not only with a failure
+            print(f"posekit: {what}: downloaded {spec.filename} (license: {spec.license})", file=sys.stderr)
+        return path
     except WeightsError as exc:
         reason = exc if isinstance(exc, ChecksumError) or exc.__cause__ is None else exc.__cause__
         digest = f"sha256 {spec.sha256}" if len(spec.sha256) == 64 else f"sha256 starts with {spec.sha256}"

@@ -311,3 +311,14 @@ def test_fetch_pretrained_failure_names_url_hash_license_and_weights_option(tmp_
     src.write_bytes(PAYLOAD)
     assert weights_module.fetch_pretrained(_spec(src.as_uri(), PAYLOAD_SHA), what="model x", progress=False) == (
         tmp_path / "home" / "checkpoints" / "w.pth")
+
+
+def test_fetch_pretrained_names_the_license_after_a_download(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("POSEKIT_HOME", str(tmp_path / "home"))
+    src = tmp_path / "official.pth"
+    src.write_bytes(PAYLOAD)
+    spec = _spec(src.as_uri(), PAYLOAD_SHA, license="research use only")
+    weights_module.fetch_pretrained(spec, what="model x")
+    assert "posekit: model x: downloaded w.pth (license: research use only)" in capsys.readouterr().err
+    weights_module.fetch_pretrained(spec, what="model x")  # cached: nothing new to say
+    assert "downloaded" not in capsys.readouterr().err
