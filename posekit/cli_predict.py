@@ -144,6 +144,17 @@ def predict(
     results: list[dict] = []
     failed: list[str] = []
     done = 0
+
+    def write_results() -> None:
+        if out is None:
+            return
+        if done:
+            write_coco_results(out, results)
+            typer.echo(f"wrote {len(results)} result(s) of {done} image(s) to {out}")
+        else:
+            kept = " (kept as it was)" if out.exists() else ""
+            typer.echo(f"posekit: no image was read; {out} not written{kept}", err=True)
+
     try:
         for index, path in enumerate(files):
             try:
@@ -166,13 +177,10 @@ def predict(
     except KeyboardInterrupt:
         typer.echo(f"posekit: interrupted after {done} of {len(files)} image(s)", err=True)
         failed.append("(interrupted)")
-    if out is not None:
-        if done:
-            write_coco_results(out, results)
-            typer.echo(f"wrote {len(results)} result(s) of {done} image(s) to {out}")
-        else:
-            typer.echo(f"posekit: no image was read; {out} not written" + (" (kept as it was)" if out.exists()
-                                                                            else ""), err=True)
+    except Exception:  # an unexpected failure (a bug, out of memory): keep what is done, then show it
+        write_results()
+        raise
+    write_results()
     if failed:
         typer.echo(f"posekit: {len(failed)} image(s) skipped: {', '.join(failed)}", err=True)
         raise typer.Exit(1)
