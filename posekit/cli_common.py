@@ -74,7 +74,8 @@ def build_estimator(model: str, *, device: str = "cpu", backend: str = "torch", 
     try:
         return build(model, device=device, backend=backend, weights=weights, **engine, **options)
     except (ValueError, TypeError, RuntimeError, OSError, ImportError) as exc:  # RuntimeError: download/checksum
-        fail(f"{model}: {exc}")
+        message = str(exc)
+        fail(message if message.startswith(model) else f"{model}: {message}")
     raise AssertionError("unreachable")
 
 

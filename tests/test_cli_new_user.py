@@ -138,6 +138,10 @@ def test_weights_lifter_export_messages_name_the_problem(tmp_path: Path):
     _clean(res)
     assert res.returncode == 2 and "lifter videopose3d_243f_h36m needs weights" in res.stderr
     assert "https://" in res.stderr and "--weights PATH" in res.stderr
+    res = posekit("predict", str(img), "--model", "rtmpose_t_coco_256x192", env=offline)
+    _clean(res)
+    assert res.returncode == 2 and "posekit: error: rtmpose_t_coco_256x192 needs weights: its official" in res.stderr
+    assert "--weights PATH" in res.stderr
     res = posekit("export", "--model", "rtmpose_t_coco_256x192", "--out", str(tmp_path / "onnx"), env=offline)
     _clean(res)
     assert res.returncode == 1 and "--random-weights" in res.stderr and not (tmp_path / "onnx").exists()

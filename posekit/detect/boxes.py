@@ -174,6 +174,8 @@ class BoxesFromFile:
 
     @staticmethod
     def _load(path: Path) -> Any:
+        if path.is_dir():
+            raise ValueError(f"detections file {path} is a folder; give a JSON file")
         if not path.is_file():
             raise FileNotFoundError(f"detections file {path} does not exist")
         try:

@@ -23,7 +23,7 @@ from typing import Any
 
 from posekit import skeletons
 from posekit.models.registry import ModelEntry
-from posekit.models.weights import IMAGENET_MEAN, IMAGENET_STD, WeightsSpec, fetch_weights
+from posekit.models.weights import IMAGENET_MEAN, IMAGENET_STD, WeightsSpec, fetch_pretrained
 from posekit.skeletons import Skeleton
 
 __all__ = ["MMPOSE_URL", "MMPoseCheckpoint", "TopdownEntry", "topdown_entry"]
@@ -100,12 +100,12 @@ class TopdownEntry(ModelEntry):
 def topdown_entry(row: MMPoseCheckpoint, family: Callable[[MMPoseCheckpoint], Any]) -> TopdownEntry:
     """Register ``row``: ``family(row) -> (TopdownModel, TopdownSpec)`` builds its network (random weights)."""
     spec = row.weights_spec()
-    build_model = _builder(lambda: family(row), spec)
+    build_model = _builder(lambda: family(row), spec, row.name)
     return TopdownEntry(row.name, "body", row.skeleton, row.description, build_model, offline=False,
                         license=_LICENSE, weights=spec)
 
 
-def _builder(family: Callable[[], Any], base: WeightsSpec) -> Callable[..., Any]:
+def _builder(family: Callable[[], Any], base: WeightsSpec, name: str) -> Callable[..., Any]:
     """``build_model`` of a top-down configuration with official weights ``base``."""
 
     def build_model(*, weights: Any = None, pretrained: bool = False, check_sha256: bool = False,
@@ -120,7 +120,7 @@ def _builder(family: Callable[[], Any], base: WeightsSpec) -> Callable[..., Any]
 
         model, spec = family()
         if weights is None and pretrained:
-            weights = fetch_weights(base)
+            weights = fetch_pretrained(base, what=name)  # offline: names the URL and --weights
         if weights is not None:
             load_weights(model, weights, sha256=base.sha256 if check_sha256 else None)
         model.spec = spec  # test-time settings travel with the network
