@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -79,8 +80,12 @@ class TFLiteGraph(nn.Module):
         return f"name={self.name!r}, inputs={self.input_shapes}, outputs={self.output_shapes}"
 
 
-def build_module(spec_json: str, tensors: dict[str, torch.Tensor]) -> TFLiteGraph:
+def build_module(spec_json: str, tensors: dict[str, torch.Tensor], *,
+                 layer_builder: Callable[[str, dict, dict[str, Tensor]], nn.Module] = build_layer) -> TFLiteGraph:
     """Rebuild the converted network from ``convert_file``'s spec and weights (no ``tflite`` needed).
+
+    ``layer_builder(kind, attrs, params)`` makes one layer (default: this package's op table; the
+    TensorFlow.js converter passes its table, which extends this one).
 
     ``tensors`` is not modified (weights are copied into the module); its keys must be exactly the
     module's ``state_dict()`` keys. Returns a :class:`TFLiteGraph` in eval mode, float32, on CPU.
@@ -99,7 +104,7 @@ def build_module(spec_json: str, tensors: dict[str, torch.Tensor]) -> TFLiteGrap
     layers = []
     for k, node in enumerate(spec["layers"]):
         try:
-            layers.append(build_layer(node["kind"], node["attrs"], grouped.pop(k, {})))
+            layers.append(layer_builder(node["kind"], node["attrs"], grouped.pop(k, {})))
         except NotImplementedError as err:
             raise NotImplementedError(f"model {name!r}, layer {k}: {err}") from None
         except KeyError as err:

@@ -309,6 +309,17 @@ class StridedSlice(nn.Module):
         return y.permute(0, 3, 1, 2) if self.nhwc and self.out_rank4 else y
 
 
+class Transpose(nn.Module):
+    """TRANSPOSE by ``dims``, already mapped to the torch layout of the input and the output."""
+
+    def __init__(self, *, dims: list[int]) -> None:
+        super().__init__()
+        self.dims = tuple(dims)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.permute(self.dims)
+
+
 def build_layer(kind: str, attrs: dict, params: dict[str, Tensor]) -> nn.Module:
     """One spec node -> module. ``params`` holds this node's tensors (``weight``, ``bias``, ``const``)."""
     if kind == "conv2d":
@@ -337,4 +348,6 @@ def build_layer(kind: str, attrs: dict, params: dict[str, Tensor]) -> nn.Module:
         return Mean(**attrs)
     if kind == "strided_slice":
         return StridedSlice(**attrs)
+    if kind == "transpose":
+        return Transpose(**attrs)
     raise NotImplementedError(f"layer kind {kind!r} is not supported")
