@@ -84,7 +84,8 @@ def main() -> None:
             med = statistics.median(times[s])
             rows.append({"load_processes": load, "setting": s, "threads": used[s], "seconds_per_image": med,
                          "vs_1_thread": med / base})
-            print(f"load {load}  threads {s:>7s} ({used[s]}): {1000 * med:7.1f} ms/image  {med / base:5.2f}x of 1 thread")
+            print(f"load {load}  threads {s:>7s} ({used[s]}): {1000 * med:7.1f} ms/image  "
+                  f"{med / base:5.2f}x of 1 thread")
     if args.json:
         args.json.write_text(json.dumps({"load_average_before": load_before, "cores": cores, "model": "blazepose_full",
                                          "images": len(list(IMAGES.glob("*.jpg"))), "rows": rows}, indent=1) + "\n")

@@ -292,7 +292,8 @@ def export(
     dynamic_batch: Annotated[bool, typer.Option(
         "--dynamic-batch", help="Symbolic batch axis (several crops per call, flip test).")] = False,
     weights: Annotated[Optional[Path], typer.Option(
-        help="Top-down models: checkpoint to load (default: the official checkpoint, downloaded on first use).")] = None,
+        help="Top-down models: checkpoint to load (default: the official checkpoint, downloaded on first "
+             "use).")] = None,
     random_weights: Annotated[bool, typer.Option(
         "--random-weights", help="Top-down models: export the random initialisation (deployment tests only).")] = False,
     opset: Annotated[int, typer.Option(help="ONNX opset version.")] = 17,

@@ -24,9 +24,10 @@ GOALS = (Goal("blazepose", MODEL, "mediapipe", BACKENDS, 1.0, "BlazePose <= 1.0x
 
 
 def estimator(backend: str, *, threads: int) -> Any:
-    """posekit's BlazePose pipeline with :data:`~posekit.pipelines.mediapipe_pose.MEDIAPIPE_EXACT` on ``backend``: ``eager`` (fp32), ``bf16`` (refused by the pipeline: a
-    ``ValueError`` with the reason), ``compile`` (torch.compile) or ``onnxruntime`` (``threads`` intra-op
-    threads; the ONNX files are exported into the cache on first use)."""
+    """posekit's BlazePose pipeline with :data:`~posekit.pipelines.mediapipe_pose.MEDIAPIPE_EXACT` on ``backend``:
+    ``eager`` (fp32), ``bf16`` (refused by the pipeline: a ``ValueError`` with the reason), ``compile``
+    (torch.compile) or ``onnxruntime`` (``threads`` intra-op threads; the ONNX files are exported into the cache on
+    first use)."""
     from posekit.pipelines.base import PoseEstimator
     from posekit.pipelines.mediapipe_pose import MEDIAPIPE_EXACT
 

@@ -4,8 +4,8 @@ Thread pools are process state: PyTorch's intra-op pool (OpenMP), ONNX Runtime's
 default to every core, and on a machine where other processes use the cores their threads wait on each other at
 every operator (a spinning thread holds a core its peers need). :func:`configure_threads` sizes them once, from
 ``--threads`` or from :func:`default_threads`, which leaves the cores that other work keeps busy right now
-(:func:`busy_cores`) to that work. The commands of :mod:`posekit.cli` call it before building a model; the Python API leaves
-the libraries' own defaults unless the caller calls it.
+(:func:`busy_cores`) to that work. The commands of :mod:`posekit.cli` call it before building a model; the Python
+API leaves the libraries' own defaults unless the caller calls it.
 """
 
 from __future__ import annotations

@@ -25,5 +25,13 @@ def build_module(spec_json: str, tensors: dict[str, torch.Tensor]) -> TFLiteGrap
     return _build_tflite_module(spec_json, tensors, layer_builder=ops.build_layer)
 
 
-__all__ = ["SPEC_FORMAT", "TFJSModel", "TFJSNode", "TFLiteGraph", "build_module", "convert_file", "convert_model",
-           "read_tfjs"]
+__all__ = [
+    "SPEC_FORMAT",
+    "TFJSModel",
+    "TFJSNode",
+    "TFLiteGraph",
+    "build_module",
+    "convert_file",
+    "convert_model",
+    "read_tfjs",
+]

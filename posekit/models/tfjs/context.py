@@ -26,8 +26,21 @@ def ref_key(ref: str) -> str:
 
 # Layer kinds that hold the graph's batch-1 semantics (indices, fixed full shapes).
 # (Slices of the graph's tensors set ``Context.batch_one`` themselves: a split's slices are batch-generic.)
-BATCH_ONE_KINDS = frozenset({"full_reshape", "argmax", "gather_nd", "stack", "tf_nary", "topk", "tile", "reduce",
-                             "tf_binary", "cast", "tf_unary"})
+BATCH_ONE_KINDS = frozenset(
+    {
+        "full_reshape",
+        "argmax",
+        "gather_nd",
+        "stack",
+        "tf_nary",
+        "topk",
+        "tile",
+        "reduce",
+        "tf_binary",
+        "cast",
+        "tf_unary",
+    }
+)
 
 
 class Act:
@@ -62,7 +75,9 @@ class Context:
                 self.consumers[k] = self.consumers.get(k, 0) + 1
 
     def fail(self, node: TFJSNode, why: str) -> None:
-        raise NotImplementedError(f"TensorFlow.js op {node.op} (node {node.name!r}) in model {self.model.name!r}: {why}")
+        raise NotImplementedError(
+            f"TensorFlow.js op {node.op} (node {node.name!r}) in model {self.model.name!r}: {why}"
+        )
 
     def get(self, node: TFJSNode, k: int) -> np.ndarray | Act:
         return self.values[ref_key(node.inputs[k])]
@@ -85,12 +100,14 @@ class Context:
             return a
         if (a.key, layout) not in self._relaid:
             dims = [0, 2, 3, 1] if layout == "tf" else [0, 3, 1, 2]
-            self._relaid[(a.key, layout)] = self.emit(f"{a.key}/{layout}", "transpose", [a], {"dims": dims},
-                                                      layout=layout)
+            self._relaid[(a.key, layout)] = self.emit(
+                f"{a.key}/{layout}", "transpose", [a], {"dims": dims}, layout=layout
+            )
         return self._relaid[(a.key, layout)]
 
-    def emit(self, key: str, kind: str, inputs: list[Act], attrs: dict, params: dict | None = None, *,
-             layout: str = "nchw") -> Act:
+    def emit(
+        self, key: str, kind: str, inputs: list[Act], attrs: dict, params: dict | None = None, *, layout: str = "nchw"
+    ) -> Act:
         """Append one layer reading ``inputs``; its output is stored as ``key`` in ``layout``."""
         params = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in (params or {}).items()}
         layer = self.build_layer(kind, attrs, {k: torch.from_numpy(v) for k, v in params.items()})
@@ -104,24 +121,34 @@ class Context:
         self.values[key] = out
         return out
 
-    def finish(self, inputs: list[tuple[str, Act]], outputs: list[tuple[str, Act]]) -> tuple[dict, dict[str, torch.Tensor]]:
+    def finish(
+        self, inputs: list[tuple[str, Act]], outputs: list[tuple[str, Act]]
+    ) -> tuple[dict, dict[str, torch.Tensor]]:
         """The spec (``posekit.models.tflite`` format) and its tensors ``layers.{i}.{name}``."""
         slots = {a.key: i for i, (_, a) in enumerate(inputs)}
         emitted = list(zip(self.layers, self.params))
         if self.batch_one:
             renamed = {a.key: a.key + "/batch1" for _, a in inputs}
-            emitted = [({"kind": "batch_one", "inputs": [a.key], "output": renamed[a.key], "attrs": {}}, {})
-                       for _, a in inputs] + [
+            emitted = [
+                ({"kind": "batch_one", "inputs": [a.key], "output": renamed[a.key], "attrs": {}}, {}) for _, a in inputs
+            ] + [
                 ({**layer, "inputs": [renamed.get(key, key) for key in layer["inputs"]]}, params)
-                for layer, params in emitted]
+                for layer, params in emitted
+            ]
         layers, tensors = [], {}
         for k, (layer, params) in enumerate(emitted):
             slots[layer["output"]] = len(slots)
-            layers.append({**layer, "inputs": [slots[key] for key in layer["inputs"]], "output": slots[layer["output"]]})
+            layers.append(
+                {**layer, "inputs": [slots[key] for key in layer["inputs"]], "output": slots[layer["output"]]}
+            )
             for pname, arr in params.items():
                 tensors[f"layers.{k}.{pname}"] = torch.from_numpy(arr)
-        spec = {"format": SPEC_FORMAT, "name": self.model.name,
-                "inputs": [{"name": n, "shape": list(a.tf_shape), "slot": slots[a.key]} for n, a in inputs],
-                "outputs": [{"name": n, "shape": list(a.tf_shape), "slot": slots[a.key]} for n, a in outputs],
-                "num_slots": len(slots), "layers": layers}
+        spec = {
+            "format": SPEC_FORMAT,
+            "name": self.model.name,
+            "inputs": [{"name": n, "shape": list(a.tf_shape), "slot": slots[a.key]} for n, a in inputs],
+            "outputs": [{"name": n, "shape": list(a.tf_shape), "slot": slots[a.key]} for n, a in outputs],
+            "num_slots": len(slots),
+            "layers": layers,
+        }
         return spec, tensors

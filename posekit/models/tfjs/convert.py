@@ -63,8 +63,11 @@ def convert_model(model: TFJSModel) -> tuple[dict, dict[str, torch.Tensor]]:
             ctx.fail(node, "this op is not supported by the converter")
     outputs = []
     sig_outputs = model.signature.get("outputs", {})
-    names = [v["name"] for v in sig_outputs.values()] if sig_outputs else [
-        n.name for n in model.nodes if n.op == "Identity" and ctx.consumers.get(n.name, 0) == 0]
+    names = (
+        [v["name"] for v in sig_outputs.values()]
+        if sig_outputs
+        else [n.name for n in model.nodes if n.op == "Identity" and ctx.consumers.get(n.name, 0) == 0]
+    )
     for full in names:
         v = ctx.values.get(ref_key(full))
         if not isinstance(v, Act):
@@ -112,19 +115,39 @@ def _topological(model: TFJSModel) -> list[TFJSNode]:
 
 # TensorFlow op name -> converter, for nodes that read at least one activation.
 CONVERTERS: dict[str, Callable[[Context, TFJSNode], None]] = {
-    "_FusedConv2D": image_ops.conv, "Conv2D": image_ops.conv, "DepthwiseConv2dNative": image_ops.conv,
+    "_FusedConv2D": image_ops.conv,
+    "Conv2D": image_ops.conv,
+    "DepthwiseConv2dNative": image_ops.conv,
     "FusedDepthwiseConv2dNative": image_ops.conv,
     **{op: image_ops.unary for op in (*image_ops.ACTIVATIONS, "LeakyRelu")},
     **{op: image_ops.binary for op in image_ops.BINARY},
-    "Pad": image_ops.pad, "PadV2": image_ops.pad, "MaxPool": image_ops.pool, "AvgPool": image_ops.pool,
-    "ResizeBilinear": image_ops.resize_bilinear, "DepthToSpace": image_ops.depth_to_space,
-    "ConcatV2": image_ops.concat, "Reshape": image_ops.reshape, "Squeeze": image_ops.reshape,
-    "ExpandDims": image_ops.reshape, "Transpose": image_ops.transpose, "Split": image_ops.split,
+    "Pad": image_ops.pad,
+    "PadV2": image_ops.pad,
+    "MaxPool": image_ops.pool,
+    "AvgPool": image_ops.pool,
+    "ResizeBilinear": image_ops.resize_bilinear,
+    "DepthToSpace": image_ops.depth_to_space,
+    "ConcatV2": image_ops.concat,
+    "Reshape": image_ops.reshape,
+    "Squeeze": image_ops.reshape,
+    "ExpandDims": image_ops.reshape,
+    "Transpose": image_ops.transpose,
+    "Split": image_ops.split,
     "SplitV": image_ops.split,
-    "StridedSlice": tensor_ops.strided_slice, "Unpack": tensor_ops.unpack, "Pack": tensor_ops.pack,
-    "ArgMax": tensor_ops.argmax, "Cast": tensor_ops.cast, "GatherNd": tensor_ops.gather_nd,
-    "TopKV2": tensor_ops.top_k, "Tile": tensor_ops.tile, "Sum": tensor_ops.reduce, "Max": tensor_ops.reduce,
-    "Select": tensor_ops.select, "AddN": tensor_ops.add_n,
+    "StridedSlice": tensor_ops.strided_slice,
+    "Unpack": tensor_ops.unpack,
+    "Pack": tensor_ops.pack,
+    "ArgMax": tensor_ops.argmax,
+    "Cast": tensor_ops.cast,
+    "GatherNd": tensor_ops.gather_nd,
+    "TopKV2": tensor_ops.top_k,
+    "Tile": tensor_ops.tile,
+    "Sum": tensor_ops.reduce,
+    "Max": tensor_ops.reduce,
+    "Select": tensor_ops.select,
+    "AddN": tensor_ops.add_n,
     **{op: tensor_ops.unary for op in ("Sqrt", "Exp", "Abs", "Reciprocal")},
-    "Shape": tensor_ops.shape, "Identity": tensor_ops.alias, "StopGradient": tensor_ops.alias,
+    "Shape": tensor_ops.shape,
+    "Identity": tensor_ops.alias,
+    "StopGradient": tensor_ops.alias,
 }

@@ -44,11 +44,15 @@ def strided_slice(node: TFJSNode, x: np.ndarray, begin: np.ndarray, end: np.ndar
         elif sm >> i & 1:
             index.append(int(begin[i]))
         else:
-            index.append(slice(None if bm >> i & 1 else int(begin[i]), None if em >> i & 1 else int(end[i]), int(strides[i])))
+            index.append(
+                slice(None if bm >> i & 1 else int(begin[i]), None if em >> i & 1 else int(end[i]), int(strides[i]))
+            )
     return x[tuple(index)]
 
 
-def _sparse_to_dense(node: TFJSNode, idx: np.ndarray, shape: np.ndarray, values: np.ndarray, default: np.ndarray) -> np.ndarray:
+def _sparse_to_dense(
+    node: TFJSNode, idx: np.ndarray, shape: np.ndarray, values: np.ndarray, default: np.ndarray
+) -> np.ndarray:
     out = np.full([int(s) for s in shape.reshape(-1)], default, dtype=np.result_type(values, default))
     if idx.size:
         out[tuple(idx.reshape(-1, max(out.ndim, 1)).T)] = values
@@ -80,15 +84,30 @@ _RULES: dict[str, Callable[..., Any]] = {
     "SparseToDense": _sparse_to_dense,
     "Size": lambda node, x: np.int32(x.size),
     "Tile": lambda node, x, reps: np.tile(x, [int(r) for r in reps]),
-    "Sum": lambda node, x, axis: np.sum(x, axis=tuple(np.atleast_1d(axis)), keepdims=attr_value(node.attr, "keep_dims", False)),
-    "Max": lambda node, x, axis: np.max(x, axis=tuple(np.atleast_1d(axis)), keepdims=attr_value(node.attr, "keep_dims", False)),
+    "Sum": lambda node, x, axis: np.sum(
+        x, axis=tuple(np.atleast_1d(axis)), keepdims=attr_value(node.attr, "keep_dims", False)
+    ),
+    "Max": lambda node, x, axis: np.max(
+        x, axis=tuple(np.atleast_1d(axis)), keepdims=attr_value(node.attr, "keep_dims", False)
+    ),
     "Select": lambda node, c, a, b: np.where(c, a, b),
     "AddN": lambda node, *xs: sum(xs[1:], xs[0]),
-    "Abs": lambda node, x: np.abs(x), "Exp": lambda node, x: np.exp(x), "Sqrt": lambda node, x: np.sqrt(x),
+    "Abs": lambda node, x: np.abs(x),
+    "Exp": lambda node, x: np.exp(x),
+    "Sqrt": lambda node, x: np.sqrt(x),
     "Reciprocal": lambda node, x: 1 / x,
-    "Less": _binary(np.less), "Greater": _binary(np.greater), "GreaterEqual": _binary(np.greater_equal),
-    "Equal": _binary(np.equal), "LogicalAnd": _binary(np.logical_and), "SquaredDifference": _binary(lambda a, b: (a - b) ** 2),
-    "Add": _binary(np.add), "AddV2": _binary(np.add), "Sub": _binary(np.subtract), "Mul": _binary(np.multiply),
-    "RealDiv": _binary(np.divide), "FloorDiv": _binary(_floordiv), "Maximum": _binary(np.maximum),
+    "Less": _binary(np.less),
+    "Greater": _binary(np.greater),
+    "GreaterEqual": _binary(np.greater_equal),
+    "Equal": _binary(np.equal),
+    "LogicalAnd": _binary(np.logical_and),
+    "SquaredDifference": _binary(lambda a, b: (a - b) ** 2),
+    "Add": _binary(np.add),
+    "AddV2": _binary(np.add),
+    "Sub": _binary(np.subtract),
+    "Mul": _binary(np.multiply),
+    "RealDiv": _binary(np.divide),
+    "FloorDiv": _binary(_floordiv),
+    "Maximum": _binary(np.maximum),
     "Minimum": _binary(np.minimum),
 }

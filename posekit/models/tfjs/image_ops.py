@@ -23,7 +23,9 @@ def _same_pads(in_size: int, k: int, stride: int, dilation: int) -> list[int]:
     return [total // 2, total - total // 2]
 
 
-def _window_pads(ctx: Context, node: TFJSNode, shape: tuple[int, ...], kh: int, kw: int, s: list[int], d: list[int]) -> list[int]:
+def _window_pads(
+    ctx: Context, node: TFJSNode, shape: tuple[int, ...], kh: int, kw: int, s: list[int], d: list[int]
+) -> list[int]:
     """(top, bottom, left, right) zero padding of a conv/pool window (NHWC ``shape``)."""
     padding = attr_value(node.attr, "padding", "VALID")
     if attr_value(node.attr, "data_format", "NHWC") != "NHWC":
@@ -61,8 +63,13 @@ def conv(ctx: Context, node: TFJSNode) -> None:
             post = op
         else:
             ctx.fail(node, f"fused op sequence {fused} is not supported")
-    attrs = {"stride": [s[1], s[2]], "dilation": [d[1], d[2]], "groups": groups,
-             "pads": _window_pads(ctx, node, x.tf_shape, kh, kw, s, d), "activation": act}
+    attrs = {
+        "stride": [s[1], s[2]],
+        "dilation": [d[1], d[2]],
+        "groups": groups,
+        "pads": _window_pads(ctx, node, x.tf_shape, kh, kw, s, d),
+        "activation": act,
+    }
     if post is None:
         ctx.emit(node.name, "conv2d", [x], attrs, params)
         return
@@ -78,8 +85,13 @@ def unary(ctx: Context, node: TFJSNode) -> None:
     x = ctx.act(node)
     fn = ACTIVATIONS.get(node.op)
     k = ctx.producer.get(x.key)
-    if (fn and k is not None and ctx.layers[k]["attrs"].get("activation") == "none" and ctx.consumers.get(x.key) == 1
-            and x.key not in ctx.output_keys):
+    if (
+        fn
+        and k is not None
+        and ctx.layers[k]["attrs"].get("activation") == "none"
+        and ctx.consumers.get(x.key) == 1
+        and x.key not in ctx.output_keys
+    ):
         ctx.layers[k]["attrs"]["activation"] = fn  # same shape; later readers use the fused output
         ctx.layers[k]["output"] = node.name
         ctx.producer[node.name] = k
@@ -91,10 +103,22 @@ def unary(ctx: Context, node: TFJSNode) -> None:
     ctx.emit(node.name, "unary", [x], attrs, layout=x.layout)
 
 
-BINARY = {"Add": "add", "AddV2": "add", "Sub": "sub", "Mul": "mul", "RealDiv": "div", "Maximum": "maximum",
-          "Minimum": "minimum", "FloorDiv": "floordiv", "SquaredDifference": "squared_difference",
-          "Less": "less", "Greater": "greater", "GreaterEqual": "greater_equal", "Equal": "equal",
-          "LogicalAnd": "logical_and"}
+BINARY = {
+    "Add": "add",
+    "AddV2": "add",
+    "Sub": "sub",
+    "Mul": "mul",
+    "RealDiv": "div",
+    "Maximum": "maximum",
+    "Minimum": "minimum",
+    "FloorDiv": "floordiv",
+    "SquaredDifference": "squared_difference",
+    "Less": "less",
+    "Greater": "greater",
+    "GreaterEqual": "greater_equal",
+    "Equal": "equal",
+    "LogicalAnd": "logical_and",
+}
 _NCHW_BINARY = {"add", "sub", "mul", "div", "maximum", "minimum"}
 
 
@@ -104,8 +128,12 @@ def binary(ctx: Context, node: TFJSNode) -> None:
     acts = [v for v in (a, b) if isinstance(v, Act)]
     consts = [np.asarray(v) for v in (a, b) if not isinstance(v, Act)]
     op = BINARY[node.op]
-    nchw = (op in _NCHW_BINARY and all(v.trace.ndim == 4 for v in acts) and any(v.layout == "nchw" for v in acts)
-            and all(c.ndim <= 4 for c in consts))
+    nchw = (
+        op in _NCHW_BINARY
+        and all(v.trace.ndim == 4 for v in acts)
+        and any(v.layout == "nchw" for v in acts)
+        and all(c.ndim <= 4 for c in consts)
+    )
     layout = "nchw" if nchw else "tf"
     acts = [ctx.ensure(v, layout) for v in acts]
     attrs, params = {"op": op}, {}
@@ -137,17 +165,27 @@ def pad(ctx: Context, node: TFJSNode) -> None:
 def pool(ctx: Context, node: TFJSNode) -> None:
     x = ctx.act(node, 0, "nchw")
     k, s = attr_value(node.attr, "ksize"), attr_value(node.attr, "strides")
-    attrs = {"kind": "max" if node.op == "MaxPool" else "avg", "kernel": [k[1], k[2]], "stride": [s[1], s[2]],
-             "pads": _window_pads(ctx, node, x.tf_shape, k[1], k[2], s, [1, 1, 1, 1]), "activation": "none",
-             "in_size": list(x.tf_shape[1:3])}
+    attrs = {
+        "kind": "max" if node.op == "MaxPool" else "avg",
+        "kernel": [k[1], k[2]],
+        "stride": [s[1], s[2]],
+        "pads": _window_pads(ctx, node, x.tf_shape, k[1], k[2], s, [1, 1, 1, 1]),
+        "activation": "none",
+        "in_size": list(x.tf_shape[1:3]),
+    }
     ctx.emit(node.name, "pool2d", [x], attrs)
 
 
 def resize_bilinear(ctx: Context, node: TFJSNode) -> None:
     x = ctx.act(node, 0, "nchw")
     size = [int(v) for v in ctx.const(node, 1, "size")]
-    mode = ("align_corners" if attr_value(node.attr, "align_corners", False)
-            else "half_pixel" if attr_value(node.attr, "half_pixel_centers", False) else "legacy")
+    mode = (
+        "align_corners"
+        if attr_value(node.attr, "align_corners", False)
+        else "half_pixel"
+        if attr_value(node.attr, "half_pixel_centers", False)
+        else "legacy"
+    )
     ctx.emit(node.name, "resize_bilinear", [x], {"size": size, "mode": mode, "in_size": list(x.tf_shape[1:3])})
 
 

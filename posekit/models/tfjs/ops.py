@@ -27,13 +27,25 @@ def _squared_difference(a: Tensor, b: Tensor) -> Tensor:
 
 
 BINARY: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
-    "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div, "maximum": torch.maximum,
-    "minimum": torch.minimum, "floordiv": _floordiv, "squared_difference": _squared_difference,
-    "less": torch.lt, "greater": torch.gt, "greater_equal": torch.ge, "equal": torch.eq,
+    "add": torch.add,
+    "sub": torch.sub,
+    "mul": torch.mul,
+    "div": torch.div,
+    "maximum": torch.maximum,
+    "minimum": torch.minimum,
+    "floordiv": _floordiv,
+    "squared_difference": _squared_difference,
+    "less": torch.lt,
+    "greater": torch.gt,
+    "greater_equal": torch.ge,
+    "equal": torch.eq,
     "logical_and": torch.logical_and,
 }
 UNARY: dict[str, Callable[[Tensor], Tensor]] = {
-    "sqrt": torch.sqrt, "exp": torch.exp, "abs": torch.abs, "reciprocal": torch.reciprocal,
+    "sqrt": torch.sqrt,
+    "exp": torch.exp,
+    "abs": torch.abs,
+    "reciprocal": torch.reciprocal,
 }
 
 
@@ -81,7 +93,9 @@ class BatchOne(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[0] != 1:
-            raise ValueError(f"this converted graph runs its post-processing on batch 1 only, got a batch of {x.shape[0]}")
+            raise ValueError(
+                f"this converted graph runs its post-processing on batch 1 only, got a batch of {x.shape[0]}"
+            )
         return x
 
 

@@ -19,8 +19,14 @@ from typing import Any
 import numpy as np
 
 # weightsManifest dtype (or quantization dtype) -> NumPy storage dtype (little endian).
-_STORAGE: dict[str, Any] = {"float32": np.float32, "int32": np.int32, "bool": np.bool_,
-                            "float16": np.float16, "uint8": np.uint8, "uint16": np.uint16}
+_STORAGE: dict[str, Any] = {
+    "float32": np.float32,
+    "int32": np.int32,
+    "bool": np.bool_,
+    "float16": np.float16,
+    "uint8": np.uint8,
+    "uint16": np.uint16,
+}
 _OUT_DTYPES: dict[str, Any] = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}
 
 
@@ -106,8 +112,10 @@ def read_tfjs(path: str | os.PathLike, *, name: str | None = None) -> TFJSModel:
             arr, offset = _decode(path, g, w, blob, offset)
             weights[w["name"]] = arr
         if offset != len(blob):
-            raise ValueError(f"{path}: weightsManifest group {g} ({', '.join(group['paths'])}) describes "
-                             f"{offset} bytes but its shards hold {len(blob)}")
+            raise ValueError(
+                f"{path}: weightsManifest group {g} ({', '.join(group['paths'])}) describes "
+                f"{offset} bytes but its shards hold {len(blob)}"
+            )
     return TFJSModel(name, nodes, weights, doc.get("signature", {}))
 
 
@@ -126,13 +134,16 @@ def _decode(path: Path, g: int, w: dict, blob: bytes, offset: int) -> tuple[np.n
     if dtype not in _OUT_DTYPES:
         raise ValueError(f"{path}: weight {wname!r} (group {g}) has dtype {dtype!r}; known: {sorted(_OUT_DTYPES)}")
     if storage not in _STORAGE or (quant and storage not in ("float16", "uint8", "uint16")):
-        raise ValueError(f"{path}: weight {wname!r} (group {g}) has quantization dtype {storage!r}; "
-                         "known: float16, uint8, uint16")
+        raise ValueError(
+            f"{path}: weight {wname!r} (group {g}) has quantization dtype {storage!r}; known: float16, uint8, uint16"
+        )
     count = int(np.prod(shape, dtype=np.int64))
     nbytes = count * np.dtype(_STORAGE[storage]).itemsize
     if offset + nbytes > len(blob):
-        raise ValueError(f"{path}: weight {wname!r} (group {g}) needs bytes {offset}..{offset + nbytes} but the "
-                         f"group's shards hold only {len(blob)}")
+        raise ValueError(
+            f"{path}: weight {wname!r} (group {g}) needs bytes {offset}..{offset + nbytes} but the "
+            f"group's shards hold only {len(blob)}"
+        )
     raw = np.frombuffer(blob, dtype=np.dtype(_STORAGE[storage]).newbyteorder("<"), count=count, offset=offset)
     if storage in ("uint8", "uint16"):
         values = raw.astype(np.float32) * np.float32(quant["scale"]) + np.float32(quant["min"])

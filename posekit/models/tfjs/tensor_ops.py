@@ -17,7 +17,9 @@ def strided_slice(ctx: Context, node: TFJSNode) -> None:
     """StridedSlice of an activation with constant begin/end/strides (begin/end/shrink/new-axis masks)."""
     x = ctx.act(node, 0, "tf")
     ctx.batch_one = True
-    begin, end, strides = (ctx.const(node, k, w).astype(np.int64) for k, w in ((1, "begin"), (2, "end"), (3, "strides")))
+    begin, end, strides = (
+        ctx.const(node, k, w).astype(np.int64) for k, w in ((1, "begin"), (2, "end"), (3, "strides"))
+    )
     a = node.attr
     if attr_value(a, "ellipsis_mask", 0):
         ctx.fail(node, "the ellipsis mask is not supported")
@@ -32,12 +34,19 @@ def strided_slice(ctx: Context, node: TFJSNode) -> None:
             slices.append([b, None if b == -1 else b + 1, 1])
             index.append(b)
         else:
-            slices.append([None if bm >> i & 1 else int(begin[i]), None if em >> i & 1 else int(end[i]), int(strides[i])])
+            slices.append(
+                [None if bm >> i & 1 else int(begin[i]), None if em >> i & 1 else int(end[i]), int(strides[i])]
+            )
             index.append(slice(*slices[-1]))
     slices += [[None, None, 1]] * (x.trace.ndim - len(slices))
     out_shape = np.empty(x.tf_shape, dtype=np.int8)[tuple(index)].shape
-    y = ctx.emit(node.name + ("/slice" if nm else ""), "strided_slice", [x],
-                 {"slices": slices, "squeeze": squeeze, "nhwc": False, "out_rank4": False}, layout="tf")
+    y = ctx.emit(
+        node.name + ("/slice" if nm else ""),
+        "strided_slice",
+        [x],
+        {"slices": slices, "squeeze": squeeze, "nhwc": False, "out_rank4": False},
+        layout="tf",
+    )
     if nm:
         ctx.emit(node.name, "full_reshape", [y], {"shape": list(out_shape)}, layout="tf")
 
@@ -108,8 +117,11 @@ def cast(ctx: Context, node: TFJSNode) -> None:
     to = _CAST.get(attr_value(node.attr, "DstT", ""))
     if to is None:
         ctx.fail(node, f"cast to {attr_value(node.attr, 'DstT')}")
-    if to == "float" and (x.trace.is_floating_point() or attr_value(node.attr, "SrcT") == "DT_INT32"
-                          and x.key in {n.name for n in ctx.model.nodes if n.op == "Placeholder"}):
+    if to == "float" and (
+        x.trace.is_floating_point()
+        or attr_value(node.attr, "SrcT") == "DT_INT32"
+        and x.key in {n.name for n in ctx.model.nodes if n.op == "Placeholder"}
+    ):
         ctx.values[node.name] = x
         return
     ctx.emit(node.name, "cast", [x], {"to": to}, layout=x.layout)
@@ -142,5 +154,3 @@ def alias(ctx: Context, node: TFJSNode) -> None:
 def shape(ctx: Context, node: TFJSNode) -> None:
     """Shape of an activation: a constant (the graph's batch-1 shape)."""
     ctx.values[node.name] = np.array(ctx.act(node).tf_shape, dtype=np.int32)
-
-

