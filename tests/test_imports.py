@@ -25,8 +25,9 @@ LAZY_IMPORTS: dict[tuple[str, ...], tuple[frozenset[str], str]] = {
         frozenset({
             "torch", "posekit", "posekit.pipelines", "posekit.runtime.torch_runner", "posekit.runtime.onnx_export",
             "posekit.runtime.onnx_files", "posekit.runtime.threads",
-            "posekit.models.mmpose_zoo", "posekit.models.mediapipe_wheel", "posekit.codecs", "posekit.detect",
-            "posekit.video", "posekit.analysis", "posekit.eval", "posekit.train", "posekit.lift",
+            "posekit.models.mmpose_zoo", "posekit.models.mediapipe_wheel", "posekit.models.npm_package",
+            "posekit.codecs", "posekit.detect", "posekit.video", "posekit.analysis", "posekit.eval", "posekit.train",
+            "posekit.lift",
         }),
         "CLI start-up: verbs import what they run (torch, scipy, h5py, yaml and the modules that load them) when "
         "they run, so `posekit --help` and `posekit models` do not",
