@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..tflite import ops as tflite_ops
 from .context import Act, Context
 from .reader import TFJSNode, attr_value
 
@@ -119,7 +120,7 @@ BINARY = {
     "Equal": "equal",
     "LogicalAnd": "logical_and",
 }
-_NCHW_BINARY = {"add", "sub", "mul", "div", "maximum", "minimum"}
+_NCHW_BINARY = frozenset(tflite_ops.BINARY)  # the TFLite table's ops: NCHW-safe, batch-generic
 
 
 def binary(ctx: Context, node: TFJSNode) -> None:

@@ -10,7 +10,6 @@ spec holds layers of both tables.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -26,55 +25,27 @@ def _squared_difference(a: Tensor, b: Tensor) -> Tensor:
     return (a - b) * (a - b)
 
 
-BINARY: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
-    "add": torch.add,
-    "sub": torch.sub,
-    "mul": torch.mul,
-    "div": torch.div,
-    "maximum": torch.maximum,
-    "minimum": torch.minimum,
-    "floordiv": _floordiv,
-    "squared_difference": _squared_difference,
-    "less": torch.lt,
-    "greater": torch.gt,
-    "greater_equal": torch.ge,
-    "equal": torch.eq,
-    "logical_and": torch.logical_and,
-}
-UNARY: dict[str, Callable[[Tensor], Tensor]] = {
-    "sqrt": torch.sqrt,
-    "exp": torch.exp,
-    "abs": torch.abs,
-    "reciprocal": torch.reciprocal,
-}
+class TFBinary(tflite_ops.Binary):
+    """The TFLite table's elementwise op (no fused activation here) with TensorFlow.js's further ops: integer
+    division, squared difference, comparisons, logical and."""
+
+    _FUNCS = {
+        **tflite_ops.BINARY,
+        "floordiv": _floordiv,
+        "squared_difference": _squared_difference,
+        "less": torch.lt,
+        "greater": torch.gt,
+        "greater_equal": torch.ge,
+        "equal": torch.eq,
+        "logical_and": torch.logical_and,
+    }
 
 
-class TFBinary(nn.Module):
-    """Elementwise op with NumPy broadcasting; ``const`` (a buffer, graph layout) at ``const_index``."""
+class TFUnary(tflite_ops.Unary):
+    """The TFLite table's standalone op with Sqrt / Exp / Abs / Reciprocal."""
 
-    def __init__(self, *, op: str, const: Tensor | None = None, const_index: int = 1) -> None:
-        super().__init__()
-        self.fn, self.const_index = BINARY[op], const_index
-        if const is not None:
-            self.register_buffer("const", const.clone())
-        else:
-            self.const = None
-
-    def forward(self, a: Tensor, b: Tensor | None = None) -> Tensor:
-        if self.const is not None:
-            a, b = (self.const, a) if self.const_index == 0 else (a, self.const)
-        return self.fn(a, b)
-
-
-class TFUnary(nn.Module):
-    """Elementwise Sqrt / Exp / Abs / Reciprocal."""
-
-    def __init__(self, *, fn: str) -> None:
-        super().__init__()
-        self.fn = UNARY[fn]
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.fn(x)
+    _FUNCS = {**tflite_ops.UNARY, "sqrt": torch.sqrt, "exp": torch.exp, "abs": torch.abs,
+              "reciprocal": torch.reciprocal}
 
 
 class FullReshape(nn.Module):
@@ -224,7 +195,7 @@ class GatherNd(nn.Module):
 def build_layer(kind: str, attrs: dict, params: dict[str, Tensor]) -> nn.Module:
     """One spec node -> module: the layers above, else the TFLite op table's."""
     if kind == "tf_binary":
-        return TFBinary(const=params.get("const"), **attrs)
+        return TFBinary(activation="none", const=params.get("const"), **attrs)
     if kind == "tf_unary":
         return TFUnary(**attrs)
     if kind == "full_reshape":

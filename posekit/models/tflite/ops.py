@@ -106,15 +106,20 @@ class TFPReLU(nn.PReLU):
         pass
 
 
+BINARY: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+    "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div,
+    "maximum": torch.maximum, "minimum": torch.minimum,
+}
+
+
 class Binary(nn.Module):
     """Elementwise ADD / SUB / MUL / DIV / MAXIMUM / MINIMUM with broadcasting and fused activation.
 
     With ``const`` given, that operand is a constant buffer (already in the activation's layout)
-    at position ``const_index`` (0 = left, 1 = right).
+    at position ``const_index`` (0 = left, 1 = right). ``_FUNCS`` is the op table (a subclass may extend it).
     """
 
-    _FUNCS = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div,
-              "maximum": torch.maximum, "minimum": torch.minimum}
+    _FUNCS: dict[str, Callable[[Tensor, Tensor], Tensor]] = BINARY
 
     def __init__(self, *, op: str, activation: str, const: Tensor | None = None, const_index: int = 1) -> None:
         super().__init__()
@@ -152,14 +157,17 @@ UNARY: dict[str, Callable[[Tensor], Tensor]] = {
 
 
 class Unary(nn.Module):
-    """Standalone activation op (RELU, RELU6, RELU_N1_TO_1, LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU)."""
+    """Standalone activation op (RELU, RELU6, RELU_N1_TO_1, LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU); ``_FUNCS`` is
+    the op table (a subclass may extend it)."""
+
+    _FUNCS: dict[str, Callable[[Tensor], Tensor]] = UNARY
 
     def __init__(self, *, fn: str, alpha: float = 0.0) -> None:
         super().__init__()
         if fn == "leaky_relu":
             self.fn = functools.partial(F.leaky_relu, negative_slope=alpha)
-        elif fn in UNARY:
-            self.fn = UNARY[fn]
+        elif fn in self._FUNCS:
+            self.fn = self._FUNCS[fn]
         else:
             raise NotImplementedError(f"unary op {fn!r} is not supported")
 
