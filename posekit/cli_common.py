@@ -49,9 +49,7 @@ def build_estimator(model: str, *, device: str = "cpu", backend: str = "torch", 
                     **options: Any) -> Any:
     """The registry's estimator (:func:`posekit.pipelines.registry.build_estimator`) from the command's options;
     bad values and load failures exit with a message naming the option."""
-    from posekit.pipelines.registry import (  # imports torch: not at start-up
-        build_estimator as build, estimator_entry, weights_refusal,
-    )
+    from posekit.pipelines.registry import build_estimator as build, estimator_entry  # imports torch: not at start-up
     from posekit.runtime.torch_runner import PRECISIONS
 
     if backend not in BACKENDS:
@@ -64,11 +62,8 @@ def build_estimator(model: str, *, device: str = "cpu", backend: str = "torch", 
         fail(str(exc.args[0]))
     except ValueError as exc:
         fail(str(exc))
-    if weights is not None:
-        if not entry.capabilities.takes_weights:
-            fail(f"--weights: {weights_refusal(model)}")
-        if not Path(weights).is_file():
-            fail(f"--weights {weights}: no such file")
+    if weights is not None and entry.capabilities.takes_weights and not Path(weights).is_file():
+        fail(f"--weights {weights}: no such file")  # (the registry refuses weights for models that take none)
     engine = {"precision": precision, "compile": compile, "batch_size": batch_size}
     engine = {k: v for k, v in engine.items() if v != {"precision": "fp32", "compile": False, "batch_size": None}[k]}
     try:
