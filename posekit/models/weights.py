@@ -217,8 +217,12 @@ def fetch_weights(spec: WeightsSpec, *, force: bool = False, progress: bool = Tr
 
     ``force=True`` downloads again even if a verified copy is cached.
     """
-    dest = cache_dir() / "checkpoints" / spec.filename
-    return download_url(spec.url, dest, sha256=spec.sha256, progress=progress, force=force)
+    return download_url(spec.url, _cached_path(spec), sha256=spec.sha256, progress=progress, force=force)
+
+
+def _cached_path(spec: WeightsSpec) -> Path:
+    """Where :func:`fetch_weights` keeps ``spec``'s file: ``<cache>/checkpoints/<filename>``."""
+    return cache_dir() / "checkpoints" / spec.filename
 
 
 def fetch_pretrained(spec: WeightsSpec, *, what: str, alternative: str = "", progress: bool = True) -> Path:
@@ -235,7 +239,7 @@ def fetch_pretrained(spec: WeightsSpec, *, what: str, alternative: str = "", pro
     blocked host, a wrong hash) raises :class:`WeightsError` (:class:`ChecksumError` for a hash mismatch) naming
     ``what``, the URL, the expected sha256, the weights' license and ``--weights PATH``.
     """
-    cached = (cache_dir() / "checkpoints" / spec.filename).is_file()
+    cached = _cached_path(spec).is_file()
     try:
         path = fetch_weights(spec, progress=progress)
         if progress and not cached:  # the license travels with the first download, not only with a failure
