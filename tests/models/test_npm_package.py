@@ -48,7 +48,8 @@ def _spec(tarball_sha: str, *, files: dict[str, str] | None = None, base_url: st
     """Pins of the tiny test package (its own name, version, tarball hash and file hashes)."""
     return NpmPackage(name="@posekit-test/tiny-models", version="1.0.0", tarball_sha256=tarball_sha, folder="models",
                       files=files if files is not None else {k: _sha(v) for k, v in FILES.items()},
-                      base_url=base_url, url_env="POSEKIT_TEST_TINY_URL", source_env="POSEKIT_TEST_TINY")
+                      base_url=base_url, url_env="POSEKIT_TEST_TINY_URL", source_env="POSEKIT_TEST_TINY",
+                      group="tiny")
 
 
 @pytest.fixture()
@@ -259,7 +260,10 @@ def test_cli_refuses_a_wrong_tarball(cache, tmp_path):
 def test_cli_fetches_tfjs_from_the_real_tarball(cache):
     res = _fetch_tfjs_cli(cache, _real_tarball())
     assert res.returncode == 0, res.stderr
-    assert res.stdout.count("tfjs: ") == len(npm_package.TFJS_MODELS) and "posenet.json" in res.stdout
+    assert res.stdout.count("tfjs: ") == len(npm_package.TFJS_MODELS)
+    converted = cache / "npm" / "human-models-3.0.4" / "converted"
+    assert f"tfjs: {converted / 'posenet.safetensors'}" in res.stdout
+    assert sorted(p.name for p in converted.iterdir()) == sorted(f"{m}.safetensors" for m in npm_package.TFJS_MODELS)
 
 
 @pytest.mark.slow

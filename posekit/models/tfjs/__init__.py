@@ -18,6 +18,9 @@ from . import ops
 from .convert import convert_file, convert_model
 from .reader import TFJSModel, TFJSNode, read_tfjs
 
+#: Recorded in converted cache files; bump when a change of this converter changes its output.
+CONVERTER_VERSION = "posekit.tfjs/1"
+
 
 def build_module(spec_json: str, tensors: dict[str, torch.Tensor]) -> TFLiteGraph:
     """Rebuild a converted graph from ``convert_file``'s spec and weights (see
@@ -26,6 +29,7 @@ def build_module(spec_json: str, tensors: dict[str, torch.Tensor]) -> TFLiteGrap
 
 
 __all__ = [
+    "CONVERTER_VERSION",
     "SPEC_FORMAT",
     "TFJSModel",
     "TFJSNode",

@@ -23,7 +23,8 @@ from .ops import build_layer
 from .reader import TFJSModel, TFJSNode, attr_value, read_tfjs
 
 
-def convert_file(path: str | os.PathLike, *, name: str | None = None) -> tuple[str, dict[str, torch.Tensor]]:
+def convert_file(path: str | os.PathLike, *, name: str | None = None, input_hw: tuple[int, int] | None = None
+                 ) -> tuple[str, dict[str, torch.Tensor]]:
     """Parse a TensorFlow.js ``model.json`` (+ shards) -> (spec JSON string, float32 weights).
 
     As :func:`posekit.models.tflite.convert_file`: keys are ``"layers.{i}.weight"`` etc., exactly the
@@ -31,21 +32,24 @@ def convert_file(path: str | os.PathLike, *, name: str | None = None) -> tuple[s
     input of NHWC shape ``(1, H, W, C)`` (an int32 image input is passed as float; a graph whose input is
     already ``(1, 3, H, W)`` takes it as ``(B, W, 3, H)``, i.e. ``x.permute(0, 3, 1, 2)``) and returns the
     signature's outputs in signature order, NHWC for rank 4. Graphs with ``"tf"``-layout layers (MoveNet's
-    decoding) are exact for batch 1 only. Raises ``NotImplementedError`` naming the op and the node for
-    what it cannot convert.
+    decoding) are exact for batch 1 only. ``input_hw`` (height, width) converts for another image size than the
+    signature's (fully convolutional graphs such as PoseNet; a graph whose constants encode its size fails or
+    refuses inputs of that size). Raises ``NotImplementedError`` naming the op and the node for what it cannot
+    convert.
     """
     model = read_tfjs(path, name=name)
-    spec, tensors = convert_model(model)
+    spec, tensors = convert_model(model, input_hw=input_hw)
     return json.dumps(spec), tensors
 
 
-def convert_model(model: TFJSModel) -> tuple[dict, dict[str, torch.Tensor]]:
+def convert_model(model: TFJSModel, *, input_hw: tuple[int, int] | None = None
+                  ) -> tuple[dict, dict[str, torch.Tensor]]:
     """:class:`TFJSModel` -> (spec dict, tensors); see :func:`convert_file`."""
     ctx = Context(model, build_layer)
     inputs = []
     for node in _topological(model):
         if node.op == "Placeholder":
-            shape = _input_shape(model, node)
+            shape = _input_shape(model, node, input_hw)
             if len(shape) == 4:
                 shape = [shape[0], shape[3], shape[1], shape[2]]
             act = Act(node.name, torch.zeros(shape), "nchw")
@@ -76,13 +80,19 @@ def convert_model(model: TFJSModel) -> tuple[dict, dict[str, torch.Tensor]]:
     return ctx.finish(inputs, outputs)
 
 
-def _input_shape(model: TFJSModel, node: TFJSNode) -> list[int]:
-    """Static shape of a Placeholder: the signature's where the node leaves dims open; batch 1."""
+def _input_shape(model: TFJSModel, node: TFJSNode, input_hw: tuple[int, int] | None = None) -> list[int]:
+    """Static shape of a Placeholder: the signature's where the node leaves dims open; batch 1. ``input_hw``
+    replaces the spatial dims of an image input (NHWC, or (1, 3, H, W) as NanoDet's)."""
     shape = attr_value(node.attr, "shape", [])
     for sig in model.signature.get("inputs", {}).values():
         if sig.get("name", "").split(":")[0] == node.name and "tensorShape" in sig:
             dims = [int(d.get("size", -1)) for d in sig["tensorShape"].get("dim", [])]
             shape = [s if s >= 0 else d for s, d in zip(shape, dims)] if len(dims) == len(shape) else shape or dims
+    if input_hw is not None and len(shape) == 4:
+        h, w = (int(v) for v in input_hw)
+        if h <= 0 or w <= 0:
+            raise ValueError(f"input_hw must be positive (height, width), got {input_hw}")
+        shape = [shape[0], shape[1], h, w] if shape[1] == 3 and shape[3] != 3 else [shape[0], h, w, shape[3]]
     if any(d < 0 for d in shape[1:]):
         raise NotImplementedError(f"model {model.name!r}: input {node.name!r} has open dims {shape}")
     return [1, *shape[1:]]
