@@ -11,8 +11,8 @@ import typer
 
 from posekit.bench.command import bench as bench_command
 from posekit.cli_common import (
-    DEFAULT_MODEL, BatchSize, Backend, Compile, Device, Precision, Threads, build_estimator, check_output_dir,
-    check_output_file, configure_threads, fail,
+    DEFAULT_MODEL, BatchSize, Backend, Compile, DetectorName, Device, Precision, Threads, build_estimator,
+    check_output_dir, check_output_file, configure_threads, fail,
 )
 from posekit.cli_predict import predict as predict_command
 from posekit.models.registry import get_entry, list_models
@@ -45,14 +45,16 @@ app.command(name="predict")(predict_command)  # options and help: posekit.cli_pr
 
 @app.command()
 def models(
-    task: Annotated[Optional[str], typer.Option(help="Only models of this task: body, hand, face, lift3d.")] = None,
+    task: Annotated[Optional[str], typer.Option(help="Only models of this task: body, hand, face, lift3d, detect.")
+                    ] = None,
 ) -> None:
     """List the public model names with task, skeleton and where the weights come from: offline (the MediaPipe
-    wheel), downloads (the official checkpoint, on first use; or --weights PATH) or needs checkpoint."""
+    wheel or an npm package, no account), downloads (the official checkpoint, on first use; or --weights PATH) or needs checkpoint."""
     for name in list_models(task=task):
         e = get_entry(name)
         weights = "offline" if e.offline else "downloads" if getattr(e, "weights", None) else "needs checkpoint"
-        typer.echo(f"{name:34s} {e.task:6s} {e.skeleton.name:18s} {weights:16s} {e.description}")
+        skeleton = e.skeleton.name if e.skeleton is not None else "-"
+        typer.echo(f"{name:34s} {e.task:6s} {skeleton:18s} {weights:16s} {e.description}")
 
 
 @weights_app.command("fetch")
@@ -123,6 +125,7 @@ def video(
     profile: Annotated[bool, typer.Option(
         "--profile", help="Print the time per stage (decode, detection, pose, tracking, drawing, writing); the "
                           "only output a run without --out, --json and --csv may have.")] = False,
+    detector: DetectorName = None,
     threads: Threads = None,
 ) -> None:
     """Run pose estimation on a video: annotated video, JSON lines and CSV, with tracking and smoothing.
@@ -151,7 +154,7 @@ def video(
               "(or --profile to only time the run)")
     configure_threads(threads)
     est = build_estimator(model, device=device, backend=backend, precision=precision, compile=compile,
-                          batch_size=batch_size)
+                          batch_size=batch_size, **({} if detector is None else {"detector": detector}))
     try:
         report = run_video(est, int(source) if camera else source, out=out, json_path=json_out, csv_path=csv_out,
                            start=start, end=end, every=every, track=track, smooth=smooth,

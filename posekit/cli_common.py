@@ -26,6 +26,10 @@ Compile = Annotated[bool, typer.Option(
                       "compile, ~15-60 s).")]
 BatchSize = Annotated[Optional[int], typer.Option(
     min=1, help="Crops (persons) per forward pass (default: the model's, 32 for top-down).")]
+DetectorName = Annotated[Optional[str], typer.Option(
+    "--detector", help="Person detector of the models that run on person boxes: nanodet or mediapipe (BlazePose's "
+                       "face-anchored detector) [default: the model's; see `posekit models --task detect`]. "
+                       "--boxes wins over it.")]
 Threads = Annotated[Optional[int], typer.Option(
     min=1, help="CPU threads of the networks (PyTorch, ONNX Runtime, OpenCV) [default: the cores other processes "
                 "leave free, from the load average; at least 1].")]
@@ -68,6 +72,8 @@ def build_estimator(model: str, *, device: str = "cpu", backend: str = "torch", 
     engine = {k: v for k, v in engine.items() if v != {"precision": "fp32", "compile": False, "batch_size": None}[k]}
     try:
         return build(model, device=device, backend=backend, weights=weights, **engine, **options)
+    except KeyError as exc:  # the model name is known by now: an unknown --detector name
+        fail(f"--detector: {exc.args[0]}")
     except (ValueError, TypeError, RuntimeError, OSError, ImportError) as exc:  # RuntimeError: download/checksum
         message = str(exc)
         fail(message if message.startswith(model) else f"{model}: {message}")

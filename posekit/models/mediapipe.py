@@ -14,7 +14,8 @@ from typing import Any
 
 from posekit import skeletons
 from posekit.models.mediapipe_wheel import (
-    FACE_LANDMARK, HAND_LANDMARK_FULL, HAND_LANDMARK_LITE, POSE_LANDMARK_FULL, TFLiteAsset, load_mediapipe_module,
+    FACE_LANDMARK, HAND_LANDMARK_FULL, HAND_LANDMARK_LITE, POSE_DETECTION, POSE_LANDMARK_FULL, TFLiteAsset,
+    load_mediapipe_module,
 )
 from posekit.models.registry import ModelEntry
 
@@ -31,6 +32,11 @@ def _network(asset: TFLiteAsset) -> Callable[..., Any]:
 
 
 MODELS: tuple[ModelEntry, ...] = (
+    ModelEntry(
+        "mediapipe", "detect", None,
+        "MediaPipe's BlazePose person detector (face-anchored SSD, 224x224; BlazePose's own, MediaPipe 0.10.14)",
+        _network(POSE_DETECTION), offline=True, license=_LICENSE,
+    ),
     ModelEntry(
         "blazepose_full", "body", skeletons.blazepose33,
         "BlazePose GHUM full: person detector + 33 landmarks + 3D world landmarks (MediaPipe 0.10.14)",

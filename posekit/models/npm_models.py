@@ -26,15 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from posekit import skeletons
 from posekit.models.converted import check_cache, converter_version, save_converted
-from posekit.models.npm_package import (
-    HUMAN_MODELS,
-    MEDIAPIPE_POSE,
-    NPM_PACKAGES,
-    NpmPackage,
-    fetch_files,
-    model_names,
-)
+from posekit.models.npm_package import HUMAN_MODELS, MEDIAPIPE_POSE, NPM_PACKAGES, NpmPackage, fetch_files, model_names
+from posekit.models.registry import ModelEntry
 
 if TYPE_CHECKING:
     import torch
@@ -202,3 +197,44 @@ def fetch_npm_group(group: str, *, tarball: str | os.PathLike[str] | None = None
         if force or not isinstance(_cached(asset), tuple):
             _convert(asset, tarball=tarball, refetch=False, progress=progress)
     return [a.converted_path for a in assets]
+
+
+def _tfjs_network(name: str) -> Callable[..., Any]:
+    def build(*, device: str = "cpu", input_hw: tuple[int, int] | None = None) -> Any:
+        return load_tfjs_module(name, input_hw=input_hw).to(device).eval()
+
+    return build
+
+
+def _tflite_network(stem: str) -> Callable[..., Any]:
+    def build(*, device: str = "cpu") -> Any:
+        return load_npm_tflite_module(stem).to(device).eval()
+
+    return build
+
+
+_GOOGLE = "Apache-2.0 (Google)"
+#: Registry entries (``offline``: fetched from the npm registry, no account). ``build_model`` returns the network.
+MODELS: tuple[ModelEntry, ...] = (
+    ModelEntry("nanodet", "detect", None,
+               "NanoDet (COCO 80 classes, 416x416; person detector of the top-down pipelines), TF.js graph from npm",
+               _tfjs_network("nanodet"), offline=True, license="Apache-2.0 (RangiLyu/nanodet)"),
+    ModelEntry("movenet_thunder", "body", skeletons.coco17,
+               "MoveNet SinglePose Thunder (256x256) on detector boxes, TF.js graph from npm",
+               _tfjs_network("movenet-thunder"), offline=True, license=_GOOGLE),
+    ModelEntry("movenet_lightning", "body", skeletons.coco17,
+               "MoveNet SinglePose Lightning (192x192) on detector boxes, TF.js graph from npm",
+               _tfjs_network("movenet-lightning"), offline=True, license=_GOOGLE),
+    ModelEntry("movenet_multipose", "body", skeletons.coco17,
+               "MoveNet MultiPose Lightning: one-stage, up to 6 people with boxes, TF.js graph from npm",
+               _tfjs_network("movenet-multipose"), offline=True, license=_GOOGLE),
+    ModelEntry("posenet", "body", skeletons.coco17,
+               "PoseNet MobileNetV1: bottom-up multi-person (heatmaps + displacement fields), TF.js graph from npm",
+               _tfjs_network("posenet"), offline=True, license=_GOOGLE),
+    ModelEntry("blazepose_heavy", "body", skeletons.blazepose33,
+               "BlazePose GHUM heavy: 33 landmarks + 3D world landmarks (@mediapipe/pose, npm)",
+               _tflite_network("pose_landmark_heavy"), offline=True, license=_GOOGLE),
+    ModelEntry("blazepose_lite", "body", skeletons.blazepose33,
+               "BlazePose GHUM lite: 33 landmarks + 3D world landmarks (@mediapipe/pose, npm)",
+               _tflite_network("pose_landmark_lite"), offline=True, license=_GOOGLE),
+)

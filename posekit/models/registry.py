@@ -24,8 +24,9 @@ class ModelEntry:
 
     Attributes:
         name: the public name, e.g. ``"blazepose_full"``.
-        task: what it estimates: ``"body"``, ``"hand"``, ``"face"``, ``"lift3d"``.
-        skeleton: the keypoint layout of its output.
+        task: what it estimates: ``"body"``, ``"hand"``, ``"face"``, ``"lift3d"``, or ``"detect"`` (a person
+            detector: :func:`posekit.detect.create_detector` builds it).
+        skeleton: the keypoint layout of its output (``None`` for a detector).
         description: one line for ``posekit models``.
         build_model: ``(**kwargs) -> nn.Module`` the network alone (``weights=`` a local checkpoint path where
             the family supports it).
@@ -35,7 +36,7 @@ class ModelEntry:
 
     name: str
     task: str
-    skeleton: Skeleton
+    skeleton: Skeleton | None
     description: str
     build_model: Callable[..., Any]
     offline: bool = False
@@ -45,6 +46,7 @@ class ModelEntry:
 # The family modules whose ``MODELS`` make up the registry (each name registered exactly once).
 FAMILIES: tuple[str, ...] = (
     "posekit.models.mediapipe",
+    "posekit.models.npm_models",
     "posekit.models.simplebaseline",
     "posekit.models.hrnet",
     "posekit.models.vitpose",

