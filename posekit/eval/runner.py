@@ -27,7 +27,8 @@ SCHEMA = "posekit.eval/1"
 
 
 def build_estimator(model: str, *, weights: str | os.PathLike | None = None, flip: bool | None = None,
-                    min_presence: float | None = None, device: str = "cpu") -> tuple[Any, str]:
+                    min_presence: float | None = None, device: str = "cpu", detector: str | None = None
+                    ) -> tuple[Any, str]:
     """``(estimator, flip_mode)`` for the registered ``model``, built by the registry
     (:func:`posekit.pipelines.registry.build_estimator`) with the evaluation's options checked against its
     :class:`~posekit.pipelines.registry.Capabilities`.
@@ -65,7 +66,7 @@ def run_evaluation(*, model: str, dataset: str, ann: str | os.PathLike, images: 
                    out: str | os.PathLike, weights: str | os.PathLike | None = None, boxes: str = "gt",
                    flip: bool | None = None, min_presence: float | None = None, batch_size: int = 8,
                    limit: int | None = None, resume: bool = False, device: str = "cpu",
-                   progress: bool = True, max_missing: float = 0.1) -> dict[str, Any]:
+                   progress: bool = True, max_missing: float = 0.1, detector: str | None = None) -> dict[str, Any]:
     """Load, predict, score; write ``out/predictions.jsonl``, ``out/results.json`` (COCO keypoint results in the
     dataset's skeleton) and ``out/report.json`` (atomic); return the report.
 
@@ -79,6 +80,7 @@ def run_evaluation(*, model: str, dataset: str, ann: str | os.PathLike, images: 
     Raises ``ValueError`` before anything is predicted when the annotations leave nothing to evaluate, or when
     more than ``max_missing`` (a fraction) of the annotation records name image files that do not exist: the
     usual sign of a wrong ``images`` folder, which would otherwise score a handful of images (or none) silently.
+    ``detector`` (a registry name) replaces the model's person detector for ``boxes="detector"``.
     """
     if not 0.0 <= max_missing <= 1.0:
         raise ValueError(f"max_missing must be a fraction in [0, 1], got {max_missing!r}")
@@ -86,7 +88,10 @@ def run_evaluation(*, model: str, dataset: str, ann: str | os.PathLike, images: 
         raise ValueError(f"boxes must be 'gt', 'detector' or an existing detections file, got {boxes!r}")
     eval_set = load_eval_set(dataset, ann=ann, images=images, limit=limit)
     _check_coverage(eval_set, images, max_missing)
-    est, flip_mode = build_estimator(model, weights=weights, flip=flip, min_presence=min_presence, device=device)
+    if detector is not None and boxes != "detector":
+        raise ValueError(f"detector={detector!r} needs boxes='detector' (the boxes are {boxes!r})")
+    est, flip_mode = build_estimator(model, weights=weights, flip=flip, min_presence=min_presence, device=device,
+                                     detector=detector)
     skeleton_mapping(est.skeleton, eval_set.skeleton)  # fail before predicting when nothing maps
     out = Path(out)
     files = {"predictions": str(out / "predictions.jsonl"), "results": str(out / "results.json"),
@@ -98,7 +103,8 @@ def run_evaluation(*, model: str, dataset: str, ann: str | os.PathLike, images: 
     seconds = [r["seconds"] for r in records if "seconds" in r]
     report = {
         "schema": SCHEMA, "model": model, "dataset": dataset, "ann": str(ann),
-        "images": None if images is None else str(images), "boxes": boxes, "flip": flip_mode, "limit": limit,
+        "images": None if images is None else str(images), "boxes": boxes, "detector": detector, "flip": flip_mode,
+        "limit": limit,
         "min_presence": getattr(est, "min_presence", None), **scored,
         "load_report": {"summary": eval_set.report.summary(), "num_records": eval_set.report.num_records,
                         "num_loaded": eval_set.report.num_loaded, "notes": list(eval_set.report.notes),
