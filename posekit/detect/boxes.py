@@ -27,15 +27,21 @@ import numpy as np
 
 from posekit.types import Detections
 
-__all__ = ["FixedBoxes", "BoxesFromFile", "SkippedBox"]
+__all__ = ["FixedBoxes", "BoxesFromFile", "SkippedBox", "check_image"]
 
 
-def _check_image(image: Any) -> None:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        desc = f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise ValueError(f"image must be an (H, W, 3) RGB uint8 array, got {desc}")
+def check_image(image: object, what: str = "image") -> np.ndarray:
+    """``image`` itself when it is a non-empty (H, W, 3) RGB uint8 array (what every detector takes); ``TypeError``
+    or ``ValueError`` naming ``what``, the shape or the dtype otherwise."""
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"{what} must be an (H, W, 3) RGB uint8 numpy array, got {type(image).__name__}")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"{what} must have shape (H, W, 3) (RGB), got {image.shape}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"{what} must be uint8 RGB, got dtype {image.dtype}")
     if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(f"image is empty: shape {image.shape}")
+        raise ValueError(f"{what} is empty: shape {image.shape}")
+    return image
 
 
 class FixedBoxes:
@@ -60,7 +66,7 @@ class FixedBoxes:
         self.detections = Detections(boxes, scores, labels)
 
     def __call__(self, image: np.ndarray) -> Detections:
-        _check_image(image)
+        check_image(image)
         return self.detections
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
@@ -242,7 +248,7 @@ class BoxesFromFile:
 
     def __call__(self, image: np.ndarray, *, key: int | str | os.PathLike[str]) -> Detections:
         """The boxes of image ``key`` (``image`` is only validated)."""
-        _check_image(image)
+        check_image(image)
         return self[key]
 
     def detect_batch(self, images: Sequence[np.ndarray], *,

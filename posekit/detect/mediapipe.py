@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from posekit.warps import warp_perspective_exact
+from posekit.detect.boxes import check_image
 from posekit.detect.ssd import AnchorOptions, DecodeOptions, decode_ssd, ssd_anchors, weighted_nms
 from posekit.models.mediapipe_wheel import (
     FACE_DETECTION_SHORT_RANGE, PALM_DETECTION_FULL, PALM_DETECTION_LITE, POSE_DETECTION, TFLiteAsset,
@@ -46,18 +47,6 @@ __all__ = [
 ]
 
 Border = Literal["zero", "replicate"]
-
-
-def _check_image(image: object, what: str = "image") -> np.ndarray:
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"{what} must be an (H, W, 3) RGB uint8 numpy array, got {type(image).__name__}")
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"{what} must have shape (H, W, 3) (RGB), got {image.shape}")
-    if image.dtype != np.uint8:
-        raise ValueError(f"{what} must be uint8 RGB, got dtype {image.dtype}")
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(f"{what} is empty: shape {image.shape}")
-    return image
 
 
 def rect_matrix(center: tuple[float, float], size: tuple[float, float], rotation: float,
@@ -89,7 +78,7 @@ def letterbox(image: np.ndarray, size: tuple[int, int], *, value_range: tuple[fl
         ``(left, top, right, bottom)`` as fractions of the tensor width/height (the padded border is 0 before
         the value mapping, i.e. ``value_range[0]``).
     """
-    _check_image(image)
+    check_image(image)
     f32 = np.float32
     h, w = image.shape[:2]
     tw, th = (int(v) for v in size)
@@ -287,7 +276,7 @@ class MediaPipeDetector:
         self.anchors.setflags(write=False)
 
     def __call__(self, image: np.ndarray) -> Detections:
-        return self.detect_batch([_check_image(image)])[0]
+        return self.detect_batch([check_image(image)])[0]
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
         """Detections for each of ``images`` ((H, W, 3) RGB uint8 arrays, any sizes), one network run."""
@@ -300,7 +289,7 @@ class MediaPipeDetector:
         threshold, so a detection found at 0.5 moves slightly when decoded at 0.3; this gives both exactly."""
         if isinstance(images, np.ndarray) and images.ndim == 4:
             images = list(images)
-        images = [_check_image(im, f"images[{i}]") for i, im in enumerate(images)]
+        images = [check_image(im, f"images[{i}]") for i, im in enumerate(images)]
         if not images:
             return []
         cfg = self.config

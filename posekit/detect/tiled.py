@@ -33,7 +33,8 @@ import numpy as np
 
 from posekit.boxes import box_area, box_intersection, box_iou
 from posekit.detect.duplicates import visible_boxes
-from posekit.detect.mediapipe import MediaPipeDetector, _check_image, alignment_boxes
+from posekit.detect.boxes import check_image
+from posekit.detect.mediapipe import MediaPipeDetector, alignment_boxes
 from posekit.detect.ssd import weighted_nms
 from posekit.postprocess import oks_iou
 from posekit.types import Detections
@@ -238,7 +239,7 @@ class TiledDetector:
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
         """Detections for each image; the whole images and all their tiles go through the network at once."""
-        images = [_check_image(im, f"images[{i}]") for i, im in enumerate(images)]
+        images = [check_image(im, f"images[{i}]") for i, im in enumerate(images)]
         # Whole images in their own batch: batch composition changes oneDNN's kernels in the last float bits,
         # and trusted detections must stay exactly the wrapped detector's at trusted_score.
         lowest = self.detector.min_score
