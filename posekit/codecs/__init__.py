@@ -7,6 +7,8 @@ rounding, batched over instances:
 * :class:`UDPHeatmap` -- UDP heatmaps (ViTPose, HRNet-UDP), ``'gaussian'`` or ``'combined'``.
 * :class:`SimCC` -- SimCC x/y label vectors (RTMPose), optional DARK and visibility decoding.
 * :class:`Regression` -- coordinates normalised by the input size.
+* :class:`PoseNetDecoder` -- PoseNet's bottom-up multi-person decoding (heatmaps, offsets, displacement fields;
+  written from the PoseNet paper, not an MMPose codec).
 
 Coordinates are input-space pixels (the model-input crop), x right, y down, pixel ``i`` centred at
 ``i``. ``encode(keypoints (N, K, 2), keypoints_visible (N, K) | None)`` returns a targets dataclass;
@@ -22,6 +24,7 @@ from __future__ import annotations
 from posekit.codecs._refine import heatmap_argmax
 from posekit.codecs._types import Decoded, HeatmapTargets, RegressionTargets, SimCCTargets
 from posekit.codecs.msra_heatmap import MSRAHeatmap
+from posekit.codecs.posenet import POSENET_EDGES, PoseNetDecoded, PoseNetDecoder
 from posekit.codecs.regression import Regression
 from posekit.codecs.simcc import SimCC
 from posekit.codecs.udp_heatmap import UDPHeatmap
@@ -30,6 +33,9 @@ __all__ = [
     "Decoded",
     "HeatmapTargets",
     "MSRAHeatmap",
+    "POSENET_EDGES",
+    "PoseNetDecoded",
+    "PoseNetDecoder",
     "Regression",
     "RegressionTargets",
     "SimCC",
