@@ -89,6 +89,9 @@ class TopK(nn.Module):
         self.k, self.indices = k, output == "indices"
 
     def forward(self, x: Tensor) -> Tensor:
+        if torch.onnx.is_in_onnx_export():  # a stable sort has no ONNX form; ONNX TopK also breaks ties to the lower
+            values, indices = torch.topk(x, self.k, dim=-1, largest=True, sorted=True)  # index, as TensorFlow
+            return indices if self.indices else values
         values, indices = torch.sort(x, dim=-1, descending=True, stable=True)
         return indices[..., : self.k] if self.indices else values[..., : self.k]
 
