@@ -50,6 +50,7 @@ from posekit.pipelines.movenet_crops import (
     square_regions,
     tracking_region,
 )
+from posekit.postprocess import oks_nms, rescore_instances
 from posekit.runtime.runner import (
     InputSpec,
     check_options,
@@ -126,6 +127,22 @@ def movenet_runner(module: Any, *, input_size: int, name: str, engine: EngineOpt
                        name=name, metadata={"posekit.network": name}, **backend_options)
 
 
+def filter_persons(keypoints: np.ndarray, scores: np.ndarray, box_scores: np.ndarray, *, min_score: float,
+                   oks: float | None) -> np.ndarray:
+    """Indices of the persons to keep, best first: detection score x mean keypoint score (keypoints above 0.2,
+    :func:`posekit.postprocess.rescore_instances`) at least ``min_score``, then OKS-NMS at ``oks`` (COCO sigmas; the
+    area of each person's keypoint box). ``keypoints`` (N, 17, 2) image pixels, ``scores`` (N, 17), ``box_scores``
+    (N,)."""
+    rescored = rescore_instances(scores, box_scores, score_mode="bbox_keypoint", keypoint_score_thr=0.2)
+    keep = np.flatnonzero(rescored >= min_score)
+    if oks is None or len(keep) < 2:
+        return keep[np.argsort(-rescored[keep], kind="stable")]
+    extent = keypoints[keep].max(axis=1) - keypoints[keep].min(axis=1)
+    order = oks_nms(keypoints[keep], rescored[keep], extent[:, 0] * extent[:, 1], np.asarray(coco17.sigmas),
+                    threshold=oks)
+    return keep[order]
+
+
 def run_batch_one(runner: Any, crops: np.ndarray) -> np.ndarray:
     """The first output of ``runner`` for each of ``crops`` (N, S, S, 3) float32, one call per crop, stacked."""
     spec = runner.input_spec
@@ -142,6 +159,12 @@ class MoveNetEstimator(PoseEstimator):
         detector: a :class:`posekit.detect.Detector`; ``None``: caller boxes are required.
         margin: crop side / longer box side.
         min_box_score: detections scoring below this are dropped (caller boxes are kept).
+        min_pose_score: on detector boxes, a person is kept when its detection score times its mean keypoint score
+            (keypoints above 0.2; MMPose's ``bbox_keypoint`` rescoring) reaches this; the default 0.1 keeps 42 of the
+            44 people of the OpenPose examples and drops most false boxes (``docs/results.md``). Caller boxes keep one
+            pose each.
+        pose_nms: on detector boxes, OKS-NMS between the kept persons at this OKS (a second box on the same person
+            gives a second, overlapping skeleton); ``None`` keeps them all.
         track_min_score: keypoint score above which a keypoint counts in tracking (MoveNet: 0.2).
         device, precision, compile, channels_last: torch engine options
             (:class:`~posekit.runtime.torch_runner.EngineOptions`).
@@ -154,7 +177,8 @@ class MoveNetEstimator(PoseEstimator):
     skeleton = coco17
 
     def __init__(self, module: Any, *, input_size: int, detector: Any = None, margin: float = 1.1,
-                 min_box_score: float = 0.0, track_min_score: float = 0.2, device: str | torch.device | None = None,
+                 min_box_score: float = 0.0, min_pose_score: float = 0.1, pose_nms: float | None = 0.5,
+                 track_min_score: float = 0.2, device: str | torch.device | None = None,
                  precision: str = "fp32", compile: bool = False, channels_last: bool | None = None,
                  batch_size: int | None = None, name: str | None = None, backend: str = "torch",
                  **backend_options: Any) -> None:
@@ -173,6 +197,8 @@ class MoveNetEstimator(PoseEstimator):
         self.detector = detector
         self.margin = float(margin)
         self.min_box_score = float(min_box_score)
+        self.min_pose_score = float(min_pose_score)
+        self.pose_nms = None if pose_nms is None else float(pose_nms)
         self.track_min_score = float(track_min_score)
 
     # ------------------------------------------------------------------------------------------ per image
@@ -184,6 +210,9 @@ class MoveNetEstimator(PoseEstimator):
         if len(box_xyxy) == 0:
             return Poses.empty(self.skeleton, image_size=(w, h))
         keypoints, scores = self.predict_regions(image, square_regions(box_xyxy, margin=self.margin))
+        if boxes is None:  # detector boxes: drop weak and duplicate persons
+            keep = filter_persons(keypoints, scores, box_scores, min_score=self.min_pose_score, oks=self.pose_nms)
+            keypoints, scores, box_xyxy, box_scores = keypoints[keep], scores[keep], box_xyxy[keep], box_scores[keep]
         return Poses(keypoints, scores, box_xyxy, self.skeleton, box_scores=box_scores, image_size=(w, h))
 
     def predict_regions(self, image: np.ndarray, regions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -307,3 +307,17 @@ def test_tracking_on_a_video_stays_with_per_frame_detection() -> None:
         height = b.boxes[0, 3] - b.boxes[0, 1]
         # measured on 30 frames: median 1.6 px, at most 2.5 px, for a person 470 px tall
         assert np.median(np.linalg.norm(a.keypoints[0, ok] - b.keypoints[0, ok], axis=-1)) < 0.02 * height
+
+
+def test_weak_and_duplicate_persons_on_detector_boxes_are_dropped() -> None:
+    from posekit.pipelines.movenet import filter_persons
+
+    rng = np.random.default_rng(0)
+    person = rng.uniform(100, 300, (17, 2)).astype(np.float32)
+    keypoints = np.stack([person, person + 1.0, person + 400.0, person + 800.0])  # 1 is a near copy of 0
+    scores = np.array([[0.9] * 17, [0.8] * 17, [0.6] * 17, [0.3] * 17], np.float32)
+    box_scores = np.array([0.9, 0.8, 0.5, 0.2], np.float32)  # rescored: 0.81, 0.64, 0.30, 0.06
+    assert filter_persons(keypoints, scores, box_scores, min_score=0.1, oks=0.5).tolist() == [0, 2]
+    assert filter_persons(keypoints, scores, box_scores, min_score=0.1, oks=None).tolist() == [0, 1, 2]
+    assert filter_persons(keypoints, scores, box_scores, min_score=0.0, oks=None).tolist() == [0, 1, 2, 3]
+    assert filter_persons(keypoints[:0], scores[:0], box_scores[:0], min_score=0.1, oks=0.5).tolist() == []
