@@ -84,6 +84,16 @@ class NpmAsset:
         return (f"{self.stem}.json", f"{self.stem}.bin") if self.kind == "tfjs" else (f"{self.stem}.tflite",)
 
     @property
+    def name(self) -> str:
+        """The network's name (``stem``), as :attr:`posekit.models.mediapipe_wheel.TFLiteAsset.name`."""
+        return self.stem
+
+    @property
+    def filename(self) -> str:
+        """The file the converter reads, e.g. ``pose_landmark_heavy.tflite``."""
+        return self.files[0]
+
+    @property
     def member(self) -> str:
         """``NAME@VERSION:package/...`` of the converter's file, for messages and the cache metadata."""
         return f"{self.package.spec}:{self.package.member(self.files[0])}"

@@ -49,7 +49,8 @@ def mp_pipeline_options(model: str, backend: str, kwargs: dict[str, Any], *, dev
     """The checks the MediaPipe builders make before loading any network, and their ``kwargs`` split into
     ``(back-end options, estimator options)`` (:func:`posekit.runtime.runner.split_backend_options`)."""
     if "weights" in kwargs:
-        raise ValueError(f"{model} takes its weights from the MediaPipe wheel; weights= is for top-down models")
+        raise ValueError(f"{model} takes its weights from the MediaPipe wheel (heavy/lite: @mediapipe/pose); weights= is "
+                         "for top-down models")
     check_options(backend, EngineOptions(device=device, precision=precision, compile=compile,
                                          channels_last=channels_last))
     if precision == "bf16":

@@ -1,11 +1,14 @@
-"""BlazePose (MediaPipe 0.10.14 ``pose_landmark_full``): 33 keypoints + 3D world landmarks, multi-person.
+"""BlazePose (MediaPipe 0.10.14 ``pose_landmark_full``; ``heavy`` and ``lite`` from ``@mediapipe/pose``): 33
+keypoints + 3D world landmarks, multi-person, on MediaPipe's pose detector or any person detector's boxes.
 
 The shared detector -> ROI -> crop -> landmark-model machinery is :class:`posekit.pipelines.mediapipe.
 MediaPipeLandmarkEstimator`; this module holds BlazePose's decoding (heatmap refinement, world landmarks), the
 checks of the people found (the false-positive filter for candidate instances, found on detector tiles or below
 the trusted detection score: :func:`posekit.detect.tiled.tile_false_positives`; the duplicate filter on every
-instance: :func:`posekit.detect.duplicates.duplicate_poses`) and the builder :func:`blazepose_full` with its
-:data:`MEDIAPIPE_EXACT` setting.
+instance: :func:`posekit.detect.duplicates.duplicate_poses`) and the builders :func:`blazepose` (``variant``:
+:data:`VARIANTS`), :func:`blazepose_full`, :func:`blazepose_heavy`, :func:`blazepose_lite` with the
+:data:`MEDIAPIPE_EXACT` setting. Box detectors and the refinement of their ROIs:
+:mod:`posekit.pipelines.blazepose_boxes`.
 """
 
 from __future__ import annotations
@@ -21,17 +24,27 @@ from posekit.detect.duplicates import DuplicateFilter, duplicate_poses, pose_con
 from posekit.detect.mediapipe import POSE_DETECTION_CONFIG, blazepose_detector
 from posekit.detect.tiled import TiledDetector, TileFilter, tile_false_positives, wants_candidates
 from posekit.models.mediapipe_wheel import POSE_LANDMARK_FULL, load_mediapipe_module
-from posekit.pipelines import roi
-from posekit.pipelines.roi import Rois
+from posekit.models.npm_models import load_npm_tflite_module
 from posekit.numerics import sigmoid
+from posekit.pipelines import roi
+from posekit.pipelines.blazepose_boxes import plan_rois, refined_rois
 from posekit.pipelines.mediapipe import (_F, DecodedLandmarks, LandmarkResult, MediaPipeLandmarkEstimator,
                                         mp_pipeline_options)
+from posekit.pipelines.roi import Rois
 from posekit.skeletons import blazepose33, coco17, mapping
 from posekit.types import Detections, Poses
 from posekit.warps import warp_perspective_exact
 
-__all__ = ["BlazePoseEstimator", "blazepose_full", "MEDIAPIPE_EXACT", "refine_landmarks_from_heatmap",
+__all__ = ["BlazePoseEstimator", "blazepose", "blazepose_full", "blazepose_heavy", "blazepose_lite",
+           "load_landmark_module", "VARIANTS", "MEDIAPIPE_EXACT", "refine_landmarks_from_heatmap",
            "decode_pose_outputs"]
+
+#: BlazePose GHUM landmark networks: variant -> TFLite graph name. All three take a 256 x 256 x 3 input in [0, 1]
+#: and return the same five outputs in the same order (landmarks (1, 195), pose_flag (1, 1), segmentation
+#: (1, 256, 256, 1), heatmap (1, 64, 64, 39), world landmarks (1, 117)); ``full`` comes from the MediaPipe wheel,
+#: ``heavy`` and ``lite`` from the ``@mediapipe/pose`` npm package.
+VARIANTS: Mapping[str, str] = MappingProxyType({"full": "pose_landmark_full", "heavy": "pose_landmark_heavy",
+                                                "lite": "pose_landmark_lite"})
 
 #: :func:`blazepose_full` options that reproduce ``mp.solutions.pose`` (static image mode, ``model_complexity=1``)
 #: for every person MediaPipe's detector finds: its single detector pass at its own 0.5 threshold, no duplicate
@@ -132,7 +145,7 @@ def decode_pose_outputs(outputs: Sequence[np.ndarray], rois: Rois, *, input_size
 
 
 class BlazePoseEstimator(MediaPipeLandmarkEstimator):
-    """BlazePose GHUM 3D (``pose_landmark_full``) on every person the pose detector finds.
+    """BlazePose GHUM 3D (``pose_landmark_full``, ``_heavy`` or ``_lite``) on every person the detector finds.
 
     ROI: detector keypoint 0 (hip centre) and 1 (full-body scale point), rotation so that 0 -> 1 points up,
     side = 2 x distance x 1.25, square; 256 x 256 crop (border replicate), input in [0, 1]. Tracking ROI: the
@@ -142,6 +155,14 @@ class BlazePoseEstimator(MediaPipeLandmarkEstimator):
     (sigmoid); ``keypoints_3d`` = world landmarks (N, 33, 3) metres, hip-centred, x right, y down, z away from
     the camera; ``boxes`` = the detection box (or the caller's box, or the ROI's axis-aligned bound when ROIs
     are given/tracked); ``box_scores`` = pose presence (pose_flag).
+
+    Any :class:`posekit.detect.Detector` that finds only boxes (no keypoints, e.g. NanoDet or
+    :class:`posekit.detect.FixedBoxes`) can be the detector: its boxes become square box ROIs, like caller
+    ``boxes=``. ``refine=True`` then runs the landmark model once more: every ROI planned from boxes or detections
+    (not caller ROIs, not tracked ones) is replaced by the ROI of the first pass's alignment landmarks 33/34 (see
+    :mod:`posekit.pipelines.blazepose_boxes`), whatever the first pass's presence flag. It costs one
+    extra landmark-model pass per person. ``refine=None`` (default) refines only the ROIs of a box detector's
+    detections (caller ``boxes=`` and MediaPipe's detector keep today's single pass); ``False`` never refines.
 
     The people the detector found are checked (in :meth:`predict_landmarks_batch`, everything built on it, and on
     the detection frames of :meth:`stream`; never when the caller gives boxes or ROIs):
@@ -169,7 +190,8 @@ class BlazePoseEstimator(MediaPipeLandmarkEstimator):
 
     def __init__(self, landmark_model: Callable, detector: Callable | None = None, *, kernel_size: int = 9,
                  min_confidence_to_refine: float = 0.5, tile_filter: TileFilter | None = TileFilter(),
-                 duplicate_filter: DuplicateFilter | None = DuplicateFilter(), **kwargs: Any) -> None:
+                 duplicate_filter: DuplicateFilter | None = DuplicateFilter(), refine: bool | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(landmark_model, detector, **kwargs)
         for name, value, kind in (("tile_filter", tile_filter, TileFilter),
                                   ("duplicate_filter", duplicate_filter, DuplicateFilter)):
@@ -180,6 +202,25 @@ class BlazePoseEstimator(MediaPipeLandmarkEstimator):
         self.min_confidence_to_refine = float(min_confidence_to_refine)
         self.tile_filter = tile_filter
         self.duplicate_filter = duplicate_filter
+        if refine not in (None, True, False):
+            raise TypeError(f"refine must be True, False or None, got {refine!r}")
+        self.refine = refine
+
+    def _plan(self, image: np.ndarray, boxes: Any, detections: Detections | None) -> tuple[Rois, np.ndarray]:
+        """Box detectors and ``refine`` on top of the base planner (:func:`posekit.pipelines.blazepose_boxes.
+        plan_rois`)."""
+        return plan_rois(image, boxes, detections, plan=super()._plan, detect=self._detect,
+                         refine=None if self.refine is False else self._refine_rois,
+                         refine_only_box_detections=self.refine is None)
+
+    def _refine_rois(self, image: np.ndarray, rois: Rois) -> Rois:
+        """One landmark-model pass on ``rois`` (one batch) -> the ROIs of its alignment landmarks 33/34
+        (:func:`posekit.pipelines.blazepose_boxes.refined_rois`)."""
+        s = self.input_size
+        crops = warp_perspective_exact(image, roi.crop_matrices(rois, (s, s)), (s, s))
+        dec = self._decode(self._run_model(crops), rois)
+        tracked = self._next_rois(dec.landmarks, rois.image_size)
+        return refined_rois(rois, tracked)
 
     def _check(self, rgbs: list[np.ndarray], results: list[LandmarkResult], needs_check: list[np.ndarray | None]
                ) -> list[np.ndarray]:
@@ -262,30 +303,53 @@ def _pose_rois(center: np.ndarray, scale: np.ndarray, image_size: tuple[int, int
     return roi.transform_rois(raw, scale=(1.25, 1.25), square_long=True)
 
 
-def blazepose_full(*, device: str | torch.device = "cpu", detector: Callable | None = None,
-                   landmark_model: Callable | None = None, min_detection_score: float | None = 0.3,
-                   tiles: int = 2, precision: str = "fp32", compile: bool = False, channels_last: bool | None = None,
-                   backend: str = "torch", **kwargs: Any) -> BlazePoseEstimator:
-    """BlazePose full with MediaPipe's pose detector (body boxes); models are loaded (converted from the cached
-    MediaPipe wheel: :func:`posekit.detect.mediapipe.blazepose_detector`, ``POSE_LANDMARK_FULL``) only when not
-    given. ``PoseEstimator.from_pretrained("blazepose_full")`` and every ``posekit`` command build it with these
-    defaults.
+def load_landmark_module(variant: str = "full") -> torch.nn.Module:
+    """The converted BlazePose landmark network of ``variant`` (a key of :data:`VARIANTS`): ``full`` from the
+    MediaPipe wheel (:func:`posekit.models.mediapipe_wheel.load_mediapipe_module`), ``heavy`` and ``lite`` from the
+    ``@mediapipe/pose`` npm package (:func:`posekit.models.npm_models.load_npm_tflite_module`); fetched, verified
+    and converted on first use, then cached."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    if variant == "full":
+        return load_mediapipe_module(POSE_LANDMARK_FULL)
+    return load_npm_tflite_module(VARIANTS[variant])
 
-    The defaults look for every person: ``tiles=2`` also runs the detector on a 2 x 2 grid of overlapping tiles (one
-    batch) to find small people, and ``min_detection_score=0.3`` keeps the weaker detections (people in a group
-    often score 0.3-0.5). Detections found only that way are candidates (:class:`posekit.detect.tiled.TiledDetector`):
-    they need the landmark model's presence flag and pass the estimator's ``tile_filter`` (default
-    :class:`posekit.detect.tiled.TileFilter`; ``None`` keeps them all), while people found at 0.5 on the whole
-    image keep MediaPipe's landmarks. Then ``duplicate_filter`` (default
+
+def blazepose(variant: str = "full", *, device: str | torch.device = "cpu", detector: Callable | None = None,
+              landmark_model: Callable | None = None, min_detection_score: float | None = 0.3, tiles: int = 2,
+              refine: bool | None = None, precision: str = "fp32", compile: bool = False,
+              channels_last: bool | None = None, backend: str = "torch", **kwargs: Any) -> BlazePoseEstimator:
+    """BlazePose ``variant`` (``"full"``, ``"heavy"`` or ``"lite"``: the landmark network, :data:`VARIANTS`) with
+    MediaPipe's pose detector (body boxes) or any person detector; models are loaded (converted from the cached
+    MediaPipe wheel or npm package: :func:`posekit.detect.mediapipe.blazepose_detector`,
+    :func:`load_landmark_module`) only when not given. :func:`blazepose_full`, :func:`blazepose_heavy` and
+    :func:`blazepose_lite` are this builder; ``PoseEstimator.from_pretrained("blazepose_full")`` and every
+    ``posekit`` command build it with these defaults.
+
+    ``detector=None`` is MediaPipe's pose detector. The defaults look for every person: ``tiles=2`` also runs it on
+    a 2 x 2 grid of overlapping tiles (one batch) to find small people, and ``min_detection_score=0.3`` keeps the
+    weaker detections (people in a group often score 0.3-0.5). Detections found only that way are candidates
+    (:class:`posekit.detect.tiled.TiledDetector`): they need the landmark model's presence flag and pass the
+    estimator's ``tile_filter`` (default :class:`posekit.detect.tiled.TileFilter`; ``None`` keeps them all), while
+    people found at 0.5 on the whole image keep MediaPipe's landmarks. Then ``duplicate_filter`` (default
     :class:`posekit.detect.duplicates.DuplicateFilter`; ``None`` keeps them all) drops second, tangled skeletons
     on a person found already (see :class:`BlazePoseEstimator`). On the 18 COCO images OpenPose ships with
     keypoints this finds 29 of the 44 people where MediaPipe's single pass finds 18 (``docs/results.md``).
 
+    ``detector`` may instead be any :class:`posekit.detect.Detector` (``detector(rgb) -> Detections``, image
+    pixels): a box detector (no keypoints, e.g. NanoDet, :class:`posekit.detect.FixedBoxes`) gives square box ROIs
+    that ``refine`` re-crops once from the first landmarks (hip centre and full-body alignment point, as MediaPipe's
+    tracking does), so every person it finds gets 33 landmarks and world landmarks; ``tiles`` and
+    ``min_detection_score`` then change nothing. ``refine``: ``None`` (default) refines the ROIs of a box
+    detector's boxes only; ``True`` also caller ``boxes=`` and MediaPipe detections; ``False`` never (one pass per
+    person, as before). See :class:`BlazePoseEstimator`.
+
     ``**MEDIAPIPE_EXACT`` (``tiles=1, min_detection_score=0.5, duplicate_filter=None``) is the
-    ``mp.solutions.pose``-exact setting: MediaPipe's single detector pass at its own threshold, and MediaPipe's
-    result for every person that pass finds (``mp.solutions.pose`` returns the first). It is also the cheapest
-    (one detector input instead of five); ``tiles=1`` with the other defaults is a middle way. With caller
-    ``boxes=`` or ROIs the detector does not run, so ``tiles`` and ``min_detection_score`` change nothing.
+    ``mp.solutions.pose``-exact setting (``variant="full"``, ``model_complexity=1``; ``"lite"`` and ``"heavy"``
+    are complexities 0 and 2): MediaPipe's single detector pass at its own threshold, and MediaPipe's result for
+    every person that pass finds (``mp.solutions.pose`` returns the first). It is also the cheapest (one detector
+    input instead of five); ``tiles=1`` with the other defaults is a middle way. With caller ``boxes=`` or ROIs
+    the detector does not run, so ``tiles`` and ``min_detection_score`` change nothing.
 
     ``compile`` and ``channels_last`` apply to both networks, ``precision`` to the landmark model only (the
     detector stays fp32; see :class:`MediaPipeLandmarkEstimator` and
@@ -296,11 +360,13 @@ def blazepose_full(*, device: str | torch.device = "cpu", detector: Callable | N
     ``providers``, ``folder``, ``opset``) go to both runners (:func:`posekit.runtime.runner.make_runner`), the
     other ``kwargs`` (e.g. ``tile_filter``, ``duplicate_filter``, ``min_presence``) to
     :class:`BlazePoseEstimator`."""
-    runtime, kwargs = mp_pipeline_options("blazepose_full", backend, kwargs, device=device, precision=precision,
-                                          compile=compile, channels_last=channels_last)
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    runtime, kwargs = mp_pipeline_options(f"blazepose_{variant}", backend, kwargs, device=device,
+                                          precision=precision, compile=compile, channels_last=channels_last)
     lm_device = None if landmark_model is not None else device  # a given model runs where it is
     if landmark_model is None:
-        landmark_model = load_mediapipe_module(POSE_LANDMARK_FULL)
+        landmark_model = load_landmark_module(variant)
     if detector is None:
         candidates = wants_candidates(tiles, min_detection_score, POSE_DETECTION_CONFIG.min_score)
         detector = blazepose_detector(device=device, min_score=min_detection_score,
@@ -309,4 +375,24 @@ def blazepose_full(*, device: str | torch.device = "cpu", detector: Callable | N
         if candidates:
             detector = TiledDetector(detector, grid=tiles, trusted_score=POSE_DETECTION_CONFIG.min_score)
     return BlazePoseEstimator(landmark_model, detector, device=lm_device, precision=precision, compile=compile,
-                              channels_last=channels_last, backend=backend, **runtime, **kwargs)
+                              channels_last=channels_last, backend=backend, refine=refine, **runtime, **kwargs)
+
+
+def blazepose_full(**options: Any) -> BlazePoseEstimator:
+    """BlazePose full (``pose_landmark_full``, MediaPipe's ``model_complexity=1``): :func:`blazepose` with
+    ``variant="full"`` and the same ``options``."""
+    return blazepose("full", **options)
+
+
+def blazepose_heavy(**options: Any) -> BlazePoseEstimator:
+    """BlazePose heavy (``pose_landmark_heavy`` from ``@mediapipe/pose``, ``model_complexity=2``; the most accurate,
+    about 2.4x the full network's time: 78 vs 32 ms per crop on one CPU thread): :func:`blazepose` with
+    ``variant="heavy"`` and the same ``options``."""
+    return blazepose("heavy", **options)
+
+
+def blazepose_lite(**options: Any) -> BlazePoseEstimator:
+    """BlazePose lite (``pose_landmark_lite`` from ``@mediapipe/pose``, ``model_complexity=0``; the fastest, 25 ms
+    per crop on one CPU thread):
+    :func:`blazepose` with ``variant="lite"`` and the same ``options``."""
+    return blazepose("lite", **options)

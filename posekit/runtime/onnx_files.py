@@ -26,6 +26,7 @@ import torch
 from posekit.codecs import SimCC
 from posekit.models import mediapipe_wheel as mpw
 from posekit.models.mediapipe_wheel import load_mediapipe_module
+from posekit.models.npm_models import NpmAsset, load_npm_module, tflite_asset
 from posekit.models.registry import create_model, get_entry
 from posekit.models.weights import cache_dir, fetch_pretrained
 from posekit.runtime.onnx_export import export_onnx
@@ -86,6 +87,8 @@ def cached_export(module: torch.nn.Module, *, name: str | None, input_spec: Inpu
 def _mediapipe_assets() -> Mapping[str, tuple[Any, Any]]:
     return MappingProxyType({
         "blazepose_full": (mpw.POSE_DETECTION, mpw.POSE_LANDMARK_FULL),
+        "blazepose_heavy": (mpw.POSE_DETECTION, tflite_asset("pose_landmark_heavy")),
+        "blazepose_lite": (mpw.POSE_DETECTION, tflite_asset("pose_landmark_lite")),
         "mediapipe_hand_full": (mpw.PALM_DETECTION_FULL, mpw.HAND_LANDMARK_FULL),
         "mediapipe_hand_lite": (mpw.PALM_DETECTION_LITE, mpw.HAND_LANDMARK_LITE),
         "mediapipe_face_mesh": (mpw.FACE_DETECTION_SHORT_RANGE, mpw.FACE_LANDMARK),
@@ -93,7 +96,8 @@ def _mediapipe_assets() -> Mapping[str, tuple[Any, Any]]:
 
 
 #: The MediaPipe entries of the public model registry and their ``(detector, landmark)`` networks
-#: (:class:`~posekit.models.mediapipe_wheel.TFLiteAsset` s).
+#: (:class:`~posekit.models.mediapipe_wheel.TFLiteAsset` s of the wheel, :class:`~posekit.models.npm_models.NpmAsset` s
+#: of ``@mediapipe/pose``).
 MEDIAPIPE_ASSETS: Mapping[str, tuple[Any, Any]] = _mediapipe_assets()
 
 
@@ -102,6 +106,10 @@ def _mediapipe_assets_of(name: str) -> tuple[Any, Any]:
     if name not in MEDIAPIPE_ASSETS:
         raise ValueError(f"{name!r} is not a MediaPipe model; MediaPipe models: {', '.join(MEDIAPIPE_ASSETS)}")
     return MEDIAPIPE_ASSETS[name]
+
+
+def _load(asset: Any) -> torch.nn.Module:
+    return load_npm_module(asset) if isinstance(asset, NpmAsset) else load_mediapipe_module(asset)
 
 
 def _tflite_input_spec(module: torch.nn.Module) -> InputSpec:
@@ -121,7 +129,7 @@ def mediapipe_onnx_files(name: str, *, folder: str | os.PathLike[str] | None = N
     the files the pipelines built with ``backend="onnxruntime"`` run."""
     paths = []
     for role, asset in zip(("detector", "landmark"), _mediapipe_assets_of(name)):
-        module = load_mediapipe_module(asset)
+        module = _load(asset)
         paths.append(cached_export(module, name=asset.name, input_spec=_tflite_input_spec(module), folder=folder,
                                    opset=opset, metadata=_tflite_metadata(name, role, asset), progress=progress))
     return paths[0], paths[1]
@@ -174,13 +182,13 @@ def export_model(name: str, out: str | os.PathLike[str], *, dynamic_batch: bool 
                          "not both")
     if name in MEDIAPIPE_ASSETS:
         if weights is not None or random_weights:
-            raise ValueError(f"{name} takes its weights from the MediaPipe wheel; weights and random weights are "
-                             "for top-down models")
+            raise ValueError(f"{name} takes its weights from the MediaPipe wheel (heavy/lite: @mediapipe/pose); "
+                             "weights and random weights are for top-down models")
         if out.suffix == ".onnx":
             raise ValueError(f"{name} has two networks: out must be a folder, got the file name {str(out)!r}")
         paths = []
         for role, asset in zip(("detector", "landmark"), MEDIAPIPE_ASSETS[name]):
-            module = load_mediapipe_module(asset)
+            module = _load(asset)
             meta = {**_tflite_metadata(name, role, asset), "posekit.fingerprint": fingerprint(module)}
             shape = tuple(1 if d is None else d for d in _tflite_input_spec(module).shape)
             paths.append(export_onnx(module, out / f"{name}_{role}.onnx", input_shape=shape,

@@ -25,11 +25,37 @@ def test_every_estimator_is_a_registered_model_and_top_down_models_take_weights(
 
 def test_capabilities_are_data():
     blaze = estimator_entry("blazepose_full")
-    assert blaze.capabilities == Capabilities(presence_gate=True, tiles=True, outputs_3d=True)
+    assert blaze.capabilities == Capabilities(presence_gate=True, tiles=True, outputs_3d=True, detector=True)
     hand = estimator_entry("mediapipe_hand_full")
-    assert hand.capabilities.presence_gate and not hand.capabilities.tiles
+    assert hand.capabilities.presence_gate and not hand.capabilities.tiles and not hand.capabilities.detector
     rtm = estimator_entry("rtmpose_t_coco_256x192")
-    assert rtm.capabilities == Capabilities(flip_test=True, takes_weights=True)
+    assert rtm.capabilities == Capabilities(flip_test=True, takes_weights=True, detector=True)
+    assert estimator_entry("movenet_thunder").capabilities == Capabilities(detector=True)
+    for one_stage in ("movenet_multipose", "posenet"):
+        assert estimator_entry(one_stage).capabilities == Capabilities()
+
+
+def test_detectors_are_chosen_by_registry_name():
+    with pytest.raises(ValueError, match="posenet finds people itself"):
+        build_estimator("posenet", detector="nanodet")
+    with pytest.raises(ValueError, match="'movenet_lightning' is a body model, not a person detector; detectors: "
+                                         "mediapipe, nanodet"):
+        build_estimator("movenet_thunder", detector="movenet_lightning")
+    with pytest.raises(KeyError, match="did you mean nanodet"):
+        build_estimator("movenet_thunder", detector="nandet")
+
+
+
+def test_a_detector_name_is_built_on_first_use_with_the_estimators_back_end(monkeypatch):
+    from posekit.detect import LazyDetector
+    from posekit.pipelines import registry
+
+    made = []
+    monkeypatch.setattr(registry, "create_detector", lambda name, **kw: made.append((name, kw)) or "detector")
+    est = build_estimator("movenet_lightning", detector="mediapipe")
+    assert isinstance(est.detector, LazyDetector) and made == []  # nothing built before it is needed
+    assert est.detector.detector == "detector"
+    assert made == [("mediapipe", {"device": "cpu", "backend": "torch"})]
 
 
 def test_bad_names_and_options_are_named():
