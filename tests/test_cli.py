@@ -54,17 +54,18 @@ def test_bench_verb_is_wired_and_rejects_a_bad_suite():  # the command itself: t
 
 
 def test_predict_default_model_writes_results_and_drawings(tmp_path: Path):
-    """The main job: the offline default (BlazePose) on real images; an unreadable file is reported and skipped."""
+    """The main job: the default (NanoDet + MoveNet Thunder) on real images; an unreadable file is reported and
+    skipped."""
     good = shared_path("data", "coco", "openpose_examples", "COCO_val2014_000000000241.jpg")
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
     out = tmp_path / "results.json"
     res = posekit("predict", str(good), str(bad), "--out", str(out), "--save-vis", str(tmp_path / "vis"))
     assert res.returncode == 1, res.stderr  # one image failed
-    assert "broken.jpg" in res.stderr and "3 pose(s)" in res.stdout
+    assert "broken.jpg" in res.stderr and "4 pose(s), coco17" in res.stdout  # BlazePose found 3 of the 5 people
     results = json.loads(out.read_text())
-    assert len(results) == 3 and {r["image_id"] for r in results} == {241}
-    assert all(len(r["keypoints"]) == 33 * 3 and r["file_name"] == good.name for r in results)
+    assert len(results) == 4 and {r["image_id"] for r in results} == {241}
+    assert all(len(r["keypoints"]) == 17 * 3 and r["file_name"] == good.name for r in results)
     drawn = tmp_path / "vis" / "COCO_val2014_000000000241.png"
     assert drawn.is_file() and drawn.stat().st_size > 10_000
 
@@ -72,19 +73,19 @@ def test_predict_default_model_writes_results_and_drawings(tmp_path: Path):
 def test_predict_coco17_conversion(tmp_path: Path):
     img = shared_path("data", "coco", "openpose_examples", "COCO_val2014_000000000294.jpg")
     out = tmp_path / "r.json"
-    res = posekit("predict", str(img), "--coco17", "--tiles", "1", "--out", str(out))
+    res = posekit("predict", str(img), "--model", "blazepose_full", "--coco17", "--tiles", "1", "--out", str(out))
     assert res.returncode == 0, res.stderr
     (rec,) = json.loads(out.read_text())
     assert len(rec["keypoints"]) == 17 * 3
 
 
-def test_predict_default_finds_people_mediapipe_misses():
-    """`posekit predict` runs BlazePose with 2x2 tiles and detections down to 0.3 by default: in image 192 it finds
-    the batter (too small for the whole-image pass) and the umpire (turned away, detector score < 0.5); MediaPipe's
-    single pass at 0.5 (`--tiles 1 --min-detection-score 0.5`) finds nobody."""
+def test_blazepose_finds_people_mediapipe_misses():
+    """BlazePose runs with 2x2 tiles and detections down to 0.3 by default: in image 192 it finds the batter (too
+    small for the whole-image pass) and the umpire (turned away, detector score < 0.5); MediaPipe's single pass at
+    0.5 (`--tiles 1 --min-detection-score 0.5`) finds nobody."""
     img = shared_path("data", "coco", "openpose_examples", "COCO_val2014_000000000192.jpg")
-    default = posekit("predict", str(img))
-    single = posekit("predict", str(img), "--tiles", "1", "--min-detection-score", "0.5")
+    default = posekit("predict", str(img), "--model", "blazepose_full")
+    single = posekit("predict", str(img), "--model", "blazepose_full", "--tiles", "1", "--min-detection-score", "0.5")
     assert default.returncode == single.returncode == 0, default.stderr + single.stderr
     assert "2 pose(s)" in default.stdout and "0 pose(s)" in single.stdout
 

