@@ -263,13 +263,17 @@ class MoveNetEstimator(PoseEstimator):
             if tracks and not lost and not due:
                 found = [tracking_region(kp, sc, (w, h), min_score=self.track_min_score) for kp, sc in tracks]
                 regions = None if any(r is None for r in found) else np.stack(found)
-            if regions is None:
+            detected = regions is None
+            if detected:
                 box_xyxy, track_scores = self._boxes(rgb, None)
                 regions = square_regions(box_xyxy, margin=self.margin)
                 since_detect = 0
             keypoints, scores = self.predict_regions(rgb, regions)
+            keep = filter_persons(keypoints, scores, track_scores, min_score=self.min_pose_score, oks=self.pose_nms)
+            dropped = not detected and len(keep) < len(keypoints)  # a track went weak: detect again next frame
+            keypoints, scores, regions, track_scores = keypoints[keep], scores[keep], regions[keep], track_scores[keep]
             out_boxes = keypoint_boxes(keypoints, scores, regions, min_score=self.track_min_score)
-            lost = _duplicates(out_boxes)
+            lost = dropped or _duplicates(out_boxes)
             tracks = list(zip(keypoints, scores))
             since_detect += 1
             yield Poses(keypoints, scores, out_boxes, self.skeleton, box_scores=track_scores, image_size=(w, h))
