@@ -21,11 +21,12 @@ LAZY_IMPORTS: dict[tuple[str, ...], tuple[frozenset[str], str]] = {
         "optional extras ([onnx], TensorBoard) or heavy parsers/plotting used by one feature; `import posekit` "
         "must not load tflite, matplotlib or pycocotools (tests/test_package.py)",
     ),
-    ("posekit.cli", "posekit.cli_common", "posekit.cli_predict", "posekit.bench"): (
+    ("posekit.cli", "posekit.cli_common", "posekit.cli_predict", "posekit.cli_weights", "posekit.bench"): (
         frozenset({
             "torch", "posekit", "posekit.pipelines", "posekit.runtime.torch_runner", "posekit.runtime.onnx_export",
             "posekit.runtime.onnx_files", "posekit.runtime.threads",
             "posekit.models.mmpose_zoo", "posekit.models.mediapipe_wheel", "posekit.models.npm_package",
+            "posekit.models.npm_models",
             "posekit.codecs", "posekit.detect", "posekit.video", "posekit.analysis", "posekit.eval", "posekit.train",
             "posekit.lift",
         }),
@@ -37,13 +38,13 @@ LAZY_IMPORTS: dict[tuple[str, ...], tuple[frozenset[str], str]] = {
         "PoseEstimator.from_pretrained: the registry imports every pipeline, which subclass PoseEstimator (the one "
         "allowed cycle, [tool.importlinter] in pyproject.toml)",
     ),
-    ("posekit.pipelines.base", "posekit.pipelines.topdown", "posekit.models.weights",
-     "posekit.models.mediapipe_wheel"): (
+    ("posekit.pipelines.base", "posekit.pipelines.topdown", "posekit.pipelines.movenet", "posekit.models.weights",
+     "posekit.models.mediapipe_wheel", "posekit.models.converted", "posekit.models.npm_models"): (
         frozenset({"posekit.video", "posekit.codecs", "posekit.models.topdown", "posekit.runtime.onnx_files",
-                   "safetensors", "posekit.models.tflite"}),
+                   "safetensors", "posekit.models.tflite", "posekit.models.tfjs"}),
         "`import posekit` loads these importers: PoseEstimator.track, the top-down codec/spec/ONNX helpers, "
-        "checkpoint files and the TFLite converter (with its flatbuffer parser) load on use, not at import "
-        "(about 25 ms, and tflite)",
+        "checkpoint files and the TFLite / TensorFlow.js converters (with the flatbuffer parser) load on use, not "
+        "at import (about 25 ms, and tflite)",
     ),
     ("posekit.video.runner",): (
         frozenset({"posekit.track"}),

@@ -25,7 +25,8 @@ def test_unknown_model_suggests_close_names():
 def test_every_entry_is_consistent():
     for name in posekit.list_models():
         e = get_entry(name)
-        assert e.name == name and e.skeleton.num_keypoints > 0 and e.description
+        assert e.name == name and e.description
+        assert (e.skeleton is None) == (e.task == "detect") and (e.skeleton is None or e.skeleton.num_keypoints > 0)
         assert callable(e.build_model)
 
 

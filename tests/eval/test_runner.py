@@ -54,7 +54,8 @@ def test_cli_lsp_subset_report_schema_and_pck(tmp_path: Path):
     from posekit.skeletons import BLAZEPOSE33_TO_COCO17, COCO17_TO_LSP14
 
     lsp = shared_path("data", "lsp")
-    res = posekit("eval", "--dataset", "lsp", "--ann", str(lsp), "--limit", "3", "--batch-size", "2",
+    res = posekit("eval", "--model", "blazepose_full",
+                  "--dataset", "lsp", "--ann", str(lsp), "--limit", "3", "--batch-size", "2",
                   "--out", str(tmp_path), "--no-progress")
     assert res.returncode == 0, res.stderr
     assert "PCK@0.2 torso" in res.stdout and "neck" in res.stdout and "unmapped" in res.stdout
@@ -99,7 +100,8 @@ def test_cli_coco_subset_gt_boxes_ap_matches_pycocotools(tmp_path: Path):
     from pycocotools.cocoeval import COCOeval
 
     ann, images = shared_path(*COCO_ANN), shared_path(*COCO_IMAGES)
-    res = posekit("eval", "--dataset", "coco", "--ann", str(ann), "--images", str(images), "--boxes", "gt",
+    res = posekit("eval", "--model", "blazepose_full",
+                  "--dataset", "coco", "--ann", str(ann), "--images", str(images), "--boxes", "gt",
                   "--limit", "2", "--out", str(tmp_path), "--no-progress")
     assert res.returncode == 0, res.stderr
     assert "COCO keypoints (pycocotools): AP" in res.stdout
@@ -152,7 +154,8 @@ def test_cli_bad_annotations_and_unreadable_image_are_reported_not_fatal(tmp_pat
     bad_file = tmp_path / "bad.json"
     bad_file.write_text(json.dumps({"images": keep + extra_images, "annotations": anns + bad,
                                     "categories": data["categories"]}))
-    res = posekit("eval", "--dataset", "coco", "--ann", str(bad_file), "--images", str(folder),
+    res = posekit("eval", "--model", "blazepose_full",
+                  "--dataset", "coco", "--ann", str(bad_file), "--images", str(folder),
                   "--out", str(tmp_path / "out"), "--no-progress", "--max-missing", "0.5")
     assert res.returncode == 0, res.stderr
     report = json.loads((tmp_path / "out" / "report.json").read_text())
@@ -254,7 +257,8 @@ def test_cli_coco_subset_full_with_file_boxes_matches_gt_boxes(tmp_path: Path):
     ann, images = shared_path(*COCO_ANN), shared_path(*COCO_IMAGES)
     reports = []
     for name, boxes in (("gt", "gt"), ("file", str(ann))):
-        res = posekit("eval", "--dataset", "coco", "--ann", str(ann), "--images", str(images), "--boxes", boxes,
+        res = posekit("eval", "--model", "blazepose_full",
+                      "--dataset", "coco", "--ann", str(ann), "--images", str(images), "--boxes", boxes,
                       "--out", str(tmp_path / name), "--no-progress", timeout=900)
         assert res.returncode == 0, res.stderr
         reports.append(json.loads((tmp_path / name / "report.json").read_text()))

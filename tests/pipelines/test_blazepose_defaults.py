@@ -73,8 +73,9 @@ def test_no_second_skeleton_on_one_person(est, gt):
 
 def test_the_command_line_gives_the_api_result(est, tmp_path):
     out = tmp_path / "r.json"
-    res = subprocess.run([sys.executable, "-m", "posekit.cli", "predict", *map(str, IMAGES.values()), "--out",
-                          str(out)], check=False, capture_output=True, text=True, timeout=600)
+    cmd = [sys.executable, "-m", "posekit.cli", "predict", *map(str, IMAGES.values()), "--model", "blazepose_full",
+           "--out", str(out)]
+    res = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     got = json.loads(out.read_text())
     for image_id, path in zip((2, 257, 488), IMAGES.values()):
