@@ -13,15 +13,19 @@ from typing import Any
 
 __all__ = ["ensure_shared_pool", "open_session"]
 
+_shared_pool = False  # whether this process made ONNX Runtime's process-wide pool (it cannot be undone)
+
 
 def ensure_shared_pool(ort: Any, intra_op_num_threads: int | None) -> None:
     """Create ONNX Runtime's process-wide intra-op thread pool unless it exists (ONNX Runtime keeps that state;
     it refuses to replace the pool, which here means it is already there)."""
+    global _shared_pool
     try:
         ort.set_global_thread_pool_sizes(int(intra_op_num_threads or 0), 1)
     except Exception as exc:  # noqa: BLE001 (onnxruntime raises its own Fail type)
         if "already been created" not in str(exc):
             raise
+    _shared_pool = True
 
 
 def open_session(path: str | os.PathLike[str], options: Any, providers: Sequence[str]) -> Any:
@@ -30,6 +34,8 @@ def open_session(path: str | os.PathLike[str], options: Any, providers: Sequence
     session is opened on the shared pool instead (its ``intra_op_num_threads`` then no longer applies)."""
     import onnxruntime as ort
 
+    if _shared_pool:  # asking for a pool of its own would fail (and ONNX Runtime prints an "EP Error" banner)
+        options.use_per_session_threads = False
     try:
         return ort.InferenceSession(str(path), options, providers=list(providers))
     except RuntimeError as exc:
