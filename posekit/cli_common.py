@@ -100,6 +100,22 @@ def check_detection_options(model: str, options: dict[str, Any]) -> None:
         fail(f"{given} {what} ({tiled}), not one of {model}")
 
 
+def check_boxes_option(model: str) -> None:
+    """Refuse ``--boxes`` for a model that finds people itself (one-stage or bottom-up:
+    :attr:`~posekit.pipelines.registry.Capabilities.detector` is False) before any image is read."""
+    from posekit.pipelines.registry import estimator_entries, estimator_entry
+
+    try:
+        entry = estimator_entry(model)
+    except (KeyError, ValueError):
+        return  # build_estimator reports the name
+    if not entry.capabilities.boxes:
+        families = {e.name.split("_")[0] + "_..." for e in estimator_entries() if e.capabilities.detector}
+        takers = ", ".join(sorted(families))
+        fail(f"--boxes: {model} finds people itself (one-stage or bottom-up) and takes no boxes; for poses in given "
+             f"boxes use a model that runs on them ({takers})")
+
+
 def check_output_file(path: Path | None, option: str) -> None:
     """Exit 2 unless ``path`` (when given) can become a file: not an existing folder, parent not a file."""
     if path is None:

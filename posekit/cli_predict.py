@@ -20,7 +20,7 @@ from posekit.io.coco import write_coco_results
 from posekit.io.image import save_image
 from posekit.cli_common import (
     DEFAULT_MODEL, BatchSize, Backend, Compile, DetectorName, Device, Precision, Threads, build_estimator,
-    check_detection_options, check_output_dir, check_output_file, configure_threads, fail,
+    check_boxes_option, check_detection_options, check_output_dir, check_output_file, configure_threads, fail,
 )
 
 __all__ = ["IMAGE_SUFFIXES", "expand_images", "image_id", "drawing_names", "predict"]
@@ -128,6 +128,7 @@ def predict(
     if boxes is not None:
         from posekit.detect.boxes import BoxesFromFile
 
+        check_boxes_option(model)
         try:
             box_file = BoxesFromFile(boxes)
         except (OSError, ValueError) as exc:

@@ -58,6 +58,19 @@ def test_bad_detector_choices_are_refused_before_any_work(args: tuple[str, ...],
     assert "Traceback" not in res.stderr and not (tmp_path / "r.json").exists()
 
 
+@pytest.mark.parametrize("model", ["movenet_multipose", "posenet"])
+def test_boxes_for_a_model_that_finds_people_itself_are_refused_before_any_work(model: str, tmp_path: Path):
+    dets = tmp_path / "dets.json"
+    dets.write_text(json.dumps([{"image_id": 328, "category_id": 1, "score": 1.0, "bbox": [200, 80, 200, 380]}]))
+    res = posekit("predict", str(shared_path(*COCO_328)), "--model", model, "--boxes", str(dets))
+    assert res.returncode == 2 and f"--boxes: {model} finds people itself" in res.stderr, res.stderr
+    assert "movenet_..., rtmpose_..." in res.stderr
+    ann = shared_path("data", "coco", "person_keypoints_train2017_fullgt_subset.json")
+    res = posekit("eval", "--model", model, "--ann", str(ann), "--images",
+                  str(shared_path("data", "coco", "train2017_subset")), "--out", str(tmp_path / "ev"))
+    assert res.returncode == 2 and "evaluate it with boxes='detector' (--boxes detector), not 'gt'" in res.stderr
+
+
 def test_eval_detector_needs_detector_boxes(tmp_path: Path):
     ann = shared_path("data", "coco", "person_keypoints_train2017_fullgt_subset.json")
     res = posekit("eval", "--model", "movenet_lightning", "--ann", str(ann), "--images",

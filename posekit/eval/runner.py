@@ -92,6 +92,9 @@ def run_evaluation(*, model: str, dataset: str, ann: str | os.PathLike, images: 
     _check_coverage(eval_set, images, max_missing)
     if detector is not None and boxes != "detector":
         raise ValueError(f"detector={detector!r} needs boxes='detector' (the boxes are {boxes!r})")
+    if boxes != "detector" and not estimator_entry(model).capabilities.boxes:
+        raise ValueError(f"{model} finds people itself (one-stage or bottom-up) and takes no boxes: evaluate it with "
+                         f"boxes='detector' (--boxes detector), not {boxes!r}")
     est, flip_mode = build_estimator(model, weights=weights, flip=flip, min_presence=min_presence, device=device,
                                      detector=detector)
     skeleton_mapping(est.skeleton, eval_set.skeleton)  # fail before predicting when nothing maps

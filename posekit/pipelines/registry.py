@@ -53,6 +53,8 @@ class Capabilities:
         detector: the person boxes come from a detector, ``detector=`` (a :class:`posekit.detect.Detector` or a
             registry name of :func:`posekit.detect.create_detector`; ``--detector NAME``); one-stage and bottom-up
             models (MoveNet MultiPose, PoseNet) find people themselves.
+        boxes: caller boxes (``boxes=``, ``--boxes FILE``) replace the detector; False for the models that find
+            people themselves and refuse them.
     """
 
     presence_gate: bool = False
@@ -61,6 +63,7 @@ class Capabilities:
     takes_weights: bool = False
     outputs_3d: bool = False
     detector: bool = False
+    boxes: bool = True
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,8 @@ _MEDIAPIPE_NAMES = frozenset(entry.name for entry in _MEDIAPIPE)
 _NPM: tuple[EstimatorEntry, ...] = (
     EstimatorEntry("movenet_thunder", movenet_thunder, Capabilities(detector=True)),
     EstimatorEntry("movenet_lightning", movenet_lightning, Capabilities(detector=True)),
-    EstimatorEntry("movenet_multipose", movenet_multipose, Capabilities()),
-    EstimatorEntry("posenet", posenet, Capabilities()),
+    EstimatorEntry("movenet_multipose", movenet_multipose, Capabilities(boxes=False)),
+    EstimatorEntry("posenet", posenet, Capabilities(boxes=False)),
 )
 _TOPDOWN_CAPS = Capabilities(flip_test=True, takes_weights=True, detector=True)
 

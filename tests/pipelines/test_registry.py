@@ -32,7 +32,7 @@ def test_capabilities_are_data():
     assert rtm.capabilities == Capabilities(flip_test=True, takes_weights=True, detector=True)
     assert estimator_entry("movenet_thunder").capabilities == Capabilities(detector=True)
     for one_stage in ("movenet_multipose", "posenet"):
-        assert estimator_entry(one_stage).capabilities == Capabilities()
+        assert estimator_entry(one_stage).capabilities == Capabilities(boxes=False)
 
 
 def test_detectors_are_chosen_by_registry_name():
