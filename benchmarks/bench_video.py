@@ -1,6 +1,6 @@
 """Frames/s of ``posekit video`` (decode -> pose in tracking mode -> tracking -> drawing -> writing), split per stage.
 
-    python benchmarks/bench_video.py                  # both clips, default model (blazepose_full), 2 threads
+    python benchmarks/bench_video.py                  # both clips, --model blazepose_full (its default), 2 threads
     python benchmarks/bench_video.py --clips crowd --frames 100 --json bench_video.json
 
 Clips (``../shared/data/videos``):

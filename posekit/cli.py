@@ -11,8 +11,8 @@ import typer
 
 from posekit.bench.command import bench as bench_command
 from posekit.cli_common import (
-    DEFAULT_MODEL, BatchSize, Backend, Compile, DetectorName, Device, Precision, Threads, build_estimator,
-    check_output_dir, check_output_file, configure_threads, fail,
+    DEFAULT_MODEL, DEFAULT_VIDEO_MODEL, BatchSize, Backend, Compile, DetectorName, Device, Precision, Threads,
+    build_estimator, check_output_dir, check_output_file, configure_threads, fail,
 )
 from posekit.cli_predict import predict as predict_command
 from posekit.cli_weights import weights_app
@@ -60,7 +60,9 @@ def models(
 @app.command()
 def video(
     source: Annotated[str, typer.Argument(help="Video file, or a webcam index (0, 1, ...).")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `posekit models`).")] = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option(
+        "--model", "-m", help="Model name (see `posekit models`); BlazePose's landmark tracking is the fast default "
+                              "for video.")] = DEFAULT_VIDEO_MODEL,
     out: Annotated[Optional[Path], typer.Option(help="Annotated output video (.mp4), ids drawn when tracking.")] = None,
     json_out: Annotated[Optional[Path], typer.Option(
         "--json", help="JSON lines, one FrameResult per frame, flushed per frame (input of `posekit analyze`).",

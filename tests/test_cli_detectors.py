@@ -106,13 +106,13 @@ def test_weights_fetch_a_tampered_npm_tarball_leaves_nothing_in_the_cache(tmp_pa
     assert not home.exists() or not any(p.is_file() for p in home.rglob("*"))
 
 
-def test_default_video_tracks_the_squatter_and_the_person_on_the_bench(tmp_path: Path):
-    """The default (NanoDet + MoveNet Thunder, MoveNet's crop tracking) on the squat clip: the squatter and a person
-    reading on a bench in the background (about 60 px tall; BlazePose's detector misses them), one id each."""
+def test_movenet_video_tracks_the_squatter_and_the_person_on_the_bench(tmp_path: Path):
+    """NanoDet + MoveNet Thunder with MoveNet's crop tracking on the squat clip: the squatter and a person reading on
+    a bench in the background (about 60 px tall; BlazePose's detector misses them), one id each."""
     _needs_npm_models()
     js = tmp_path / "o.jsonl"
-    res = posekit("video", str(shared_path("data", "videos", "squat_1.mp4")), "--end", "10", "--json", str(js),
-                  "--no-progress")
+    res = posekit("video", str(shared_path("data", "videos", "squat_1.mp4")), "--model", "movenet_thunder", "--end",
+                  "10", "--json", str(js), "--no-progress")
     assert res.returncode == 0, res.stderr
     lines = [json.loads(line) for line in js.read_text().splitlines()]
     assert len(lines) == 10 and all(d["skeleton"] == "coco17" and d["track_ids"] == [0, 1] for d in lines)
