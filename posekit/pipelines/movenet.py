@@ -25,10 +25,11 @@ keypoint score above 0.2, what ``to_coco`` writes).
 
 Video (:meth:`MoveNetEstimator.track_frames`): the detector finds the persons in the first frame; in each later
 frame every person's crop comes from its previous keypoints (MoveNet's ``determine_crop_region``,
-:func:`~posekit.pipelines.movenet_crops.tracking_region`). The detector runs again every ``redetect_every`` frames,
-when nobody is tracked, and when a track is lost (torso not visible: at once; two tracks on one person: from the
-next frame). In tracking mode ``boxes`` are the boxes of the keypoints scoring above 0.2 (the crop region when
-fewer than two do) and ``box_scores`` the scores of the detections the tracks started from.
+:func:`~posekit.pipelines.movenet_crops.tracking_region`). A person is dropped alone when their torso is no longer
+visible, their score falls below ``min_pose_score`` or they land on another person (OKS-NMS); the detector runs
+again when nobody is tracked and every ``redetect_every`` frames. In tracking mode ``boxes`` are the boxes of the
+keypoints scoring above 0.2 (the crop region when fewer than two do) and ``box_scores`` the scores of the
+detections the tracks started from.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from posekit.boxes import box_iou, invalid_boxes
+from posekit.boxes import invalid_boxes
 from posekit.detect import LazyDetector, create_detector
 from posekit.models.npm_models import load_tfjs_module
 from posekit.models.weights import cache_dir
@@ -248,43 +249,39 @@ class MoveNetEstimator(PoseEstimator):
     def track_frames(self, frames: Iterable[np.ndarray], *, redetect_every: int | None = None
                      ) -> Iterator[Poses]:
         """MoveNet's crop-from-the-previous-frame tracking (module docstring), one Poses per HxWx3 RGB uint8
-        frame; ``redetect_every``: also run the detector after this many frames (``None``: only when a track is
-        lost or nobody is tracked). ``boxes`` are the keypoint boxes."""
+        frame; ``redetect_every``: also run the detector after this many frames (``None``: only when nobody is
+        tracked). ``boxes`` are the keypoint boxes.
+
+        Each person keeps its own crop (MoveNet's ``determine_crop_region``); a person whose torso is no longer
+        visible, who scores below ``min_pose_score`` or who lands on another person is dropped alone, so the others
+        are not detected again (in a crowd someone is always lost: re-detecting everyone then would run the
+        detector every frame). New people are found when the detector runs again."""
         if redetect_every is not None and int(redetect_every) < 1:
             raise ValueError(f"redetect_every must be None or >= 1, got {redetect_every!r}")
         tracks: list[tuple[np.ndarray, np.ndarray]] = []
         track_scores = np.zeros(0, _F)
-        since_detect, lost = 0, True
+        since_detect = 0
         for rgb in frames:
             h, w = rgb.shape[:2]
             regions = None
             due = redetect_every is not None and since_detect >= int(redetect_every)
-            if tracks and not lost and not due:
+            if tracks and not due:
                 found = [tracking_region(kp, sc, (w, h), min_score=self.track_min_score) for kp, sc in tracks]
-                regions = None if any(r is None for r in found) else np.stack(found)
-            detected = regions is None
-            if detected:
+                alive = np.array([r is not None for r in found])
+                if alive.any():
+                    regions = np.stack([r for r in found if r is not None])
+                    track_scores = track_scores[alive]
+            if regions is None:
                 box_xyxy, track_scores = self._boxes(rgb, None)
                 regions = square_regions(box_xyxy, margin=self.margin)
                 since_detect = 0
             keypoints, scores = self.predict_regions(rgb, regions)
             keep = filter_persons(keypoints, scores, track_scores, min_score=self.min_pose_score, oks=self.pose_nms)
-            dropped = not detected and len(keep) < len(keypoints)  # a track went weak: detect again next frame
             keypoints, scores, regions, track_scores = keypoints[keep], scores[keep], regions[keep], track_scores[keep]
             out_boxes = keypoint_boxes(keypoints, scores, regions, min_score=self.track_min_score)
-            lost = dropped or _duplicates(out_boxes)
             tracks = list(zip(keypoints, scores))
             since_detect += 1
             yield Poses(keypoints, scores, out_boxes, self.skeleton, box_scores=track_scores, image_size=(w, h))
-
-
-def _duplicates(boxes: np.ndarray, *, iou: float = 0.7) -> bool:
-    """Whether two tracks landed on one person (keypoint boxes overlapping by more than ``iou``)."""
-    if len(boxes) < 2:
-        return False
-    overlap = box_iou(boxes, boxes)
-    np.fill_diagonal(overlap, 0.0)
-    return bool((overlap > iou).any())
 
 
 def movenet_estimator(variant: str, *, detector: Any = None, device: str | torch.device = "cpu",
