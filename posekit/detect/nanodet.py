@@ -44,7 +44,6 @@ train2017 people at score 0.2 (78/86) but black is what NanoDet was trained with
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import cv2
@@ -52,7 +51,7 @@ import numpy as np
 import torch
 
 from posekit.detect.boxes import check_image
-from posekit.detect.nms import batched_nms
+from posekit.detect.dense import Transform, dense_detections
 from posekit.models.npm_models import load_tfjs_module
 from posekit.runtime.runner import InputSpec, check_options, make_runner
 from posekit.runtime.torch_runner import EngineOptions
@@ -93,19 +92,6 @@ def _check_input(image: object, what: str = "image") -> np.ndarray:
         raise ValueError(f"{what} is {image.shape[1]}x{image.shape[0]} (width x height) pixels; NanoDet needs at least "
                          f"{max(STRIDES)} pixels on each side (its largest stride)")
     return image
-
-
-@dataclass(frozen=True)
-class Transform:
-    """Image pixels -> network input pixels: ``x_net = x_img * scale[0]``, ``y_net = y_img * scale[1]`` (the image's
-    top-left corner is the input's; letterbox padding is at the right/bottom)."""
-
-    scale: tuple[float, float]
-
-    def to_image(self, boxes: np.ndarray) -> np.ndarray:
-        """(N, 4) xyxy boxes in input pixels -> image pixels (float64)."""
-        sx, sy = self.scale
-        return np.asarray(boxes, np.float64) / np.array([sx, sy, sx, sy])
 
 
 def preprocess(image: np.ndarray, *, resize: Resize = "letterbox", size: int = INPUT_SIZE
@@ -203,20 +189,10 @@ def postprocess(scores: np.ndarray, distributions: np.ndarray, *, image_size: tu
     if scores.ndim != 2 or scores.shape[1] != NUM_CLASSES or len(scores) != len(distributions):
         raise ValueError(f"scores must have shape ({len(distributions)}, {NUM_CLASSES}) to match distributions "
                          f"{np.shape(distributions)}, got {scores.shape}")
-    cols = np.arange(NUM_CLASSES) if classes is None else np.asarray(classes, np.int64)
-    cand = scores[:, cols] >= score_threshold
-    cell, which = np.nonzero(cand)
-    s = scores[cell, cols[which]]
-    if len(s) > pre_nms:
-        top = np.argsort(-s, kind="stable")[:pre_nms]
-        cell, which, s = cell[top], which[top], s[top]
-    boxes = decode(distributions, cells=cell)
-    labels = cols[which]
-    keep = batched_nms(boxes, s, labels, iou_threshold)[:max_detections]
-    w, h = image_size
-    out = np.clip(transform.to_image(boxes[keep]), 0.0, [w, h, w, h])
-    ok = (out[:, 2] > out[:, 0]) & (out[:, 3] > out[:, 1])
-    return Detections(out[ok].astype(np.float32), s[keep][ok], labels[keep][ok])
+    return dense_detections(scores, lambda cells: decode(distributions, cells=cells), classes=classes,
+                            score_threshold=score_threshold, iou_threshold=iou_threshold,
+                            max_detections=max_detections, pre_nms=pre_nms, image_size=image_size,
+                            transform=transform)
 
 
 class NanoDetNetwork(torch.nn.Module):

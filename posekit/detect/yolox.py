@@ -22,7 +22,6 @@ Pipeline, step by step (as the official ``yolox/data/data_augment.py:preproc`` a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -30,7 +29,7 @@ import numpy as np
 import torch
 
 from posekit.detect.boxes import check_image
-from posekit.detect.nms import batched_nms
+from posekit.detect.dense import Transform, dense_detections
 from posekit.runtime.runner import InputSpec, check_options, make_runner
 from posekit.runtime.torch_runner import EngineOptions
 from posekit.types import Detections
@@ -52,18 +51,6 @@ def _check_input(image: object, what: str = "image") -> np.ndarray:
     return image
 
 
-@dataclass(frozen=True)
-class Transform:
-    """Image pixels -> network input pixels: ``x_net = x_img * ratio`` (same for y; the image's top-left corner is
-    the input's, padding is at the right/bottom)."""
-
-    ratio: float
-
-    def to_image(self, boxes: np.ndarray) -> np.ndarray:
-        """(N, 4) xyxy boxes in input pixels -> image pixels (float64)."""
-        return np.asarray(boxes, np.float64) / self.ratio
-
-
 def preprocess(image: np.ndarray, size: int = 416) -> tuple[np.ndarray, Transform]:
     """One (H, W, 3) RGB uint8 image -> ``(tensor (3, size, size) float32 BGR 0-255, Transform)`` (see the module
     docstring, step 1). The input is not modified."""
@@ -75,7 +62,7 @@ def preprocess(image: np.ndarray, size: int = 416) -> tuple[np.ndarray, Transfor
     nw, nh = max(int(w * r), 1), max(int(h * r), 1)
     canvas = np.full((size, size, 3), PAD_VALUE, np.uint8)
     canvas[:nh, :nw] = cv2.resize(np.ascontiguousarray(image[..., ::-1]), (nw, nh), interpolation=cv2.INTER_LINEAR)
-    return np.ascontiguousarray(canvas.transpose(2, 0, 1), dtype=np.float32), Transform(r)
+    return np.ascontiguousarray(canvas.transpose(2, 0, 1), dtype=np.float32), Transform((r, r))
 
 
 def _grid(size: int, strides: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -126,20 +113,10 @@ def postprocess(output: np.ndarray, *, image_size: tuple[int, int], transform: T
     out = np.asarray(output, np.float32)
     if out.ndim != 2 or out.shape[1] != 5 + NUM_CLASSES:
         raise ValueError(f"output must have shape (cells, {5 + NUM_CLASSES}), got {out.shape}")
-    cols = np.arange(NUM_CLASSES) if classes is None else np.asarray(classes, np.int64)
-    scores = out[:, 4:5] * out[:, 5 + cols]
-    cell, which = np.nonzero(scores >= score_threshold)
-    s = scores[cell, which]
-    if len(s) > pre_nms:
-        top = np.argsort(-s, kind="stable")[:pre_nms]
-        cell, which, s = cell[top], which[top], s[top]
-    boxes = decode(out, size=size, cells=cell)
-    labels = cols[which]
-    keep = batched_nms(boxes, s, labels, iou_threshold)[:max_detections]
-    w, h = image_size
-    xyxy = np.clip(transform.to_image(boxes[keep]), 0.0, [w, h, w, h])
-    ok = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
-    return Detections(xyxy[ok].astype(np.float32), s[keep][ok], labels[keep][ok])
+    return dense_detections(out[:, 4:5] * out[:, 5:], lambda cells: decode(out, size=size, cells=cells),
+                            classes=classes, score_threshold=score_threshold, iou_threshold=iou_threshold,
+                            max_detections=max_detections, pre_nms=pre_nms, image_size=image_size,
+                            transform=transform)
 
 
 class YOLOXDetector:

@@ -28,18 +28,20 @@ def ensure_shared_pool(ort: Any, intra_op_num_threads: int | None) -> None:
     _shared_pool = True
 
 
-def open_session(path: str | os.PathLike[str], options: Any, providers: Sequence[str]) -> Any:
-    """``onnxruntime.InferenceSession(path, options, providers=providers)``; once ONNX Runtime's process-wide thread
+def open_session(path: str | os.PathLike[str] | bytes, options: Any, providers: Sequence[str]) -> Any:
+    """``onnxruntime.InferenceSession(path, options, providers=providers)`` (``path`` may also be the serialised
+    model's bytes); once ONNX Runtime's process-wide thread
     pool exists (see ``OrtRunner(shared_threads=True)``) ONNX Runtime refuses sessions with their own pool, so such a
     session is opened on the shared pool instead (its ``intra_op_num_threads`` then no longer applies)."""
     import onnxruntime as ort
 
+    model = path if isinstance(path, bytes) else str(path)
     if _shared_pool:  # asking for a pool of its own would fail (and ONNX Runtime prints an "EP Error" banner)
         options.use_per_session_threads = False
     try:
-        return ort.InferenceSession(str(path), options, providers=list(providers))
+        return ort.InferenceSession(model, options, providers=list(providers))
     except RuntimeError as exc:
         if "use_per_session_threads must be false" not in str(exc):
             raise
         options.use_per_session_threads = False
-        return ort.InferenceSession(str(path), options, providers=list(providers))
+        return ort.InferenceSession(model, options, providers=list(providers))

@@ -24,6 +24,7 @@ from posekit.detect.yolox import (
     yolox_detector,
 )
 from posekit.models.yolox import BN_EPS, VARIANTS, YOLOX, yolox
+from posekit.runtime._ort_session import open_session
 from tests.conftest import shared_path
 
 COCO = ("data", "coco")
@@ -98,7 +99,8 @@ def _nano() -> YOLOX:
 def _session():
     import onnxruntime as ort
 
-    return ort.InferenceSession(str(_onnx_path()), providers=["CPUExecutionProvider"])
+    # posekit's session opener: other tests in this process may have made ONNX Runtime's shared thread pool
+    return open_session(_onnx_path(), ort.SessionOptions(), ["CPUExecutionProvider"])
 
 
 # --- architecture ---
@@ -193,16 +195,16 @@ def test_postprocess_scores_are_objectness_times_class() -> None:
     out = np.zeros((3549, 85), np.float32)
     out[0, :4] = [10, 10, 0, 0]  # centre (80, 80), 8 x 8 input pixels
     out[0, 4], out[0, 5], out[0, 6] = 0.8, 0.5, 0.9
-    det = postprocess(out, image_size=(400, 400), transform=Transform(0.5), score_threshold=0.3, iou_threshold=0.5)
+    det = postprocess(out, image_size=(400, 400), transform=Transform((0.5, 0.5)), score_threshold=0.3, iou_threshold=0.5)
     np.testing.assert_allclose(det.scores, [0.4], rtol=1e-6)
     np.testing.assert_allclose(det.boxes, [[152, 152, 168, 168]])  # input (76, 76, 84, 84) / 0.5
     assert det.labels.tolist() == [0]
-    clipped = postprocess(out, image_size=(160, 400), transform=Transform(0.5), score_threshold=0.3,
+    clipped = postprocess(out, image_size=(160, 400), transform=Transform((0.5, 0.5)), score_threshold=0.3,
                           iou_threshold=0.5)
     np.testing.assert_allclose(clipped.boxes, [[152, 152, 160, 168]])
-    assert len(postprocess(out, image_size=(400, 400), transform=Transform(0.5), score_threshold=0.41,
+    assert len(postprocess(out, image_size=(400, 400), transform=Transform((0.5, 0.5)), score_threshold=0.41,
                            iou_threshold=0.5)) == 0
-    every = postprocess(out, image_size=(400, 400), transform=Transform(0.5), score_threshold=0.3,
+    every = postprocess(out, image_size=(400, 400), transform=Transform((0.5, 0.5)), score_threshold=0.3,
                         iou_threshold=0.5, classes=None)
     assert every.labels.tolist() == [1, 0]
     np.testing.assert_allclose(every.scores, [0.72, 0.4], rtol=1e-6)
@@ -213,7 +215,7 @@ def test_preprocess_letterbox_top_left_bgr_pad_114() -> None:
     image = np.zeros((480, 640, 3), np.uint8)
     image[..., 0] = 200  # red
     x, tf = preprocess(image)
-    assert x.shape == (3, 416, 416) and x.dtype == np.float32 and tf.ratio == 0.65
+    assert x.shape == (3, 416, 416) and x.dtype == np.float32 and tf.scale == (0.65, 0.65)
     assert (x[2, :312] == 200).all() and (x[:2, :312] == 0).all()  # BGR: red is the last channel
     assert (x[:, 312:] == 114).all()
     np.testing.assert_allclose(tf.to_image([[0, 0, 416, 312]]), [[0, 0, 640, 480]])
