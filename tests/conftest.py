@@ -27,6 +27,18 @@ def offline_env(cache: Path) -> dict[str, str]:
             "HTTP_PROXY": closed, "no_proxy": "", "NO_PROXY": ""}
 
 
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """Every test leaves PyTorch's thread count as it found it: float32 results depend on it (a convolution's
+    accumulation order), and parity bounds such as BlazePose heavy's TF.js check hold at the default count."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
 @pytest.fixture()
 def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """This test process offline (:func:`offline_env`); returns the empty cache folder."""

@@ -105,7 +105,6 @@ def _models() -> tuple[RTMDet, object]:
 
 
 def _run_both(name: str):
-    torch.set_num_threads(1)
     model, session = _models()
     x, tf = preprocess(_image(name))
     refs = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"input": x[None]})))
@@ -198,7 +197,6 @@ RECALL = {0.3: 43, 0.5: 33}
 
 @pytest.mark.parametrize("threshold", sorted(RECALL))
 def test_detector_recall_on_openpose_examples(threshold):
-    torch.set_num_threads(1)
     model, session = _models()
     detector = RTMDetDetector(model, score_threshold=threshold)
     assert isinstance(detector, Detector)
