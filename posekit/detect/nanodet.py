@@ -51,9 +51,9 @@ import numpy as np
 import torch
 
 from posekit.detect.boxes import check_image
-from posekit.detect.dense import Transform, dense_detections
+from posekit.detect.dense import DenseDetector, Transform, dense_detections
 from posekit.models.npm_models import load_tfjs_module
-from posekit.runtime.runner import InputSpec, check_options, make_runner
+from posekit.runtime.runner import check_options
 from posekit.runtime.torch_runner import EngineOptions
 from posekit.types import Detections
 
@@ -215,7 +215,7 @@ def load_nanodet_network() -> NanoDetNetwork:
     return NanoDetNetwork(load_tfjs_module("nanodet")).eval()
 
 
-class NanoDetDetector:
+class NanoDetDetector(DenseDetector):
     """NanoDet around a network run by a :class:`~posekit.runtime.runner.Runner`.
 
     ``detector(image)`` takes an (H, W, 3) RGB uint8 array (each side >= 32 pixels) and returns
@@ -230,58 +230,33 @@ class NanoDetDetector:
             (:class:`posekit.runtime.torch_runner.EngineOptions`); backend, backend_options: the runner's.
     """
 
+    name = "nanodet"
+
     def __init__(self, module: Any, *, score_threshold: float = 0.2, iou_threshold: float = 0.6,
                  classes: Sequence[int] | None = (0,), max_detections: int = 100, resize: Resize = "letterbox",
-                 precision: str = "fp32", compile: bool = False, channels_last: bool | None = None,
-                 device: str | torch.device | None = None, backend: str = "torch", **backend_options: Any) -> None:
-        if not 0.0 <= float(score_threshold) <= 1.0:
-            raise ValueError(f"score_threshold must lie in [0, 1], got {score_threshold}")
-        if not 0.0 <= float(iou_threshold) <= 1.0:
-            raise ValueError(f"iou_threshold must lie in [0, 1], got {iou_threshold}")
-        if int(max_detections) < 1:
-            raise ValueError(f"max_detections must be >= 1, got {max_detections}")
+                 **engine: Any) -> None:
         if resize not in ("letterbox", "stretch"):
             raise ValueError(f"resize must be 'letterbox' or 'stretch', got {resize!r}")
-        if classes is not None:
-            classes = tuple(int(c) for c in classes)
-            bad = [c for c in classes if not 0 <= c < NUM_CLASSES]
-            if bad or not classes:
-                raise ValueError(f"classes must be COCO class ids in 0..{NUM_CLASSES - 1} (or None for all), "
-                                 f"got {classes}")
-        options = EngineOptions.for_network(module, device=device, precision=precision, compile=compile,
-                                            channels_last=channels_last, batch_size=None)
-        check_options(backend, options)
-        self.module = module
-        self.runner = make_runner(module, backend=backend, options=options, name="nanodet",
-                                  input_spec=InputSpec.image(3, INPUT_SIZE, INPUT_SIZE),
-                                  metadata={"posekit.network": "detector"}, **backend_options)
-        self.score_threshold = float(score_threshold)
-        self.iou_threshold = float(iou_threshold)
-        self.classes = classes
-        self.max_detections = int(max_detections)
+        super().__init__(module, size=INPUT_SIZE, score_threshold=score_threshold, iou_threshold=iou_threshold,
+                         classes=classes, max_detections=max_detections, num_classes=NUM_CLASSES, **engine)
         self.resize = resize
 
-    def __call__(self, image: np.ndarray) -> Detections:
-        return self.detect_batch([_check_input(image)])[0]
+    def check_input(self, image: object, what: str = "image") -> np.ndarray:
+        """The RGB uint8 checks, and at least 32 pixels a side (images of any size >= 32 px)."""
+        return _check_input(image, what)
 
-    def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
-        """Detections for each of ``images`` ((H, W, 3) RGB uint8 arrays, any sizes >= 32 px), one network run."""
-        if isinstance(images, np.ndarray) and images.ndim == 4:
-            images = list(images)
-        images = [_check_input(im, f"images[{i}]") for i, im in enumerate(images)]
-        if not images:
-            return []
-        prepared = [preprocess(im, resize=self.resize) for im in images]
-        outputs = self.runner(np.stack([t for t, _ in prepared]))
+    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, Transform]:
+        return preprocess(image, resize=self.resize)
+
+    def decode(self, outputs: Any, image_sizes: list[tuple[int, int]], transforms: list[Transform]
+               ) -> list[Detections]:
         scores, dists = split_outputs(outputs)
-        if len(scores) != len(images):
-            raise ValueError(f"NanoDet network returned a batch of {len(scores)} for {len(images)} image(s)")
-        return [
-            postprocess(scores[i], dists[i], image_size=(im.shape[1], im.shape[0]), transform=tf,
-                        score_threshold=self.score_threshold, iou_threshold=self.iou_threshold,
-                        classes=self.classes, max_detections=self.max_detections)
-            for i, (im, (_, tf)) in enumerate(zip(images, prepared))
-        ]
+        if len(scores) != len(image_sizes):
+            raise ValueError(f"NanoDet network returned a batch of {len(scores)} for {len(image_sizes)} image(s)")
+        return [postprocess(scores[i], dists[i], image_size=size, transform=tf, score_threshold=self.score_threshold,
+                            iou_threshold=self.iou_threshold, classes=self.classes,
+                            max_detections=self.max_detections)
+                for i, (size, tf) in enumerate(zip(image_sizes, transforms))]
 
 
 def nanodet_detector(*, device: str | torch.device = "cpu", backend: str = "torch", score_threshold: float = 0.2,

@@ -27,12 +27,9 @@ from typing import Any
 
 import cv2
 import numpy as np
-import torch
 
 from posekit.detect.boxes import check_image
-from posekit.detect.dense import Transform, dense_detections
-from posekit.runtime.runner import InputSpec, check_options, make_runner
-from posekit.runtime.torch_runner import EngineOptions
+from posekit.detect.dense import DenseDetector, Transform, dense_detections
 from posekit.types import Detections
 
 __all__ = ["MEAN_BGR", "PAD_VALUE", "STD_BGR", "STRIDES", "RTMDetDetector", "Transform", "decode", "flatten",
@@ -111,7 +108,7 @@ def postprocess(scores: np.ndarray, distances: np.ndarray, prior_points: np.ndar
                             transform=transform)
 
 
-class RTMDetDetector:
+class RTMDetDetector(DenseDetector):
     """RTMDet around a network run by a :class:`~posekit.runtime.runner.Runner`.
 
     ``detector(image)`` takes an (H, W, 3) RGB uint8 array and returns :class:`~posekit.types.Detections` in image
@@ -126,56 +123,30 @@ class RTMDetDetector:
         precision, compile, channels_last, device: engine options; backend, backend_options: the runner's.
     """
 
+    name = "rtmdet"
+
     def __init__(self, module: Any, *, size: int = 320, score_threshold: float = 0.3, iou_threshold: float = 0.6,
                  classes: Sequence[int] | None = (0,), max_detections: int = 100, pre_nms: int = 5000,
-                 precision: str = "fp32", compile: bool = False, channels_last: bool | None = None,
-                 device: str | torch.device | None = None, backend: str = "torch", **backend_options: Any) -> None:
-        if not 0.0 <= float(score_threshold) <= 1.0:
-            raise ValueError(f"score_threshold must lie in [0, 1], got {score_threshold}")
-        if not 0.0 <= float(iou_threshold) <= 1.0:
-            raise ValueError(f"iou_threshold must lie in [0, 1], got {iou_threshold}")
-        if int(max_detections) < 1 or int(pre_nms) < 1:
-            raise ValueError(f"max_detections and pre_nms must be >= 1, got {max_detections}, {pre_nms}")
-        if int(size) % 32 or int(size) < 32:
-            raise ValueError(f"size must be a positive multiple of 32, got {size}")
-        if classes is not None:
-            classes = tuple(int(c) for c in classes)
-            if not classes or min(classes) < 0:
-                raise ValueError(f"classes must be non-negative class ids (or None for all), got {classes}")
-        options = EngineOptions.for_network(module, device=device, precision=precision, compile=compile,
-                                            channels_last=channels_last, batch_size=None)
-        check_options(backend, options)
-        self.module = module
-        self.size = int(size)
-        self.runner = make_runner(module, backend=backend, options=options, name="rtmdet",
-                                  input_spec=InputSpec.image(3, self.size, self.size),
-                                  metadata={"posekit.network": "detector"}, **backend_options)
+                 **engine: Any) -> None:
+        if int(pre_nms) < 1:
+            raise ValueError(f"pre_nms must be >= 1, got {pre_nms}")
+        super().__init__(module, size=size, score_threshold=score_threshold, iou_threshold=iou_threshold,
+                         classes=classes, max_detections=max_detections, **engine)
         self.priors = priors(self.size, self.size)
-        self.score_threshold = float(score_threshold)
-        self.iou_threshold = float(iou_threshold)
-        self.classes = classes
-        self.max_detections = int(max_detections)
         self.pre_nms = int(pre_nms)
 
-    def __call__(self, image: np.ndarray) -> Detections:
-        return self.detect_batch([image])[0]
+    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, Transform]:
+        return preprocess(image, size=self.size)
 
-    def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
-        """Detections for each of ``images`` ((H, W, 3) RGB uint8 arrays, any sizes), one network run."""
-        if isinstance(images, np.ndarray) and images.ndim == 4:
-            images = list(images)
-        for i, im in enumerate(images):
-            check_image(im, f"images[{i}]")
-        if not images:
-            return []
-        prepared = [preprocess(im, size=self.size) for im in images]
-        scores, dists = flatten(self.runner(np.stack([t for t, _ in prepared])))
-        if len(scores) != len(images) or scores.shape[1] != len(self.priors):
-            raise ValueError(f"RTMDet network returned scores {scores.shape} for {len(images)} image(s) of "
+    def decode(self, outputs: Any, image_sizes: list[tuple[int, int]], transforms: list[Transform]
+               ) -> list[Detections]:
+        scores, dists = flatten(outputs)
+        if len(scores) != len(image_sizes) or scores.shape[1] != len(self.priors):
+            raise ValueError(f"RTMDet network returned scores {scores.shape} for {len(image_sizes)} image(s) of "
                              f"{self.size}x{self.size} ({len(self.priors)} cells expected)")
         if self.classes is not None and max(self.classes) >= scores.shape[2]:
             raise ValueError(f"classes {self.classes} exceed the network's {scores.shape[2]} classes")
-        return [postprocess(scores[i], dists[i], self.priors, image_size=(im.shape[1], im.shape[0]), transform=tf,
+        return [postprocess(scores[i], dists[i], self.priors, image_size=size, transform=tf,
                             score_threshold=self.score_threshold, iou_threshold=self.iou_threshold,
                             classes=self.classes, max_detections=self.max_detections, pre_nms=self.pre_nms)
-                for i, (im, (_, tf)) in enumerate(zip(images, prepared))]
+                for i, (size, tf) in enumerate(zip(image_sizes, transforms))]

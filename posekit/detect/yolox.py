@@ -29,8 +29,8 @@ import numpy as np
 import torch
 
 from posekit.detect.boxes import check_image
-from posekit.detect.dense import Transform, dense_detections
-from posekit.runtime.runner import InputSpec, check_options, make_runner
+from posekit.detect.dense import DenseDetector, Transform, dense_detections
+from posekit.runtime.runner import check_options
 from posekit.runtime.torch_runner import EngineOptions
 from posekit.types import Detections
 
@@ -119,7 +119,7 @@ def postprocess(output: np.ndarray, *, image_size: tuple[int, int], transform: T
                             transform=transform)
 
 
-class YOLOXDetector:
+class YOLOXDetector(DenseDetector):
     """YOLOX around a network run by a :class:`~posekit.runtime.runner.Runner`.
 
     ``detector(image)`` takes an (H, W, 3) RGB uint8 array and returns :class:`~posekit.types.Detections` in image
@@ -136,59 +136,30 @@ class YOLOXDetector:
             (:class:`posekit.runtime.torch_runner.EngineOptions`); backend, backend_options: the runner's.
     """
 
+    name = "yolox"
+
     def __init__(self, module: Any, *, size: int | None = None, score_threshold: float = 0.3,
                  iou_threshold: float = 0.45, classes: Sequence[int] | None = (0,), max_detections: int = 100,
-                 precision: str = "fp32", compile: bool = False, channels_last: bool | None = None,
-                 device: str | torch.device | None = None, backend: str = "torch", **backend_options: Any) -> None:
+                 **engine: Any) -> None:
         size = int(getattr(module, "input_size", 416) if size is None else size)
-        if size <= 0 or size % 32:
-            raise ValueError(f"size must be a positive multiple of 32, got {size}")
-        if not 0.0 <= float(score_threshold) <= 1.0:
-            raise ValueError(f"score_threshold must lie in [0, 1], got {score_threshold}")
-        if not 0.0 <= float(iou_threshold) <= 1.0:
-            raise ValueError(f"iou_threshold must lie in [0, 1], got {iou_threshold}")
-        if int(max_detections) < 1:
-            raise ValueError(f"max_detections must be >= 1, got {max_detections}")
-        if classes is not None:
-            classes = tuple(int(c) for c in classes)
-            bad = [c for c in classes if not 0 <= c < NUM_CLASSES]
-            if bad or not classes:
-                raise ValueError(f"classes must be COCO class ids in 0..{NUM_CLASSES - 1} (or None for all), "
-                                 f"got {classes}")
-        options = EngineOptions.for_network(module, device=device, precision=precision, compile=compile,
-                                            channels_last=channels_last, batch_size=None)
-        check_options(backend, options)
-        self.module = module
-        self.size = size
-        self.runner = make_runner(module, backend=backend, options=options, name="yolox",
-                                  input_spec=InputSpec.image(3, size, size),
-                                  metadata={"posekit.network": "detector"}, **backend_options)
-        self.score_threshold = float(score_threshold)
-        self.iou_threshold = float(iou_threshold)
-        self.classes = classes
-        self.max_detections = int(max_detections)
+        super().__init__(module, size=size, score_threshold=score_threshold, iou_threshold=iou_threshold,
+                         classes=classes, max_detections=max_detections, num_classes=NUM_CLASSES, **engine)
 
-    def __call__(self, image: np.ndarray) -> Detections:
-        return self.detect_batch([_check_input(image)])[0]
+    def check_input(self, image: object, what: str = "image") -> np.ndarray:
+        return _check_input(image, what)
 
-    def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
-        """Detections for each of ``images`` ((H, W, 3) RGB uint8 arrays, any sizes), one network run."""
-        if isinstance(images, np.ndarray) and images.ndim == 4:
-            images = list(images)
-        images = [_check_input(im, f"images[{i}]") for i, im in enumerate(images)]
-        if not images:
-            return []
-        prepared = [preprocess(im, self.size) for im in images]
-        outputs = self.runner(np.stack([t for t, _ in prepared]))
+    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, Transform]:
+        return preprocess(image, self.size)
+
+    def decode(self, outputs: Any, image_sizes: list[tuple[int, int]], transforms: list[Transform]
+               ) -> list[Detections]:
         out = np.asarray(outputs[0] if isinstance(outputs, (list, tuple)) else outputs)
-        if out.shape[0] != len(images):
-            raise ValueError(f"YOLOX network returned a batch of {out.shape[0]} for {len(images)} image(s)")
-        return [
-            postprocess(out[i], image_size=(im.shape[1], im.shape[0]), transform=tf, size=self.size,
-                        score_threshold=self.score_threshold, iou_threshold=self.iou_threshold,
-                        classes=self.classes, max_detections=self.max_detections)
-            for i, (im, (_, tf)) in enumerate(zip(images, prepared))
-        ]
+        if out.shape[0] != len(image_sizes):
+            raise ValueError(f"YOLOX network returned a batch of {out.shape[0]} for {len(image_sizes)} image(s)")
+        return [postprocess(out[i], image_size=size, transform=tf, size=self.size,
+                            score_threshold=self.score_threshold, iou_threshold=self.iou_threshold,
+                            classes=self.classes, max_detections=self.max_detections)
+                for i, (size, tf) in enumerate(zip(image_sizes, transforms))]
 
 
 def yolox_detector(module: Any, *, device: str | torch.device = "cpu", backend: str = "torch",
