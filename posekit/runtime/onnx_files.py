@@ -67,20 +67,24 @@ def cached_export(module: torch.nn.Module, *, name: str | None, input_spec: Inpu
     reused as it is.
 
     ``name`` defaults to the module's ``name`` attribute (TFLite graphs carry theirs) or its class name;
-    ``input_spec`` gives the traced input shape (batch 1); ``folder`` defaults to ``<cache>/onnx``; the file's
-    metadata is ``metadata`` plus ``posekit.fingerprint``.
+    ``input_spec`` gives the traced input shape (batch 1): an open batch (``None``) exports a dynamic batch, a fixed
+    one (e.g. ``(1, 3, H, W)`` for graphs that decode in their own layout, batch 1 only) exports that batch as
+    ``<name>-<fingerprint>-batch<B>-opset<opset>.onnx``; ``folder`` defaults to ``<cache>/onnx``; the file's metadata
+    is ``metadata`` plus ``posekit.fingerprint``.
     """
     own = getattr(module, "name", None)
     stem = name or (own if isinstance(own, str) and own else type(module).__name__.lower())
     digest = fingerprint(module)
-    path = _default_folder(folder) / f"{stem}-{digest}-opset{opset}.onnx"
+    batch = input_spec.shape[0]
+    fixed = "" if batch is None else f"-batch{batch}"
+    path = _default_folder(folder) / f"{stem}-{digest}{fixed}-opset{opset}.onnx"
     if not path.is_file():
         shape = tuple(1 if d is None else d for d in input_spec.shape)
         if input_spec.layout != "NCHW" or None in shape[1:]:
             raise ValueError(f"cached_export traces an NCHW input of fixed size, got {input_spec.describe()}")
         meta = {**(metadata or {}), "posekit.fingerprint": digest}
-        export_onnx(module.eval(), path, input_shape=shape, dynamic_batch=True, opset=opset, input_name=input_spec.name,
-                    output_names=output_names, metadata=meta, progress=progress)
+        export_onnx(module.eval(), path, input_shape=shape, dynamic_batch=batch is None, opset=opset,
+                    input_name=input_spec.name, output_names=output_names, metadata=meta, progress=progress)
     return path
 
 

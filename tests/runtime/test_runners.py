@@ -213,3 +213,23 @@ def test_onnxruntime_refuses_torch_options(options, match):
     pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (the optional `onnx` extra)")
     with pytest.raises(ValueError, match=match):
         make_runner("missing.onnx", backend="onnxruntime", options=options, input_spec=SPEC)
+
+
+def test_cached_export_keeps_a_fixed_batch_of_the_input_spec(tmp_path):
+    """An open batch exports a dynamic one; a fixed batch (graphs that decode in their own layout run batch 1) is
+    exported as that batch, in a file of its own."""
+    pytest.importorskip("onnxruntime")
+    import onnx
+
+    from posekit.runtime.onnx_files import cached_export
+    from posekit.runtime.runner import InputSpec
+
+    module = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU()).eval()
+    dynamic = cached_export(module, name="tiny", input_spec=InputSpec.image(3, 8, 8), folder=tmp_path)
+    fixed = cached_export(module, name="tiny", input_spec=InputSpec(shape=(1, 3, 8, 8)), folder=tmp_path)
+    assert "-batch" not in dynamic.name and fixed.name.endswith("-batch1-opset17.onnx")
+
+    def batch_dim(path):
+        return onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim[0]
+
+    assert batch_dim(fixed).dim_value == 1 and batch_dim(dynamic).dim_param
