@@ -103,11 +103,19 @@ def load_movenet_module(graph: str, *, input_size: int | None = None, **fetch: A
     return load_tfjs_module(graph, input_hw=hw, **fetch)
 
 
-def movenet_runner(module: Any, *, input_size: int, name: str, engine: EngineOptions, backend: str = "torch",
-                   **backend_options: Any) -> Any:
-    """A :class:`~posekit.runtime.runner.Runner` for a batch-1 MoveNet network: NCHW float (1, 3, S, S) in, one crop
+def movenet_runner(module: Any, *, input_size: int, name: str, device: str | torch.device | None = None,
+                   precision: str = "fp32", compile: bool = False, channels_last: bool | None = None,
+                   batch_size: int | None = None, backend: str = "torch", **backend_options: Any) -> Any:
+    """A :class:`~posekit.runtime.runner.Runner` for a batch-1 MoveNet network: NCHW float (1, 3, S, S) in, one input
     per call (the converted graph decodes in graph layout; on ``"onnxruntime"`` a torch module is exported with that
-    fixed batch, :func:`posekit.runtime.onnx_files.cached_export`)."""
+    fixed batch, :func:`posekit.runtime.onnx_files.cached_export`). The engine options as
+    :class:`~posekit.runtime.torch_runner.EngineOptions`; ``batch_size`` other than 1 or ``None`` is refused."""
+    if batch_size not in (None, 1):
+        raise ValueError(f"batch_size must be 1 (or None): the converted MoveNet graph decodes in graph layout "
+                         f"and runs one input per pass, got {batch_size!r}")
+    engine = EngineOptions.for_network(module, device=device, precision=precision, compile=compile,
+                                       channels_last=channels_last, batch_size=1)
+    check_options(backend, engine)
     spec = InputSpec(shape=(1, 3, input_size, input_size), layout="NCHW", dtype=np.float32, name="input")
     return make_runner(module, backend=backend, options=engine, input_spec=spec, name=name,
                        metadata={"posekit.network": name}, **backend_options)
@@ -168,17 +176,12 @@ class MoveNetEstimator(PoseEstimator):
                  precision: str = "fp32", compile: bool = False, channels_last: bool | None = None,
                  batch_size: int | None = None, name: str | None = None, backend: str = "torch",
                  **backend_options: Any) -> None:
-        if batch_size not in (None, 1):
-            raise ValueError(f"batch_size must be 1 (or None): the converted MoveNet graph decodes in graph layout "
-                             f"and runs one crop per pass, got {batch_size!r}")
         if not np.isfinite(margin) or margin <= 0:
             raise ValueError(f"margin must be a positive finite number, got {margin!r}")
         self.input_size = int(input_size)
-        self.engine = EngineOptions.for_network(module, device=device, precision=precision, compile=compile,
-                                                channels_last=channels_last, batch_size=1)
-        check_options(backend, self.engine)
-        self.runner = movenet_runner(module, input_size=self.input_size, name=name or "movenet", engine=self.engine,
-                                     backend=backend, **backend_options)
+        self.runner = movenet_runner(module, input_size=self.input_size, name=name or "movenet", device=device,
+                                     precision=precision, compile=compile, channels_last=channels_last,
+                                     batch_size=batch_size, backend=backend, **backend_options)
         self.module = module
         self.detector = detector
         self.margin = float(margin)

@@ -95,20 +95,16 @@ class MoveNetMultiPoseEstimator(PoseEstimator):
                  device: str | torch.device | None = None, precision: str = "fp32", compile: bool = False,
                  channels_last: bool | None = None, batch_size: int | None = None, name: str | None = None,
                  backend: str = "torch", **backend_options: Any) -> None:
-        if batch_size not in (None, 1):
-            raise ValueError(f"batch_size must be 1 (or None): the converted MoveNet graph decodes in graph layout "
-                             f"and runs one image per pass, got {batch_size!r}")
         if not 0.0 <= float(min_score) <= 1.0:
             raise ValueError(f"min_score must lie in [0, 1], got {min_score!r}")
         if int(input_size) < 32 or int(input_size) % 32:
             raise ValueError(f"input_size must be a positive multiple of 32, got {input_size!r}")
         self.input_size = int(input_size)
         self.min_score = float(min_score)
-        self.engine = EngineOptions.for_network(module, device=device, precision=precision, compile=compile,
-                                                channels_last=channels_last, batch_size=1)
-        check_options(backend, self.engine)
         self.runner = movenet_runner(module, input_size=self.input_size, name=name or "movenet_multipose",
-                                     engine=self.engine, backend=backend, **backend_options)
+                                     device=device, precision=precision, compile=compile,
+                                     channels_last=channels_last, batch_size=batch_size, backend=backend,
+                                     **backend_options)
         self.module = module
 
     def predict_rgb(self, image: np.ndarray, *, boxes: np.ndarray | Detections | None = None) -> Poses:
