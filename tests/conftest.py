@@ -19,6 +19,37 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+def coco_person_boxes(annotation_file: str) -> tuple[list[dict], dict]:
+    """``(images, {image id: (N, 4) float64 xyxy pixels})``: the non-crowd person boxes of a COCO keypoint file in
+    ``../shared/data/coco`` (skips without it)."""
+    import json
+
+    import numpy as np
+
+    data = json.loads(shared_path("data", "coco", annotation_file).read_text())
+    boxes: dict[int, list] = {im["id"]: [] for im in data["images"]}
+    for a in data["annotations"]:
+        if not a.get("iscrowd"):
+            x, y, w, h = a["bbox"]
+            boxes[a["image_id"]].append([x, y, x + w, y + h])
+    return data["images"], {k: np.asarray(v, np.float64).reshape(-1, 4) for k, v in boxes.items()}
+
+
+def matched_ious(gt, pred):  # noqa: ANN001, ANN201 ((N, 4) and (M, 4) xyxy arrays -> (N,) array)
+    """IoU of each GT box with its prediction under a one-to-one assignment maximising IoU (0 when unmatched)."""
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    from posekit.boxes import box_iou
+
+    out = np.zeros(len(gt))
+    if len(gt) and len(pred):
+        iou = box_iou(gt, pred)
+        rows, cols = linear_sum_assignment(-iou)
+        out[rows] = iou[rows, cols]
+    return out
+
+
 def offline_env(cache: Path) -> dict[str, str]:
     """Environment of an offline run: an empty posekit cache at ``cache`` and every HTTP(S) request sent to a closed
     local port, so a real download attempt fails at once, whether or not this machine can reach the model hosts."""

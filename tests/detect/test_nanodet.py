@@ -4,16 +4,13 @@ end on real COCO images scored against their ground-truth person boxes."""
 from __future__ import annotations
 
 import functools
-import json
 import math
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from scipy.optimize import linear_sum_assignment
 
-from posekit.boxes import box_iou
 from posekit.detect import Detector
 from posekit.detect.nanodet import (
     NanoDetDetector,
@@ -26,7 +23,7 @@ from posekit.detect.nanodet import (
     preprocess,
     split_outputs,
 )
-from tests.conftest import shared_path
+from tests.conftest import coco_person_boxes, matched_ious, shared_path
 from tests.models.tfjs._files import model_json
 
 COCO = ("data", "coco")
@@ -39,26 +36,6 @@ def _fixture() -> np.lib.npyio.NpzFile:
 
 def _image(name: str, folder: str = "openpose_examples") -> np.ndarray:
     return np.asarray(Image.open(shared_path(*COCO, folder, name)).convert("RGB"))
-
-
-def _gt_boxes(annotation_file: str) -> tuple[list[dict], dict[int, np.ndarray]]:
-    data = json.loads(shared_path(*COCO, annotation_file).read_text())
-    boxes: dict[int, list] = {im["id"]: [] for im in data["images"]}
-    for a in data["annotations"]:
-        if not a.get("iscrowd"):
-            x, y, w, h = a["bbox"]
-            boxes[a["image_id"]].append([x, y, x + w, y + h])
-    return data["images"], {k: np.asarray(v, np.float64).reshape(-1, 4) for k, v in boxes.items()}
-
-
-def _matched_ious(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """IoU of each GT box with its prediction under a one-to-one assignment maximising IoU (0 when unmatched)."""
-    out = np.zeros(len(gt))
-    if len(gt) and len(pred):
-        iou = box_iou(gt, pred)
-        rows, cols = linear_sum_assignment(-iou)
-        out[rows] = iou[rows, cols]
-    return out
 
 
 def _slow_decode(dists: np.ndarray) -> np.ndarray:
@@ -106,14 +83,14 @@ def test_decode_equals_slow_reference_on_tfjs_outputs() -> None:
 def test_three_people_on_the_bench_from_tfjs_outputs() -> None:
     ref = _fixture()
     scores, dists = split_outputs([ref[k] for k in reversed(ref.files) if k.startswith("out:")])
-    images, gt = _gt_boxes("openpose_examples_keypoints.json")
+    images, gt = coco_person_boxes("openpose_examples_keypoints.json")
     truth = gt[next(im["id"] for im in images if im["file_name"] == IMAGE_328)]
     assert len(truth) == 3
     det = postprocess(scores[0], dists[0], image_size=(640, 491), transform=Transform((416 / 640, 416 / 640)),
                       score_threshold=0.2, iou_threshold=0.6)
     assert (det.labels == 0).all() and np.all(np.diff(det.scores) <= 0)
     assert (det.boxes >= 0).all() and (det.boxes[:, 2] <= 640).all() and (det.boxes[:, 3] <= 491).all()
-    ious = _matched_ious(truth, det.boxes)
+    ious = matched_ious(truth, det.boxes)
     assert (ious >= 0.85).all(), ious  # measured 0.90, 0.89, 0.93
     # all 80 classes: the bench (COCO index 13) is found too; a person-only run is the class-0 part of it
     every = postprocess(scores[0], dists[0], image_size=(640, 491), transform=Transform((416 / 640,) * 2),
@@ -151,23 +128,23 @@ def test_network_output_matches_tfjs() -> None:
 
 
 def test_detector_on_the_bench_image() -> None:
-    images, gt = _gt_boxes("openpose_examples_keypoints.json")
+    images, gt = coco_person_boxes("openpose_examples_keypoints.json")
     truth = gt[next(im["id"] for im in images if im["file_name"] == IMAGE_328)]
     image = _image(IMAGE_328)
     assert isinstance(_detector(), Detector)
     det = _detector()(image)
-    assert (_matched_ious(truth, det.boxes) >= 0.85).all()
+    assert (matched_ious(truth, det.boxes) >= 0.85).all()
     assert len(det) <= 6  # measured 5: the three people and two boxes spanning two of them
 
 
 def test_recall_on_openpose_examples() -> None:
     """At the defaults (letterbox, score 0.2, NMS IoU 0.6) 47 of the 48 annotated people are found at IoU >= 0.5."""
-    images, gt = _gt_boxes("openpose_examples_keypoints.json")
+    images, gt = coco_person_boxes("openpose_examples_keypoints.json")
     detector = _detector()
     found = total = 0
     for im in images:
         det = detector(_image(im["file_name"]))
-        found += int((_matched_ious(gt[im["id"]], det.boxes) >= 0.5).sum())
+        found += int((matched_ious(gt[im["id"]], det.boxes) >= 0.5).sum())
         total += len(gt[im["id"]])
     assert total == 48
     assert found >= 46, f"recall {found}/{total}"

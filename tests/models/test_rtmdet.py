@@ -9,13 +9,11 @@ recall on the 18 OpenPose examples' ground-truth person boxes.
 from __future__ import annotations
 
 import functools
-import json
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from scipy.optimize import linear_sum_assignment
 
 from posekit.boxes import box_iou
 from posekit.detect import Detector
@@ -31,7 +29,7 @@ from posekit.detect.rtmdet import (
 from posekit.models.backbones.cspnext import ConvBNAct
 from posekit.models.rtmdet import RTMDet, rtmdet
 from posekit.runtime._ort_session import open_session
-from tests.conftest import shared_path
+from tests.conftest import coco_person_boxes, matched_ious, shared_path
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -171,24 +169,6 @@ def test_detections_match_onnx_dets(name):
     np.testing.assert_allclose(ours.scores, ref[:, 4], atol=1e-4)
 
 
-def _gt_boxes() -> tuple[list[dict], dict[int, np.ndarray]]:
-    data = json.loads(shared_path("data", "coco", "openpose_examples_keypoints.json").read_text())
-    boxes: dict[int, list] = {im["id"]: [] for im in data["images"]}
-    for a in data["annotations"]:
-        if not a.get("iscrowd"):
-            x, y, w, h = a["bbox"]
-            boxes[a["image_id"]].append([x, y, x + w, y + h])
-    return data["images"], {k: np.asarray(v, np.float64).reshape(-1, 4) for k, v in boxes.items()}
-
-
-def _matched(gt: np.ndarray, pred: np.ndarray) -> int:
-    if not len(gt) or not len(pred):
-        return 0
-    iou = box_iou(gt, pred)
-    rows, cols = linear_sum_assignment(-iou)
-    return int((iou[rows, cols] >= 0.5).sum())
-
-
 # Persons (non-crowd GT boxes, all 48 of the 18 images) matched one-to-one at IoU >= 0.5. The ONNX graph itself, run
 # end to end on our preprocessing, finds the same (43/48 at 0.3, 33/48 at 0.5). The weights README's 39/44 and 31/44
 # count 44 persons; restricted to the 44 GT persons with >= 5 labelled keypoints this gives 40/44 and 32/44.
@@ -200,14 +180,14 @@ def test_detector_recall_on_openpose_examples(threshold):
     model, session = _models()
     detector = RTMDetDetector(model, score_threshold=threshold)
     assert isinstance(detector, Detector)
-    images, gt = _gt_boxes()
+    images, gt = coco_person_boxes("openpose_examples_keypoints.json")
     pictures = [_image(im["file_name"]) for im in images]
     found = 0
     for im, picture, dets in zip(images, pictures, detector.detect_batch(pictures)):
         w, h = im["width"], im["height"]
         assert np.all(dets.labels == 0) and np.all(dets.scores >= threshold)
         assert np.all(dets.boxes >= 0) and np.all(dets.boxes[:, 2:] <= [w, h])
-        found += _matched(gt[im["id"]], dets.boxes.astype(np.float64))
+        found += int((matched_ious(gt[im["id"]], dets.boxes.astype(np.float64)) >= 0.5).sum())
         # the same boxes as the exported graph's own decoding + NMS, mapped back to the image
         x, tf = preprocess(picture)
         ref = session.run(["dets"], {"input": x[None]})[0][0]

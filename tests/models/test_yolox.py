@@ -5,15 +5,12 @@ boxes equal those decoded from ONNX Runtime's outputs, and it finds the annotate
 from __future__ import annotations
 
 import functools
-import json
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from scipy.optimize import linear_sum_assignment
 
-from posekit.boxes import box_iou
 from posekit.detect import Detector
 from posekit.detect.yolox import (
     Transform,
@@ -25,7 +22,7 @@ from posekit.detect.yolox import (
 )
 from posekit.models.yolox import BN_EPS, VARIANTS, YOLOX, yolox
 from posekit.runtime._ort_session import open_session
-from tests.conftest import shared_path
+from tests.conftest import coco_person_boxes, matched_ious, shared_path
 
 COCO = ("data", "coco")
 IMAGES = ("COCO_val2014_000000000328.jpg", "COCO_val2014_000000000395.jpg")
@@ -251,16 +248,13 @@ def test_detect_batch_equals_single_images() -> None:
 def test_recall_on_openpose_examples() -> None:
     """Score 0.3, NMS IoU 0.45: 41 of the 48 annotated people of the 18 images matched one-to-one at IoU >= 0.5
     (torch and ONNX Runtime alike; measured; the missed ones are 7 small or occluded people in 4 images)."""
-    data = json.loads(shared_path(*COCO, "openpose_examples_keypoints.json").read_text())
+    images, boxes = coco_person_boxes("openpose_examples_keypoints.json")
     detector = _detector("torch")
     found = total = 0
-    for im in data["images"]:
-        gt = np.array([[x, y, x + w, y + h] for a in data["annotations"] if a["image_id"] == im["id"]
-                       and not a.get("iscrowd") for x, y, w, h in [a["bbox"]]]).reshape(-1, 4)
+    for im in images:
+        gt = boxes[im["id"]]
         det = detector(_image(im["file_name"]))
-        iou = box_iou(gt, det.boxes)
-        rows, cols = linear_sum_assignment(-iou)
-        found += int((iou[rows, cols] >= 0.5).sum())
+        found += int((matched_ious(gt, det.boxes) >= 0.5).sum())
         total += len(gt)
     assert total == 48
     assert found >= 41, f"recall {found}/{total}"
