@@ -11,8 +11,8 @@ import typer
 
 from posekit.bench.command import bench as bench_command
 from posekit.cli_common import (
-    DEFAULT_MODEL, DEFAULT_VIDEO_MODEL, BatchSize, Backend, Compile, DetectorName, Device, Precision, Threads,
-    build_estimator, check_output_dir, check_output_file, configure_threads, fail,
+    DEFAULT_MODEL, DEFAULT_VIDEO_MODEL, BatchSize, Backend, Compile, DetectorName, DetectorWeights, Device, Precision,
+    Threads, build_estimator, check_output_dir, check_output_file, configure_threads, detector_options, fail,
 )
 from posekit.cli_predict import predict as predict_command
 from posekit.cli_weights import weights_app
@@ -89,6 +89,7 @@ def video(
         "--profile", help="Print the time per stage (decode, detection, pose, tracking, drawing, writing); the "
                           "only output a run without --out, --json and --csv may have.")] = False,
     detector: DetectorName = None,
+    detector_weights: DetectorWeights = None,
     threads: Threads = None,
 ) -> None:
     """Run pose estimation on a video: annotated video, JSON lines and CSV, with tracking and smoothing.
@@ -117,7 +118,7 @@ def video(
               "(or --profile to only time the run)")
     configure_threads(threads)
     est = build_estimator(model, device=device, backend=backend, precision=precision, compile=compile,
-                          batch_size=batch_size, **({} if detector is None else {"detector": detector}))
+                          batch_size=batch_size, **detector_options(detector, detector_weights))
     try:
         report = run_video(est, int(source) if camera else source, out=out, json_path=json_out, csv_path=csv_out,
                            start=start, end=end, every=every, track=track, smooth=smooth,
@@ -189,6 +190,7 @@ def evaluate(
     weights: Annotated[Optional[Path], typer.Option(help="Local checkpoint for models that take one.")] = None,
     boxes: Annotated[str, typer.Option(help="Person boxes: gt, detector, or a COCO detections JSON file.")] = "gt",
     detector: DetectorName = None,
+    detector_weights: DetectorWeights = None,
     flip: Annotated[Optional[bool], typer.Option("--flip/--no-flip", help="Flip test (default: the model's).")] = None,
     min_presence: Annotated[Optional[float], typer.Option(
         help="MediaPipe pipelines: drop instances whose presence flag is not above this (default: the "
@@ -221,7 +223,7 @@ def evaluate(
         report = ev.run_evaluation(model=model, dataset=dataset, ann=ann, images=images, out=out, weights=weights,
                                    boxes=boxes, flip=flip, min_presence=min_presence, batch_size=batch_size,
                                    limit=limit, resume=resume, device=device, progress=progress,
-                                   max_missing=max_missing, detector=detector)
+                                   max_missing=max_missing, **detector_options(detector, detector_weights))
     except KeyError as exc:
         fail(str(exc.args[0]))
     except (FileNotFoundError, ValueError) as exc:

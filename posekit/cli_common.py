@@ -35,9 +35,13 @@ Compile = Annotated[bool, typer.Option(
 BatchSize = Annotated[Optional[int], typer.Option(
     min=1, help="Crops (persons) per forward pass (default: the model's, 32 for top-down).")]
 DetectorName = Annotated[Optional[str], typer.Option(
-    "--detector", help="Person detector of the models that run on person boxes: nanodet or mediapipe (BlazePose's "
-                       "face-anchored detector) [default: the model's; see `posekit models --task detect`]. "
-                       "--boxes wins over it.")]
+    "--detector", help="Person detector of the models that run on person boxes: nanodet, mediapipe (BlazePose's "
+                       "face-anchored detector), rtmdet_nano_person, rtmdet_m_person, rtmdet_tiny/s/m/l or "
+                       "yolox_nano/tiny/s/m/l/x (official checkpoints: --detector-weights) [default: the model's; "
+                       "see `posekit models --task detect`]. --boxes wins over it.")]
+DetectorWeights = Annotated[Optional[Path], typer.Option(
+    "--detector-weights", help="Official checkpoint file of the --detector (RTMDet: MMDet/MMPose .pth; YOLOX: the "
+                               "Megvii release .pth) [default: downloaded into the cache on first use].")]
 Threads = Annotated[Optional[int], typer.Option(
     min=1, help="CPU threads of the networks (PyTorch, ONNX Runtime, OpenCV) [default: the cores other processes "
                 "leave free, from the load average; at least 1].")]
@@ -104,6 +108,18 @@ def check_detection_options(model: str, options: dict[str, Any]) -> None:
         given = " and ".join("--" + k.replace("_", "-") for k in options)
         what = "is a BlazePose option" if len(options) == 1 else "are BlazePose options"
         fail(f"{given} {what} ({tiled}), not one of {model}")
+
+
+def detector_options(detector: str | None, detector_weights: Path | None) -> dict[str, Any]:
+    """The estimator options of ``--detector`` and ``--detector-weights`` (exit 2 for a weights file that does not
+    exist or without ``--detector``)."""
+    if detector_weights is not None:
+        if detector is None:
+            fail("--detector-weights needs --detector NAME (the detector whose official checkpoint it is)")
+        if not detector_weights.is_file():
+            fail(f"--detector-weights {detector_weights}: no such file")
+    options: dict[str, Any] = {} if detector is None else {"detector": detector}
+    return options if detector_weights is None else {**options, "detector_weights": str(detector_weights)}
 
 
 def check_boxes_option(model: str) -> None:

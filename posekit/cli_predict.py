@@ -19,8 +19,9 @@ from posekit import skeletons
 from posekit.io.coco import write_coco_results
 from posekit.io.image import save_image
 from posekit.cli_common import (
-    DEFAULT_MODEL, BatchSize, Backend, Compile, DetectorName, Device, Precision, Threads, build_estimator,
-    check_boxes_option, check_detection_options, check_output_dir, check_output_file, configure_threads, fail,
+    DEFAULT_MODEL, BatchSize, Backend, Compile, DetectorName, DetectorWeights, Device, Precision, Threads,
+    build_estimator, check_boxes_option, check_detection_options, check_output_dir, check_output_file,
+    configure_threads, detector_options, fail,
 )
 
 __all__ = ["IMAGE_SUFFIXES", "expand_images", "image_id", "drawing_names", "predict"]
@@ -106,6 +107,7 @@ def predict(
              "by file name, else by the number ending the file name (COCO image id). Crowd regions and boxes "
              "of zero size are reported and skipped.")] = None,
     detector: DetectorName = None,
+    detector_weights: DetectorWeights = None,
     precision: Precision = "fp32",
     compile: Compile = False,
     batch_size: BatchSize = None,
@@ -139,8 +141,7 @@ def predict(
                        err=True)
     options = {k: v for k, v in (("tiles", tiles), ("min_detection_score", min_detection_score)) if v is not None}
     check_detection_options(model, options)
-    if detector is not None:
-        options["detector"] = detector
+    options.update(detector_options(detector, detector_weights))
     est = build_estimator(model, device=device, backend=backend, precision=precision, compile=compile,
                           batch_size=batch_size, weights=weights, **options)
     target = skeletons.coco17 if coco17 else None

@@ -82,8 +82,38 @@ def test_eval_detector_needs_detector_boxes(tmp_path: Path):
 def test_models_lists_the_detectors():
     res = posekit("models", "--task", "detect")
     assert res.returncode == 0, res.stderr
-    names = [line.split()[0] for line in res.stdout.splitlines()]
-    assert names == ["mediapipe", "nanodet"]
+    rows = {line.split()[0]: line.split() for line in res.stdout.splitlines()}
+    official = [f"rtmdet_{v}" for v in ("l", "m", "m_person", "nano_person", "s", "tiny")] + \
+        [f"yolox_{v}" for v in ("l", "m", "nano", "s", "tiny", "x")]
+    assert sorted(rows) == ["mediapipe", "nanodet", *official]
+    assert rows["nanodet"][3] == "offline" and all(rows[n][3] == "downloads" for n in official)
+    assert "40.3" in rows["rtmdet_nano_person"] and "25.8" in rows["yolox_nano"]  # published accuracy
+
+
+def test_detector_weights_option(tmp_path: Path):
+    """``--detector-weights`` loads an official detector checkpoint (here RTMDet-nano person's real weights saved in
+    the official container) and is refused where it cannot apply, before any image is read."""
+    _needs_npm_models()
+    pytest.importorskip("onnx")
+    import posekit as pk
+    from tests.models.onnx_weights import save_official
+
+    weights = save_official(pk.create_model("rtmdet_nano_person"), tmp_path / "rtmdet.pth",
+                            shared_path("weights", "rtmdet_nano_320_person_end2end.onnx"), size=320,
+                            container="state_dict")
+    img = str(shared_path(*COCO_328))
+    res = posekit("predict", img, "--detector", "rtmdet_nano_person", "--detector-weights", str(weights),
+                  "--out", str(tmp_path / "out.json"))
+    assert res.returncode == 0, res.stderr
+    assert len(json.loads((tmp_path / "out.json").read_text())) == 3  # the three people on the bench
+    res = posekit("predict", img, "--detector-weights", str(weights))
+    assert res.returncode == 2 and "--detector-weights needs --detector NAME" in res.stderr
+    res = posekit("predict", img, "--detector", "yolox_nano", "--detector-weights", str(tmp_path / "none.pth"))
+    assert res.returncode == 2 and "none.pth: no such file" in res.stderr
+    res = posekit("predict", img, "--detector", "nanodet", "--detector-weights", str(weights))
+    assert res.returncode == 2 and "detector nanodet fetches its own weights" in res.stderr
+    res = posekit("predict", img, "--detector", "yolox_nano", "--detector-weights", str(weights))
+    assert res.returncode == 2 and "is an RTMDet checkpoint" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_weights_fetch_npm_groups_refuse_the_wrong_source_option(tmp_path: Path):

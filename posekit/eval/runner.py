@@ -27,8 +27,8 @@ SCHEMA = "posekit.eval/1"
 
 
 def build_estimator(model: str, *, weights: str | os.PathLike | None = None, flip: bool | None = None,
-                    min_presence: float | None = None, device: str = "cpu", detector: str | None = None
-                    ) -> tuple[Any, str]:
+                    min_presence: float | None = None, device: str = "cpu", detector: str | None = None,
+                    detector_weights: str | os.PathLike | None = None) -> tuple[Any, str]:
     """``(estimator, flip_mode)`` for the registered ``model``, built by the registry
     (:func:`posekit.pipelines.registry.build_estimator`) with the evaluation's options checked against its
     :class:`~posekit.pipelines.registry.Capabilities`.
@@ -47,6 +47,8 @@ def build_estimator(model: str, *, weights: str | os.PathLike | None = None, fli
     options: dict[str, Any] = {"device": device}
     if detector is not None:  # a registry name; the registry refuses it for models that find people themselves
         options["detector"] = detector
+    if detector_weights is not None:  # the registry refuses it without a detector that loads a checkpoint
+        options["detector_weights"] = str(detector_weights)
     if weights is not None:  # the registry refuses it for models that do not take weights
         options["weights"] = str(weights)
     if min_presence is not None:
@@ -68,7 +70,8 @@ def run_evaluation(*, model: str, dataset: str, ann: str | os.PathLike, images: 
                    out: str | os.PathLike, weights: str | os.PathLike | None = None, boxes: str = "gt",
                    flip: bool | None = None, min_presence: float | None = None, batch_size: int = 8,
                    limit: int | None = None, resume: bool = False, device: str = "cpu",
-                   progress: bool = True, max_missing: float = 0.1, detector: str | None = None) -> dict[str, Any]:
+                   progress: bool = True, max_missing: float = 0.1, detector: str | None = None,
+                   detector_weights: str | os.PathLike | None = None) -> dict[str, Any]:
     """Load, predict, score; write ``out/predictions.jsonl``, ``out/results.json`` (COCO keypoint results in the
     dataset's skeleton) and ``out/report.json`` (atomic); return the report.
 
@@ -82,7 +85,8 @@ def run_evaluation(*, model: str, dataset: str, ann: str | os.PathLike, images: 
     Raises ``ValueError`` before anything is predicted when the annotations leave nothing to evaluate, or when
     more than ``max_missing`` (a fraction) of the annotation records name image files that do not exist: the
     usual sign of a wrong ``images`` folder, which would otherwise score a handful of images (or none) silently.
-    ``detector`` (a registry name) replaces the model's person detector for ``boxes="detector"``.
+    ``detector`` (a registry name) replaces the model's person detector for ``boxes="detector"``;
+    ``detector_weights`` is its official checkpoint file (RTMDet, YOLOX).
     """
     if not 0.0 <= max_missing <= 1.0:
         raise ValueError(f"max_missing must be a fraction in [0, 1], got {max_missing!r}")
@@ -96,7 +100,7 @@ def run_evaluation(*, model: str, dataset: str, ann: str | os.PathLike, images: 
         raise ValueError(f"{model} finds people itself (one-stage or bottom-up) and takes no boxes: evaluate it with "
                          f"boxes='detector' (--boxes detector), not {boxes!r}")
     est, flip_mode = build_estimator(model, weights=weights, flip=flip, min_presence=min_presence, device=device,
-                                     detector=detector)
+                                     detector=detector, detector_weights=detector_weights)
     skeleton_mapping(est.skeleton, eval_set.skeleton)  # fail before predicting when nothing maps
     out = Path(out)
     files = {"predictions": str(out / "predictions.jsonl"), "results": str(out / "results.json"),

@@ -51,6 +51,7 @@ FAMILIES: tuple[str, ...] = (
     "posekit.models.hrnet",
     "posekit.models.vitpose",
     "posekit.models.rtmpose",
+    "posekit.models.detector_zoo",
     "posekit.models.lifters.zoo",
 )
 

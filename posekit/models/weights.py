@@ -225,7 +225,8 @@ def _cached_path(spec: WeightsSpec) -> Path:
     return cache_dir() / "checkpoints" / spec.filename
 
 
-def fetch_pretrained(spec: WeightsSpec, *, what: str, alternative: str = "", progress: bool = True) -> Path:
+def fetch_pretrained(spec: WeightsSpec, *, what: str, alternative: str = "", progress: bool = True,
+                     flag: str = "--weights") -> Path:
     """:func:`fetch_weights` for a model's default weights, with a failure message that says what to do instead.
 
     Args:
@@ -233,6 +234,7 @@ def fetch_pretrained(spec: WeightsSpec, *, what: str, alternative: str = "", pro
         what: the model in words, first in the message (e.g. ``"lifter videopose3d_243f_h36m"``).
         alternative: appended to the advice (e.g. ``", or --random-weights for random initialisation"``).
         progress: tqdm bar on stderr while downloading.
+        flag: the command-line option that takes the file instead (named in the message).
 
     Returns the verified file in ``<cache>/checkpoints/`` (after a download with ``progress``, one line on stderr
     names the file and its license). When it cannot be downloaded or verified (offline, a
@@ -250,7 +252,7 @@ def fetch_pretrained(spec: WeightsSpec, *, what: str, alternative: str = "", pro
         digest = f"sha256 {spec.sha256}" if len(spec.sha256) == 64 else f"sha256 starts with {spec.sha256}"
         raise type(exc)(
             f"{what} needs weights: its official checkpoint {spec.url} ({digest}; license: {spec.license}) "
-            f"could not be downloaded ({reason}). Download it elsewhere and pass --weights PATH (weights= in "
+            f"could not be downloaded ({reason}). Download it elsewhere and pass {flag} PATH (weights= in "
             f"Python){alternative}"
         ) from exc
 
@@ -289,8 +291,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     the file's order.
 
     Raises FileNotFoundError (missing file) or :class:`WeightsError` whose message says which case it is: not a
-    checkpoint at all (the first bytes are shown), truncated or corrupt, refused pickled objects (named), or no
-    tensors.
+    checkpoint at all (the first bytes are shown), truncated or corrupt, refused pickled objects (named), an
+    EMA-only file (only the moving-average copy, see :func:`_refuse_ema_only`), or no tensors.
     """
     path = Path(path)
     if not path.is_file():
@@ -396,6 +398,24 @@ def _refused_message(path: Path, names: list[str]) -> str:
     )
 
 
+def _refuse_ema_only(obj: Mapping[str, Any], path: Path) -> None:
+    """:class:`WeightsError` for a file holding only the exponential-moving-average copy of a model: MMEngine's
+    ``{"ema_state_dict": ...}`` without ``state_dict``, the state dict of MMEngine's ``ExponentialMovingAverage``
+    (``steps`` + ``module.*``) or mmcv 1.x EMA buffers alone (every key ``ema_*``). Official releases keep the
+    weights to use under ``state_dict`` (MMEngine swaps the EMA weights in when it saves)."""
+    keys = [str(k) for k in obj]
+    if isinstance(obj.get("ema_state_dict"), Mapping):
+        kind = "only an 'ema_state_dict' entry (MMEngine's EMAHook) and no 'state_dict'"
+    elif "steps" in obj and len(keys) > 1 and all(k.startswith("module.") for k in keys if k != "steps"):
+        kind = "the state dict of an EMA wrapper ('steps' + 'module.*', MMEngine's ExponentialMovingAverage)"
+    elif keys and all(k.startswith("ema_") for k in keys):
+        kind = f"only EMA buffers ({len(keys)} keys 'ema_*', mmcv 1.x's EMAHook)"
+    else:
+        return
+    raise WeightsError(f"{path} is an EMA-only checkpoint: it holds {kind}. posekit loads a model's weights; use the "
+                       "released checkpoint, or save the EMA model's weights with torch.save(model.state_dict(), ...)")
+
+
 def _unwrap_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
     while isinstance(obj, Mapping):
         inner = next((obj[k] for k in _CONTAINER_KEYS if isinstance(obj.get(k), Mapping)), None)
@@ -404,6 +424,7 @@ def _unwrap_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
         obj = inner
     if not isinstance(obj, Mapping):
         raise WeightsError(f"{path} holds a {type(obj).__name__}, not a state dict (a mapping of tensors)")
+    _refuse_ema_only(obj, path)
     state = dict(obj)
     bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
     if not state or bad:

@@ -10,7 +10,8 @@ read the capabilities here instead of probing estimator objects.
 Every builder takes the same options: ``backend=`` (a name of :data:`posekit.runtime.runner.BACKENDS`), the
 engine options ``device=``, ``precision=``, ``compile=``, ``channels_last=``, ``batch_size=`` (see
 :class:`posekit.runtime.torch_runner.EngineOptions`), ``weights=`` where :attr:`Capabilities.takes_weights`, and
-its pipeline's own options (e.g. ``flip_test=``, ``min_presence=``, ``tiles=``, ``detector=``).
+its pipeline's own options (e.g. ``flip_test=``, ``min_presence=``, ``tiles=``, ``detector=`` with
+``detector_weights=`` for a detector that loads an official checkpoint).
 """
 
 from __future__ import annotations
@@ -166,25 +167,40 @@ def build_estimator(name: str, *, backend: str = "torch", weights: Any = None, *
         if not entry.capabilities.takes_weights:
             raise ValueError(weights_refusal(name))
         options["weights"] = weights
+    detector_weights = options.pop("detector_weights", None)
     if options.get("detector") is not None:
-        options["detector"] = _detector(entry, backend, options)
+        options["detector"] = _detector(entry, backend, options, detector_weights)
+    elif detector_weights is not None:
+        raise ValueError("detector_weights= (--detector-weights) needs detector= (--detector) naming the detector "
+                         "whose official checkpoint it is")
     return entry.build(backend=backend, **options)
 
 
-def _detector(entry: EstimatorEntry, backend: str, options: dict[str, Any]) -> Any:
-    """``options["detector"]`` for ``entry``: a detector object as given, a registry name built (on first use) with
-    the estimator's device and back end; ``"mediapipe"`` for BlazePose is its own detector (``None``: today's tiled
-    search). ``ValueError`` for a model that finds people itself."""
+def _detector(entry: EstimatorEntry, backend: str, options: dict[str, Any], weights: Any = None) -> Any:
+    """``options["detector"]`` for ``entry``: a detector object as given, a registry name built with the estimator's
+    device and back end (on first use; now for a detector that loads an official checkpoint, ``weights`` or the
+    cached download, so that a missing or wrong file fails here);
+    ``"mediapipe"`` for BlazePose is its own detector (``None``: today's tiled search). ``ValueError`` for a model
+    that finds people itself and for ``weights`` given to a detector that takes none."""
     detector = options["detector"]
     if not entry.capabilities.detector:
         raise ValueError(f"{entry.name} finds people itself (one-stage or bottom-up): detector= / --detector is for "
                          "the models that run on person boxes (top-down, MoveNet single-pose, BlazePose)")
     if not isinstance(detector, str):
         return detector
-    if get_entry(detector).task != "detect":  # unknown names: KeyError with the closest ones
+    detector_entry = get_entry(detector)  # unknown names: KeyError with the closest ones
+    if detector_entry.task != "detect":
         create_detector(detector)  # raises ValueError naming the detectors, before any weights are fetched
+    if weights is not None:
+        if getattr(detector_entry, "weights", None) is None:
+            takers = [n for n in list_models(task="detect") if getattr(get_entry(n), "weights", None) is not None]
+            raise ValueError(f"detector {detector} fetches its own weights; detector_weights= (--detector-weights) "
+                             f"is for the detectors that load an official checkpoint ({', '.join(takers)})")
     if detector == "mediapipe" and entry.name in _BLAZEPOSE:
         return None
     runtime, _ = split_backend_options(backend, options)
     device = options.get("device", "cpu")
-    return LazyDetector(partial(create_detector, detector, device=device, backend=backend, **runtime))
+    build = partial(create_detector, detector, device=device, backend=backend, **runtime)
+    if getattr(detector_entry, "weights", None) is not None:  # official checkpoint: a missing/wrong file fails now
+        return build() if weights is None else build(weights=weights)
+    return LazyDetector(build)

@@ -1,9 +1,9 @@
 """RTMDet-nano (person) in PyTorch against the real MMDeploy export ``rtmdet_nano_320_person_end2end.onnx``.
 
-The ONNX graph holds the BN-folded network plus decoding and NMS. The tests fold our module's BatchNorms, load the
-graph's convolution initializers into it (matched in execution order, shapes checked), run ONNX Runtime on a copy of
-the graph whose outputs are the intermediate tensors before NMS, and compare; then the decoded detections and the
-recall on the 18 OpenPose examples' ground-truth person boxes.
+The ONNX graph holds the BN-folded network plus decoding and NMS. The tests load the graph's convolution initializers
+into our module as an official-layout state dict (:mod:`tests.models.onnx_weights`: convs matched in execution
+order, shapes checked), run ONNX Runtime on a copy of the graph whose outputs are the intermediate tensors before
+NMS, and compare; then the decoded detections and the recall on the 18 OpenPose examples' ground-truth person boxes.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from posekit.detect.rtmdet import (
     preprocess,
     priors,
 )
-from posekit.models.backbones.cspnext import ConvBNAct
 from posekit.models.rtmdet import RTMDet, rtmdet
 from posekit.runtime._ort_session import open_session
 from tests.conftest import coco_person_boxes, matched_ious, shared_path
+from tests.models.onnx_weights import state_dict_from_onnx
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -50,50 +50,11 @@ def _image(name: str) -> np.ndarray:
     return np.asarray(Image.open(shared_path("data", "coco", "openpose_examples", name)).convert("RGB"))
 
 
-def fold_batchnorms(model: torch.nn.Module) -> torch.nn.Module:
-    """A copy of ``model`` whose every ConvBNAct has a biased conv holding its BatchNorm and ``bn = Identity`` (shared
-    convs become one per use, as in a BN-folded export)."""
-    import copy
-    model = copy.deepcopy(model)
-    for m in model.modules():
-        if isinstance(m, ConvBNAct) and isinstance(m.bn, torch.nn.BatchNorm2d):
-            c, bn = m.conv, m.bn
-            conv = torch.nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, stride=c.stride, padding=c.padding,
-                                   groups=c.groups, bias=True)
-            k = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-            with torch.no_grad():
-                conv.weight.copy_(c.weight * k[:, None, None, None])
-                conv.bias.copy_(bn.bias - bn.running_mean * k)
-            m.conv, m.bn = conv, torch.nn.Identity()
-    return model
-
-
-def load_onnx_convs(model: torch.nn.Module, graph) -> None:
-    """Copy the weight/bias initializers of the graph's Conv nodes, in graph order, into the model's Conv2d modules in
-    the order a forward pass runs them; every shape must agree."""
-    inits = {i.name: onnx.numpy_helper.to_array(i) for i in graph.initializer}
-    convs = [n for n in graph.node if n.op_type == "Conv"]
-    order: list[torch.nn.Conv2d] = []
-    hooks = [m.register_forward_hook(lambda mod, i, o: order.append(mod))
-             for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
-    with torch.no_grad():
-        model(torch.zeros(1, 3, 64, 64))
-    for h in hooks:
-        h.remove()
-    assert len(order) == len(convs) == 123
-    with torch.no_grad():
-        for mod, node in zip(order, convs):
-            w, b = inits[node.input[1]], inits[node.input[2]]
-            assert tuple(mod.weight.shape) == w.shape, (node.name, tuple(mod.weight.shape), w.shape)
-            mod.weight.copy_(torch.from_numpy(w.copy()))
-            mod.bias.copy_(torch.from_numpy(b.copy()))
-
-
 @functools.cache
 def _models() -> tuple[RTMDet, object]:
     model = onnx.load(str(_onnx_path()))
-    torch_model = fold_batchnorms(rtmdet("nano", num_classes=1))
-    load_onnx_convs(torch_model, model.graph)
+    torch_model = rtmdet("nano", num_classes=1)
+    torch_model.load_state_dict(state_dict_from_onnx(torch_model, _onnx_path(), size=320), strict=True)
     for name in RAW + DECODED:
         model.graph.output.append(onnx.ValueInfoProto(name=name))
     opts = ort.SessionOptions()

@@ -20,9 +20,10 @@ from posekit.detect.yolox import (
     preprocess,
     yolox_detector,
 )
-from posekit.models.yolox import BN_EPS, VARIANTS, YOLOX, yolox
+from posekit.models.yolox import VARIANTS, YOLOX, yolox
 from posekit.runtime._ort_session import open_session
 from tests.conftest import coco_person_boxes, matched_ious, shared_path
+from tests.models.onnx_weights import conv_order, onnx_convs, state_dict_from_onnx
 
 COCO = ("data", "coco")
 IMAGES = ("COCO_val2014_000000000328.jpg", "COCO_val2014_000000000395.jpg")
@@ -39,56 +40,9 @@ def _image(name: str) -> np.ndarray:
 
 
 @functools.cache
-def _onnx_convs() -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(node name, weight, bias) of each Conv node of the ONNX graph, in graph order."""
-    import onnx
-    from onnx import numpy_helper
-
-    graph = onnx.load(str(_onnx_path())).graph
-    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    return [(n.name, inits[n.input[1]], inits[n.input[2]]) for n in graph.node if n.op_type == "Conv"]
-
-
-def _conv_order(model: torch.nn.Module, size: int = 416) -> list[str]:
-    """Names of the model's Conv2d modules in the order a forward pass runs them."""
-    order: list[str] = []
-    hooks = [mod.register_forward_hook(lambda *_, name=name: order.append(name))
-             for name, mod in model.named_modules() if isinstance(mod, torch.nn.Conv2d)]
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, 3, size, size))
-    finally:
-        for h in hooks:
-            h.remove()
-    return order
-
-
-def _state_dict_from_onnx(model: YOLOX) -> dict[str, torch.Tensor]:
-    """The official-layout state dict holding the ONNX's BN-folded weights: conv weight = folded weight, and a
-    batch norm that adds the folded bias (gamma 1, beta = bias, mean 0, var 1 - eps)."""
-    convs = _onnx_convs()
-    order = _conv_order(model)
-    assert len(order) == len(convs), (len(order), len(convs))
-    sd: dict[str, torch.Tensor] = {}
-    for name, (node, w, b) in zip(order, convs):
-        assert tuple(model.get_submodule(name).weight.shape) == w.shape, (name, node, w.shape)
-        sd[f"{name}.weight"] = torch.from_numpy(w.copy())
-        if name.endswith(".conv"):  # a BaseConv: conv without bias, then bn
-            bn = name[: -len(".conv")] + ".bn"
-            n = len(b)
-            sd.update({f"{bn}.weight": torch.ones(n), f"{bn}.bias": torch.from_numpy(b.copy()),
-                       f"{bn}.running_mean": torch.zeros(n),
-                       f"{bn}.running_var": torch.full((n,), 1.0 - BN_EPS, dtype=torch.float64).float(),
-                       f"{bn}.num_batches_tracked": torch.tensor(0)})
-        else:  # the 1x1 prediction convs have biases
-            sd[f"{name}.bias"] = torch.from_numpy(b.copy())
-    return sd
-
-
-@functools.cache
 def _nano() -> YOLOX:
     model = yolox("nano")
-    model.load_state_dict(_state_dict_from_onnx(model), strict=True)
+    model.load_state_dict(state_dict_from_onnx(model, _onnx_path(), size=416), strict=True)
     return model.eval()
 
 
@@ -149,8 +103,8 @@ def test_state_dict_has_the_official_keys_and_shapes() -> None:
     assert len(sd) == 104 * 6 + 9 * 2 == 642
     assert not [k for k in sd if not k.startswith(("backbone.backbone.", "backbone.", "head."))]
     model = yolox("nano")
-    order = _conv_order(model)
-    shapes = [w.shape for _, w, _ in _onnx_convs()]
+    order = conv_order(model, 416)
+    shapes = [w.shape for _, w, _ in onnx_convs(_onnx_path())]
     assert [tuple(model.get_submodule(n).weight.shape) for n in order] == shapes
 
 
