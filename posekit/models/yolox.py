@@ -229,6 +229,7 @@ class YOLOX(nn.Module):
     ``cells = sum((H / s) * (W / s) for s in (8, 16, 32))``. ``input_size`` is the variant's training size."""
 
     strides = (8, 16, 32)
+    input_range = (0.0, 255.0)  # raw BGR pixel values (ONNX export verification draws its inputs from it)
 
     def __init__(self, config: YOLOXConfig, num_classes: int = 80) -> None:
         super().__init__()

@@ -203,13 +203,20 @@ def verify_onnx(
     return tuple(checks)
 
 
-def _random_inputs(shape: tuple[int, int, int, int], dynamic: bool, seed: int) -> list[tuple[str, np.ndarray]]:
+def _random_inputs(shape: tuple[int, int, int, int], dynamic: bool, seed: int,
+                   value_range: tuple[float, float] | None = None) -> list[tuple[str, np.ndarray]]:
+    """Uniform [0, 1) and standard normal inputs; with a ``value_range`` (lo, hi) uniform in it and normal with mean
+    (lo + hi) / 2 and deviation (hi - lo) / 4 (a network of raw pixel values gets inputs of its own domain)."""
     rng = np.random.default_rng(seed)
     b = shape[0]
-    out = [("uniform[0,1)", rng.random(shape, dtype=_F))]
     other = b + 3 if dynamic else b  # a second batch size proves the batch axis is really dynamic
-    out.append(("normal(0,1)", rng.standard_normal((other, *shape[1:]), dtype=_F)))
-    return out
+    if value_range is None:
+        return [("uniform[0,1)", rng.random(shape, dtype=_F)),
+                ("normal(0,1)", rng.standard_normal((other, *shape[1:]), dtype=_F))]
+    lo, hi = (float(v) for v in value_range)
+    mid, dev = (lo + hi) / 2, (hi - lo) / 4
+    return [(f"uniform[{lo:g},{hi:g})", (lo + (hi - lo) * rng.random(shape)).astype(_F)),
+            (f"normal({mid:g},{dev:g})", (mid + dev * rng.standard_normal((other, *shape[1:]))).astype(_F))]
 
 
 def export_onnx(
@@ -235,7 +242,9 @@ def export_onnx(
             in the module's input range (``B' = B`` unless ``dynamic_batch``).
         rtol: verification tolerance (see :func:`verify_onnx` and the module docstring).
         metadata: extra ``metadata_props`` (str -> str) stored in the file.
-        seed: seed of the random verification inputs (uniform in [0, 1) and standard normal).
+        seed: seed of the random verification inputs (uniform in [0, 1) and standard normal; for a module with an
+            ``input_range = (lo, hi)`` attribute, e.g. YOLOX's raw 0-255 pixels, uniform in it and normal around
+            its middle).
         progress: called with a one-line summary (export time, worst error) when given.
 
     Returns:
@@ -290,7 +299,7 @@ def export_onnx(
         onnx.save_model(proto, str(tmp), save_as_external_data=external, all_tensors_to_one_file=True,
                         location=data_name)
         del proto
-        inputs = [*_random_inputs(shape, dynamic_batch, seed),
+        inputs = [*_random_inputs(shape, dynamic_batch, seed, getattr(model, "input_range", None)),
                   *((f"check_inputs[{i}]", a) for i, a in enumerate(extra))]
         try:
             checks = verify_onnx(tmp, model, inputs, rtol=rtol)
