@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from posekit.models.convert import load_official
 from posekit.models.registry import ModelEntry
-from posekit.models.weights import WeightsSpec, fetch_pretrained
+from posekit.models.weights import WeightsSpec, fetch_pretrained, load_checkpoint, verify_sha256
 
-__all__ = ["CHECKPOINTS", "DetectorCheckpoint", "DetectorEntry", "MODELS", "detector_checkpoint",
+__all__ = ["CHECKPOINTS", "DetectorCheckpoint", "MODELS", "build_detector_network", "detector_checkpoint",
            "load_detector_weights"]
 
 _MMDET = "https://download.openmmlab.com/mmdetection/v3.0/rtmdet/"
@@ -171,9 +172,6 @@ def load_detector_weights(model: Any, path: str | os.PathLike[str], row: Detecto
     readable checkpoint (an EMA-only file included), :class:`~posekit.models.weights.ChecksumError` on a hash
     mismatch.
     """
-    from posekit.models.convert import load_official
-    from posekit.models.weights import load_checkpoint, verify_sha256
-
     if sha256 is not None:
         verify_sha256(path, sha256)
     state = load_checkpoint(path)
@@ -234,15 +232,7 @@ def build_detector_network(row: DetectorCheckpoint, *, weights: Any = None, pret
     return model.to(device).eval()
 
 
-@dataclass(frozen=True)
-class DetectorEntry(ModelEntry):
-    """A detector's :class:`~posekit.models.registry.ModelEntry` with its official :class:`WeightsSpec` and row."""
-
-    weights: WeightsSpec | None = None
-    checkpoint: DetectorCheckpoint | None = field(default=None, compare=False)
-
-
-MODELS: tuple[DetectorEntry, ...] = tuple(
-    DetectorEntry(row.name, "detect", None, row.description, partial(build_detector_network, row), offline=False,
-                  license=row.license, weights=row.weights_spec(), checkpoint=row)
+MODELS: tuple[ModelEntry, ...] = tuple(
+    ModelEntry(row.name, "detect", None, row.description, partial(build_detector_network, row), offline=False,
+               license=row.license, weights=row.weights_spec())
     for row in CHECKPOINTS)

@@ -92,9 +92,8 @@ class MMPoseCheckpoint:
 
 @dataclass(frozen=True)
 class TopdownEntry(ModelEntry):
-    """A :class:`~posekit.models.registry.ModelEntry` with the official checkpoint's :class:`WeightsSpec`."""
-
-    weights: WeightsSpec | None = None
+    """The :class:`~posekit.models.registry.ModelEntry` of a top-down network (the estimator registry runs it on
+    person boxes); ``weights`` is the official checkpoint's :class:`WeightsSpec`."""
 
 
 def topdown_entry(row: MMPoseCheckpoint, family: Callable[[MMPoseCheckpoint], Any]) -> TopdownEntry:

@@ -32,6 +32,8 @@ class ModelEntry:
             the family supports it).
         offline: whether pretrained weights are reachable without an account (MediaPipe wheel from PyPI).
         license: license of the pretrained weights.
+        weights: the official checkpoint (:class:`~posekit.models.weights.WeightsSpec`: URL, sha256, input size)
+            of a model that downloads one (``None``: built-in weights, e.g. MediaPipe's and the npm packages').
     """
 
     name: str
@@ -41,6 +43,7 @@ class ModelEntry:
     build_model: Callable[..., Any]
     offline: bool = False
     license: str = ""
+    weights: Any = None
 
 
 # The family modules whose ``MODELS`` make up the registry (each name registered exactly once).
@@ -51,6 +54,7 @@ FAMILIES: tuple[str, ...] = (
     "posekit.models.hrnet",
     "posekit.models.vitpose",
     "posekit.models.rtmpose",
+    "posekit.models.rtmo_zoo",
     "posekit.models.detector_zoo",
     "posekit.models.lifters.zoo",
 )

@@ -31,6 +31,7 @@ from posekit.pipelines.mediapipe_pose import blazepose_full, blazepose_heavy, bl
 from posekit.pipelines.movenet import movenet_lightning, movenet_thunder
 from posekit.pipelines.movenet_multipose import movenet_multipose
 from posekit.pipelines.posenet import posenet
+from posekit.pipelines.rtmo import rtmo_estimator
 from posekit.pipelines.topdown import topdown_estimator
 from posekit.runtime.runner import check_backend, split_backend_options
 
@@ -111,12 +112,16 @@ _NPM: tuple[EstimatorEntry, ...] = (
     EstimatorEntry("movenet_multipose", movenet_multipose, Capabilities(boxes=False)),
     EstimatorEntry("posenet", posenet, Capabilities(boxes=False)),
 )
+# RTMO (MMPose, one-stage): official checkpoints like the top-down models, people found without a detector.
+_RTMO: tuple[EstimatorEntry, ...] = tuple(
+    EstimatorEntry(f"rtmo_{v}", partial(rtmo_estimator, v), Capabilities(takes_weights=True, boxes=False))
+    for v in ("s", "m", "l"))
 _TOPDOWN_CAPS = Capabilities(flip_test=True, takes_weights=True, detector=True)
 
 
 @lru_cache(maxsize=1)
 def _table() -> dict[str, EstimatorEntry]:
-    table = {entry.name: entry for entry in (*_MEDIAPIPE, *_NPM)}
+    table = {entry.name: entry for entry in (*_MEDIAPIPE, *_NPM, *_RTMO)}
     for name in list_models():
         if isinstance(get_entry(name), TopdownEntry):
             table[name] = EstimatorEntry(name, _topdown(name), _TOPDOWN_CAPS)

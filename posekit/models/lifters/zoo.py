@@ -86,9 +86,8 @@ CHECKPOINTS: tuple[LifterCheckpoint, ...] = (
 
 @dataclass(frozen=True)
 class LifterEntry(ModelEntry):
-    """A :class:`~posekit.models.registry.ModelEntry` with the official checkpoint's :class:`WeightsSpec`."""
-
-    weights: WeightsSpec | None = None
+    """The :class:`~posekit.models.registry.ModelEntry` of a 2D -> 3D lifter; ``weights`` is the official
+    checkpoint's :class:`WeightsSpec`."""
 
 
 def _network(row: LifterCheckpoint, kwargs: Mapping[str, Any]) -> Any:
