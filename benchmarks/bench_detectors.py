@@ -3,8 +3,8 @@ run, same images, same threads (issue #17's speed figures in ``docs/results.md``
 
 The real weights are those of ``../shared/weights`` (BN-folded ONNX exports of the official checkpoints), saved as
 official checkpoint files by the test tool :mod:`tests.models.onnx_weights` and loaded the user's way
-(``create_detector(name, weights=PATH)``). For each of the 18 COCO images OpenPose ships, the median wall time of
-``repeats`` calls after ``warmup``:
+(``create_detector(name, weights=PATH)``). For each of the 20 COCO images of ``openpose_examples``, the median wall
+time of ``repeats`` calls after ``warmup``:
 
 * **posekit torch** / **posekit ORT**: the whole detector call (resize + pad, network, decoding, NMS), on the torch back
   end and on ONNX Runtime running posekit's own export of the network (``backend="onnxruntime"``);
