@@ -28,12 +28,15 @@ The input ``state_dict`` is never modified; tensors are copied into the model by
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
 
-__all__ = ["SOURCES", "guess_source", "load_official", "remap_state_dict"]
+from posekit.models.weights import load_checkpoint, verify_sha256
+
+__all__ = ["SOURCES", "guess_source", "load_official", "load_official_file", "remap_state_dict"]
 
 SOURCES = ("mmpose", "mmpose_v0", "vitpose_original")
 
@@ -163,3 +166,24 @@ def load_official(model: nn.Module, state_dict: Mapping[str, torch.Tensor], *, s
     except RuntimeError as err:  # e.g. a non-tensor value
         name = type(model).__name__
         raise ValueError(f"checkpoint (source={source!r}) could not be loaded into {name}: {err}") from err
+
+
+def load_official_file(model: nn.Module, path: str | os.PathLike[str], *, sha256: str | None = None,
+                       check: Callable[[Mapping[str, torch.Tensor]], None] | None = None) -> None:
+    """Load the official checkpoint file ``path`` into ``model`` strictly (``torch.load(weights_only=True)``).
+
+    ``sha256`` (full or a prefix of >= 8 hex digits), when given, is checked first; ``check(state_dict)`` may refuse
+    the file before anything is loaded (e.g. a checkpoint of another model family; its ``ValueError`` should name
+    the file). The key layout is :func:`guess_source`'s. Raises ``ValueError`` naming the file and every missing /
+    unexpected / mis-shaped key, :class:`~posekit.models.weights.ChecksumError` on a hash mismatch and
+    :class:`~posekit.models.weights.WeightsError` for a file that is not a readable checkpoint.
+    """
+    if sha256 is not None:
+        verify_sha256(path, sha256)
+    state = load_checkpoint(path)
+    if check is not None:
+        check(state)
+    try:
+        load_official(model, state, source=guess_source(state))
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from posekit.models.convert import load_official
+from posekit.models.convert import load_official_file
 from posekit.models.registry import ModelEntry
-from posekit.models.weights import WeightsSpec, fetch_pretrained, load_checkpoint, verify_sha256
+from posekit.models.weights import WeightsSpec, fetch_pretrained
 
 __all__ = ["CHECKPOINTS", "DetectorCheckpoint", "MODELS", "build_detector_network", "detector_checkpoint",
            "load_detector_weights"]
@@ -172,24 +172,23 @@ def load_detector_weights(model: Any, path: str | os.PathLike[str], row: Detecto
     readable checkpoint (an EMA-only file included), :class:`~posekit.models.weights.ChecksumError` on a hash
     mismatch.
     """
-    if sha256 is not None:
-        verify_sha256(path, sha256)
-    state = load_checkpoint(path)
-    keys = list(state)
-    marker, expected = _OWN_MARKER[row.family]
-    if not any(k.startswith(marker) for k in keys):
-        raise ValueError(f"{path} is {_what(keys)}, but {row.name} needs {expected}; pass it to a model of its own "
-                         "family (posekit models --task detect)")
-    classes = state.get(_CLASS_KEY[row.family])
-    if classes is not None and classes.ndim >= 1 and classes.shape[0] != row.num_classes:
-        others = [r.name for r in CHECKPOINTS if r.family == row.family and r.num_classes == classes.shape[0]]
-        hint = f" (the {classes.shape[0]}-class models: {', '.join(others)})" if others else ""
-        raise ValueError(f"{path} holds a {classes.shape[0]}-class {row.family} detector but {row.name} has "
-                         f"{row.num_classes} class{'es' if row.num_classes > 1 else ''}{hint}")
-    try:
-        load_official(model, state, source="mmpose")
-    except ValueError as err:
-        raise ValueError(f"{path}{_variant_hint(state, row)}: {err}") from None
+    def check(state: Mapping[str, Any]) -> None:
+        keys = list(state)
+        marker, expected = _OWN_MARKER[row.family]
+        if not any(k.startswith(marker) for k in keys):
+            raise ValueError(f"{path} is {_what(keys)}, but {row.name} needs {expected}; pass it to a model of its "
+                             "own family (posekit models --task detect)")
+        classes = state.get(_CLASS_KEY[row.family])
+        if classes is not None and classes.ndim >= 1 and classes.shape[0] != row.num_classes:
+            others = [r.name for r in CHECKPOINTS if r.family == row.family and r.num_classes == classes.shape[0]]
+            hint = f" (the {classes.shape[0]}-class models: {', '.join(others)})" if others else ""
+            raise ValueError(f"{path} holds a {classes.shape[0]}-class {row.family} detector but {row.name} has "
+                             f"{row.num_classes} class{'es' if row.num_classes > 1 else ''}{hint}")
+        hint = _variant_hint(state, row)
+        if hint:
+            raise ValueError(f"{path}{hint}")
+
+    load_official_file(model, path, sha256=sha256, check=check)
 
 
 def _variant_hint(state: Mapping[str, Any], row: DetectorCheckpoint) -> str:

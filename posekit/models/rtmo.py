@@ -31,10 +31,9 @@ import torch
 from torch import Tensor, nn
 
 from posekit.models import yolox
-from posekit.models.convert import load_official
+from posekit.models.convert import load_official_file
 from posekit.models.heads.rtmo import DCC, RTMOHead, RTMOHeadModule
 from posekit.models.necks.hybrid_encoder import HybridEncoder
-from posekit.models.weights import load_checkpoint, verify_sha256
 
 __all__ = [
     "RTMO",
@@ -219,13 +218,9 @@ def load_rtmo_weights(model: nn.Module, path: str | os.PathLike[str], *, sha256:
     ``neck.encoder.`` keys: a top-down or detector checkpoint), or every missing / unexpected / mis-shaped key
     (:func:`posekit.models.topdown.load_weights`).
     """
-    if sha256 is not None:
-        verify_sha256(path, sha256)
-    state = load_checkpoint(path)
-    if not any(k.startswith("head.dcc.") for k in state) or not any(k.startswith("neck.encoder.") for k in state):
-        raise ValueError(f"{path}: not an RTMO checkpoint (no head.dcc.* and neck.encoder.* keys; its first keys: "
-                         f"{', '.join(list(state)[:3])})")
-    try:
-        load_official(model, state, source="mmpose")
-    except ValueError as err:
-        raise ValueError(f"{path}: {err}") from None
+    def check(state: Mapping[str, Tensor]) -> None:
+        if not any(k.startswith("head.dcc.") for k in state) or not any(k.startswith("neck.encoder.") for k in state):
+            raise ValueError(f"{path}: not an RTMO checkpoint (no head.dcc.* and neck.encoder.* keys; its first keys: "
+                             f"{', '.join(list(state)[:3])})")
+
+    load_official_file(model, path, sha256=sha256, check=check)

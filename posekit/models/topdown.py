@@ -26,8 +26,8 @@ from typing import Any, Union
 from torch import Tensor, nn
 
 from posekit.codecs import MSRAHeatmap, SimCC, UDPHeatmap
-from posekit.models.convert import guess_source, load_official
-from posekit.models.weights import IMAGENET_MEAN, IMAGENET_STD, load_checkpoint, verify_sha256
+from posekit.models.convert import load_official_file
+from posekit.models.weights import IMAGENET_MEAN, IMAGENET_STD
 from posekit.skeletons import Skeleton
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "Codec", "TopdownModel", "TopdownSpec", "load_weights", "msra_spec"]
@@ -135,11 +135,4 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str], *, sha256: str 
     is checked first. Raises ``ValueError`` naming the file and every missing / unexpected / mis-shaped key,
     :class:`~posekit.models.weights.ChecksumError` on a hash mismatch.
     """
-    if sha256 is not None:
-        verify_sha256(path, sha256)
-    state = load_checkpoint(path)
-    source = guess_source(state)
-    try:
-        load_official(model, state, source=source)
-    except ValueError as err:
-        raise ValueError(f"{path}: {err}") from None
+    load_official_file(model, path, sha256=sha256)
