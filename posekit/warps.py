@@ -8,8 +8,9 @@ rounds sub-pixel positions between releases (4.x: 5-bit fixed point; 5.0: float3
   which made MMPose's top-down crops in ``shared/fixtures/mmpose`` (opencv-python 5.0.0.93): posekit's own source
   positions, sampled by ``cv2.remap`` when a once-per-process probe shows it computes the same arithmetic
   (:func:`remap_is_exact`), else in NumPy.
-* :func:`warp_perspective_exact`: OpenCV 4's ``cv2.warpPerspective(INTER_LINEAR)``, which MediaPipe 0.10.14 links.
-  The fixed-point sampling map is computed here and applied by ``cv2.remap`` with integer maps.
+* :func:`warp_perspective_exact`: OpenCV 4's ``cv2.warpPerspective(INTER_LINEAR)``, which MediaPipe 0.10.14 links,
+  and :func:`warp_affine_cv4`: OpenCV 4's ``cv2.warpAffine(INTER_LINEAR)`` (MMPose's bottom-up resize). The
+  fixed-point sampling maps are computed here and applied by ``cv2.remap`` with integer maps.
 
 Frames: OpenCV's pixel convention (pixel ``(i, j)`` sits at integer ``(x=j, y=i)``), x right, y down.
 """
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-__all__ = ["warp_affine_exact", "warp_perspective_exact", "remap_is_exact"]
+__all__ = ["warp_affine_exact", "warp_affine_cv4", "warp_perspective_exact", "remap_is_exact"]
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
@@ -212,6 +213,7 @@ def warp_affine_exact(image: np.ndarray, matrices: np.ndarray, out_size: Sequenc
 # OpenCV 4's fixed-point bilinear sampling (MediaPipe 0.10.14 links OpenCV 4; OpenCV 5 rounds differently).
 _INTER_BITS = 5
 _TAB = 1 << _INTER_BITS
+_AB_BITS = 10  # warpAffine's fixed-point source positions
 
 
 def _fixed_point_maps(matrix: np.ndarray, out_w: int, out_h: int) -> tuple[np.ndarray, np.ndarray]:
@@ -268,3 +270,51 @@ def warp_perspective_exact(image: np.ndarray, matrices: np.ndarray, out_size: tu
         warped = cv2.remap(src, xy, frac, cv2.INTER_LINEAR, borderMode=mode, borderValue=0)
         out[i] = warped.reshape(oh, ow, -1)
     return out
+
+
+def warp_affine_cv4(image: np.ndarray, matrix: np.ndarray, out_size: Sequence[int], *,
+                    border_value: int = 0) -> np.ndarray:
+    """OpenCV 4's ``cv2.warpAffine(image, matrix, out_size, INTER_LINEAR, BORDER_CONSTANT, border_value)`` bit for
+    bit, whatever OpenCV is installed (MMPose's bottom-up references, e.g. RTMO's ``BottomupResize``, ran OpenCV 4;
+    OpenCV 5 rounds sub-pixel positions differently, one grey level apart on ~20 % of the pixels of a
+    half-pixel-shifted resize).
+
+    OpenCV 4 inverts ``matrix`` (float64, closed form), computes each source position in 10-bit fixed point
+    (``cvRound(M0 * x * 1024)`` plus the row term, rounded by 16), keeps 5 sub-pixel bits and samples with
+    ``cv2.remap``'s integer-map table (15-bit weights), which is what is called here.
+
+    Args:
+        image: (H, W, C) uint8, not modified.
+        matrix: (2, 3) map from image pixels to output pixels.
+        out_size: output ``(width, height)``.
+        border_value: the grey level outside the image.
+
+    Returns:
+        (height, width, C) uint8.
+    """
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image must be an (H, W, C) uint8 array, got {getattr(image, 'shape', type(image))} "
+                         f"{getattr(image, 'dtype', '')}")
+    m = np.asarray(matrix, np.float64)
+    if m.shape != (2, 3):
+        raise ValueError(f"matrix must have shape (2, 3), got {m.shape}")
+    ow, oh = (int(v) for v in out_size)
+    d = m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0]
+    d = 1.0 / d if d != 0 else 0.0
+    a11, a22, a12, a21 = m[1, 1] * d, m[0, 0] * d, -m[0, 1] * d, -m[1, 0] * d
+    b1 = -a11 * m[0, 2] - a12 * m[1, 2]
+    b2 = -a21 * m[0, 2] - a22 * m[1, 2]
+    scale = float(1 << _AB_BITS)
+    xs, ys = np.arange(ow, dtype=np.float64), np.arange(oh, dtype=np.float64)
+    adelta = np.rint(a11 * xs * scale).astype(np.int64)[None, :]
+    bdelta = np.rint(a21 * xs * scale).astype(np.int64)[None, :]
+    round_delta = (1 << _AB_BITS) // _TAB // 2
+    x0 = np.rint((a12 * ys + b1) * scale).astype(np.int64)[:, None] + round_delta
+    y0 = np.rint((a22 * ys + b2) * scale).astype(np.int64)[:, None] + round_delta
+    fx = (x0 + adelta) >> (_AB_BITS - _INTER_BITS)
+    fy = (y0 + bdelta) >> (_AB_BITS - _INTER_BITS)
+    xy = np.stack([fx >> _INTER_BITS, fy >> _INTER_BITS], -1).clip(-32768, 32767).astype(np.int16)
+    frac = ((fy & (_TAB - 1)) * _TAB + (fx & (_TAB - 1))).astype(np.uint16)
+    out = cv2.remap(np.ascontiguousarray(image), xy, frac, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                    borderValue=(border_value,) * 4)
+    return out.reshape(oh, ow, -1)

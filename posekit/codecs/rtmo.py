@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from posekit.numerics import sigmoid
+
 __all__ = [
     "BBOX_PADDING",
     "Candidates",
@@ -34,7 +36,6 @@ __all__ = [
     "nms",
     "pack_dcc_input",
     "select_candidates",
-    "sigmoid",
     "to_image",
 ]
 
@@ -93,12 +94,6 @@ def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
         if len(order):
             order = order[~(box_iou_mmpose(boxes[i], boxes[order]) > threshold)]
     return np.asarray(keep, np.int64)
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Logistic function in float32."""
-    x = np.asarray(x, _F)
-    return (_F(1) / (_F(1) + np.exp(-x))).astype(_F)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ Steps (:meth:`RTMOEstimator.predict_batch`):
 
 1. :func:`bottomup_resize` (MMPose ``BottomupResize`` with ``pad_val=114``, ``resize_mode='fit'``, no UDP): the
    image, as BGR, scaled by ``min(S / width, S / height)`` and *centred* in the ``S x S`` input (padding on both
-   sides of the short axis, value 114), by OpenCV 4's ``cv2.warpAffine`` (bilinear, :func:`warp_affine_cv4`) with
+   sides of the short axis, value 114), by OpenCV 4's ``cv2.warpAffine`` (bilinear,
+   :func:`posekit.warps.warp_affine_cv4`) with
    MMPose's ``get_warp_matrix`` for centre ``(width / 2, height / 2)`` and scale ``(width * S / rw,
    height * S / rh)`` (``rw, rh`` the resized size); the network input is that BGR image as float 0-255
    (``PoseDataPreprocessor``: mean 0, std 1, no channel swap);
@@ -24,17 +25,17 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 
-from posekit.codecs.rtmo import pack_dcc_input, select_candidates, sigmoid, to_image
+from posekit.codecs.rtmo import pack_dcc_input, select_candidates, to_image
 from posekit.crops import warp_matrix
 from posekit.detect.boxes import check_image
 from posekit.io.image import load_image
 from posekit.models.rtmo import RTMO, DCCNet, load_rtmo_weights, rtmo
 from posekit.models.rtmo_zoo import CHECKPOINTS
 from posekit.models.weights import fetch_pretrained
+from posekit.numerics import sigmoid
 from posekit.pipelines.base import PoseEstimator
 from posekit.runtime.runner import (
     InputSpec,
@@ -45,46 +46,12 @@ from posekit.runtime.runner import (
 from posekit.runtime.torch_runner import EngineOptions
 from posekit.skeletons import coco17
 from posekit.types import Poses
+from posekit.warps import warp_affine_cv4
 
 __all__ = ["PAD_VALUE", "RTMOEstimator", "bottomup_resize", "rtmo_estimator"]
 
 _F = np.float32
 PAD_VALUE = 114  # the RTMO configs' BottomupResize pad_val
-
-
-_AB_BITS, _INTER_BITS = 10, 5  # OpenCV 4 warpAffine: 10-bit fixed-point positions, 5-bit sub-pixel table
-
-
-def warp_affine_cv4(image: np.ndarray, matrix: np.ndarray, size: int, border_value: int) -> np.ndarray:
-    """OpenCV 4's ``cv2.warpAffine(image, matrix, (size, size), INTER_LINEAR, BORDER_CONSTANT, border_value)``
-    bit for bit, whatever OpenCV is installed (MMPose's references run OpenCV 4; OpenCV 5 rounds sub-pixel
-    positions differently, one grey level apart on ~20 % of the pixels of a half-pixel-shifted resize).
-
-    OpenCV 4 inverts ``matrix`` (float64, closed form), computes each source position in 10-bit fixed point
-    (``cvRound(M0 * x * 1024)`` plus the row term, rounded by 16), keeps 5 sub-pixel bits and samples with
-    ``cv2.remap``'s integer-map table (15-bit weights), which is what is called here. ``image`` (H, W, C) uint8,
-    ``matrix`` (2, 3) image -> output pixels; returns (size, size, C) uint8.
-    """
-    d = matrix[0, 0] * matrix[1, 1] - matrix[0, 1] * matrix[1, 0]
-    d = 1.0 / d if d != 0 else 0.0
-    a11, a22, a12, a21 = matrix[1, 1] * d, matrix[0, 0] * d, -matrix[0, 1] * d, -matrix[1, 0] * d
-    b1 = -a11 * matrix[0, 2] - a12 * matrix[1, 2]
-    b2 = -a21 * matrix[0, 2] - a22 * matrix[1, 2]
-    scale = float(1 << _AB_BITS)
-    xs = np.arange(size, dtype=np.float64)
-    adelta = np.rint(a11 * xs * scale).astype(np.int64)[None, :]
-    bdelta = np.rint(a21 * xs * scale).astype(np.int64)[None, :]
-    round_delta = (1 << _AB_BITS) // (1 << _INTER_BITS) // 2
-    x0 = np.rint((a12 * xs + b1) * scale).astype(np.int64)[:, None] + round_delta
-    y0 = np.rint((a22 * xs + b2) * scale).astype(np.int64)[:, None] + round_delta
-    fx = (x0 + adelta) >> (_AB_BITS - _INTER_BITS)
-    fy = (y0 + bdelta) >> (_AB_BITS - _INTER_BITS)
-    tab = (1 << _INTER_BITS) - 1
-    xy = np.stack([fx >> _INTER_BITS, fy >> _INTER_BITS], -1).clip(-32768, 32767).astype(np.int16)
-    frac = ((fy & tab) * (1 << _INTER_BITS) + (fx & tab)).astype(np.uint16)
-    out = cv2.remap(np.ascontiguousarray(image), xy, frac, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                    borderValue=(border_value,) * 4)
-    return out.reshape(size, size, -1)
 
 
 def bottomup_resize(image: np.ndarray, input_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -99,7 +66,7 @@ def bottomup_resize(image: np.ndarray, input_size: int) -> tuple[np.ndarray, np.
     center = np.array([w / 2, h / 2], _F)
     scale = np.array([w * s / rsz_w, h * s / rsz_h], _F)
     mat = warp_matrix(center[None], scale[None], (s, s))[0]
-    out = warp_affine_cv4(image[..., ::-1], mat, s, PAD_VALUE)
+    out = warp_affine_cv4(image[..., ::-1], mat, (s, s), border_value=PAD_VALUE)
     return out.transpose(2, 0, 1).astype(_F), center, scale
 
 

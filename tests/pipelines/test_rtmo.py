@@ -16,9 +16,9 @@ from posekit.codecs.rtmo import (
     nms,
     pack_dcc_input,
     select_candidates,
-    sigmoid,
     to_image,
 )
+from posekit.numerics import sigmoid
 from posekit.models.rtmo import DCCNet
 from posekit.models.weights import WeightsError
 from posekit.pipelines.rtmo import RTMOEstimator, bottomup_resize, rtmo_estimator
