@@ -26,15 +26,13 @@ from torch import Tensor, nn
 
 from posekit.models.heads.rtmcc import GatedAttentionUnit
 from posekit.models.necks.hybrid_encoder import SinePositionalEncoding, conv_bn
+from posekit.skeletons import coco17
 
-__all__ = ["COCO_SIGMAS", "DCC", "PositionalGAU", "RTMOHead", "RTMOHeadModule"]
+__all__ = ["DCC", "PositionalGAU", "RTMOHead", "RTMOHeadModule"]
 
 BN = {"bn_eps": 1e-3, "bn_momentum": 0.03}
 EPS = 1e-8  # DCC softmax denominator
 
-#: COCO keypoint OKS sigmas (the ``loss_oks.sigmas`` buffer of the official checkpoints).
-COCO_SIGMAS = (0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107,
-               0.087, 0.087, 0.089, 0.089)
 
 
 class RTMOHeadModule(nn.Module):
@@ -193,7 +191,7 @@ class RTMOHead(nn.Module):
     candidates left after decoding (:mod:`posekit.codecs.rtmo`).
     """
 
-    def __init__(self, head_module: RTMOHeadModule, dcc: DCC, *, sigmas: Sequence[float] = COCO_SIGMAS) -> None:
+    def __init__(self, head_module: RTMOHeadModule, dcc: DCC, *, sigmas: Sequence[float] = coco17.sigmas) -> None:
         super().__init__()
         self.loss_oks = _LossBuffers(sigmas)
         self.head_module = head_module
