@@ -54,7 +54,7 @@ class Capabilities:
         outputs_3d: ``Poses.keypoints_3d`` is filled.
         detector: the person boxes come from a detector, ``detector=`` (a :class:`posekit.detect.Detector` or a
             registry name of :func:`posekit.detect.create_detector`; ``--detector NAME``); one-stage and bottom-up
-            models (MoveNet MultiPose, PoseNet) find people themselves.
+            models (MoveNet MultiPose, PoseNet, RTMO) find people themselves.
         boxes: caller boxes (``boxes=``, ``--boxes FILE``) replace the detector; False for the models that find
             people themselves and refuse them.
     """
