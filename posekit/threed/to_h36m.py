@@ -1,7 +1,8 @@
 """2D keypoints of a detector skeleton (BlazePose-33, COCO-17, ...) placed on the 17 Human3.6M joints for lifting.
 
-The lifters (:mod:`posekit.models.lifters`) take h36m17 keypoints; detectors output other layouts. Seven h36m17
-joints exist in no detector skeleton and are **synthesised** here, so this is not a plain index mapping
+The lifters (:mod:`posekit.models.lifters`) take h36m17 keypoints; detectors output other layouts. Five h36m17
+joints exist in no detector skeleton and are **synthesised** here, and the shoulders are moved (seven synthesised
+joints in all), so this is not a plain index mapping
 (:func:`posekit.skeletons.mapping`). Each joint is placed to match how :mod:`posekit.threed.cmu_h36m` placed it on
 the CMU mocap skeletons that posekit's lifters are trained on:
 
@@ -12,15 +13,19 @@ root (pelvis)      midpoint of left_hip and right_hip
 right/left_hip     right_hip / left_hip
 right/left_knee    right_knee / left_knee
 right/left_foot    right_ankle / left_ankle (Human3.6M's "foot" joint is the ankle)
-thorax             midpoint of left_shoulder and right_shoulder (base of the neck)
-spine              midpoint of root and thorax (as in the mocap placement)
-neck_base          the head centre ``c``: midpoint of the ears; one ear if only one is present; the nose if
-                   neither ear is. (Human3.6M's "Neck/Nose" joint, CMU's top of the neck at the skull base,
-                   lies ~180 mm above the thorax, about at the height of the ear canals.)
-head               ``thorax + 1.5 (c - thorax)``: the top of the head continues the thorax -> head-centre line
-                   (CMU skeletons: thorax -> top of the head ~275 mm, 1.5 x the thorax -> neck_base length)
-shoulders, elbows, left_/right_ names of the source (identity)
-wrists
+thorax             midpoint of left_shoulder and right_shoulder (Human3.6M's thorax is at shoulder height)
+spine              midpoint of root and thorax (Human3.6M: 0.48 of the way up)
+neck_base          ``thorax + NECK_FACTOR (c - thorax)``, 0.75, with ``c`` the head centre: midpoint of the ears;
+                   one ear if only one is present; the nose if neither ear is. (The ear canals are about at the
+                   skull base; on the CMU skeletons Human3.6M's "Neck/Nose" is 0.75 of the way from the thorax
+                   to the skull base: 0.749-0.750 on subjects 01-03.)
+head               ``thorax + HEAD_TOP_FACTOR (c - thorax)``, 1.45: the top of the head continues the
+                   thorax -> head-centre line (CMU subjects 01-03: 1.39-1.49)
+shoulders          ``thorax + SHOULDER_FACTOR (shoulder - thorax)``, 0.8: detectors mark the shoulder joint as
+                   CMU's clavicle end; Human3.6M's shoulders are closer to the thorax
+                   (:data:`posekit.threed.cmu_h36m.SHOULDER_AT`)
+elbows, wrists     left_/right_ names of the source (identity; the wrist is the anatomical wrist, as placed on
+                   CMU)
 =================  ==========================================================================================
 
 A source joint counts as missing when it is NaN or its score is below ``min_score``; a synthesised joint is
@@ -36,19 +41,24 @@ from typing import Any
 import numpy as np
 
 from posekit.skeletons import Skeleton, h36m17
+from posekit.threed.cmu_h36m import SHOULDER_AT
 
-__all__ = ["HEAD_TOP_FACTOR", "REQUIRED_NAMES", "to_h36m17"]
+__all__ = ["HEAD_TOP_FACTOR", "NECK_FACTOR", "REQUIRED_NAMES", "SHOULDER_FACTOR", "to_h36m17"]
 
-HEAD_TOP_FACTOR = 1.5
+HEAD_TOP_FACTOR = 1.45
 """Top of the head = thorax + ``HEAD_TOP_FACTOR`` * (head centre - thorax) (CMU proportions, see the module doc)."""
+NECK_FACTOR = 0.75
+"""neck_base ("Neck/Nose") = thorax + ``NECK_FACTOR`` * (head centre - thorax) (see the module doc)."""
+SHOULDER_FACTOR = SHOULDER_AT
+"""Shoulder = thorax + ``SHOULDER_FACTOR`` * (detector shoulder - thorax), as on the CMU skeletons."""
 
 _LIMBS = {
     "right_hip": "right_hip", "right_knee": "right_knee", "right_foot": "right_ankle",
     "left_hip": "left_hip", "left_knee": "left_knee", "left_foot": "left_ankle",
-    "left_shoulder": "left_shoulder", "left_elbow": "left_elbow", "left_wrist": "left_wrist",
-    "right_shoulder": "right_shoulder", "right_elbow": "right_elbow", "right_wrist": "right_wrist",
+    "left_elbow": "left_elbow", "left_wrist": "left_wrist", "right_elbow": "right_elbow", "right_wrist": "right_wrist",
 }
-REQUIRED_NAMES: tuple[str, ...] = (*sorted(set(_LIMBS.values())), "left_ear", "right_ear", "nose")
+REQUIRED_NAMES: tuple[str, ...] = (*sorted({*_LIMBS.values(), "left_shoulder", "right_shoulder"}), "left_ear",
+                                    "right_ear", "nose")
 """Keypoint names a source skeleton needs for :func:`to_h36m17`."""
 
 
@@ -102,9 +112,13 @@ def to_h36m17(
     centre = np.where((has_l & has_r)[..., None], (le + re) / 2,
                       np.where(has_l[..., None], le, np.where(has_r[..., None], re, nose)))
     centre_s = np.where(has_l & has_r, np.minimum(les, res), np.where(has_l, les, np.where(has_r, res, noses)))
-    neck = (centre, centre_s)
-    head = (thorax[0] + HEAD_TOP_FACTOR * (centre - thorax[0]), np.minimum(centre_s, thorax[1]))
-    synth = {"root": root, "spine": spine, "thorax": thorax, "neck_base": neck, "head": head}
+    def along(p: np.ndarray, p_s: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:  # thorax -> p
+        return thorax[0] + t * (p - thorax[0]), np.minimum(p_s, thorax[1])
+
+    synth = {"root": root, "spine": spine, "thorax": thorax, "neck_base": along(centre, centre_s, NECK_FACTOR),
+             "head": along(centre, centre_s, HEAD_TOP_FACTOR),
+             "left_shoulder": along(*get("left_shoulder"), SHOULDER_FACTOR),
+             "right_shoulder": along(*get("right_shoulder"), SHOULDER_FACTOR)}
     out_k = np.full(kpts.shape[:-2] + (17, 2), np.nan)
     out_s = np.zeros(kpts.shape[:-2] + (17,))
     for j, name in enumerate(h36m17.keypoints):
