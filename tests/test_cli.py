@@ -12,7 +12,8 @@ import pytest
 
 from tests.conftest import shared_path
 
-VERBS = ("predict", "video", "analyze", "eval", "train", "export", "bench", "models", "lift", "weights")
+VERBS = ("predict", "video", "analyze", "eval", "train", "export", "bench", "models", "lift", "weights",
+         "triangulate")
 
 
 def posekit(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -17,18 +17,20 @@ PACKAGE = Path(__file__).resolve().parents[1] / "posekit"
 # (importing modules) -> ({modules they may import inside functions}, why)
 LAZY_IMPORTS: dict[tuple[str, ...], tuple[frozenset[str], str]] = {
     ("posekit",): (
-        frozenset({"onnx", "onnxruntime", "tflite", "matplotlib", "pycocotools", "torch.utils.tensorboard"}),
+        frozenset({"onnx", "onnxruntime", "tflite", "matplotlib", "pycocotools", "torch.utils.tensorboard", "h5py"}),
         "optional extras ([onnx], TensorBoard) or heavy parsers/plotting used by one feature; `import posekit` "
         "must not load tflite, matplotlib or pycocotools (tests/test_package.py)",
     ),
-    ("posekit.cli", "posekit.cli_common", "posekit.cli_predict", "posekit.cli_weights", "posekit.bench"): (
+    ("posekit.cli", "posekit.cli_common", "posekit.cli_predict", "posekit.cli_weights", "posekit.cli_eval3d",
+     "posekit.cli_triangulate", "posekit.bench"): (
         frozenset({
             "torch", "posekit", "posekit.pipelines", "posekit.runtime.torch_runner", "posekit.runtime.onnx_export",
             "posekit.runtime.onnx_files", "posekit.runtime.threads",
             "posekit.models.mmpose_zoo", "posekit.models.mediapipe_wheel", "posekit.models.npm_package",
             "posekit.models.npm_models",
             "posekit.codecs", "posekit.detect", "posekit.video", "posekit.analysis", "posekit.eval", "posekit.train",
-            "posekit.lift",
+            "posekit.lift", "posekit.cli_eval3d", "posekit.threed",
+            "posekit.models.lifters.normalize",
         }),
         "CLI start-up: verbs import what they run (torch, scipy, h5py, yaml and the modules that load them) when "
         "they run, so `posekit --help` and `posekit models` do not",
@@ -45,6 +47,10 @@ LAZY_IMPORTS: dict[tuple[str, ...], tuple[frozenset[str], str]] = {
         "`import posekit` loads these importers: PoseEstimator.track, the top-down codec/spec/ONNX helpers, "
         "checkpoint files and the TFLite / TensorFlow.js converters (with the flatbuffer parser) load on use, not "
         "at import (about 25 ms, and tflite)",
+    ),
+    ("posekit.eval.lift3d",): (
+        frozenset({"posekit.lift.pipeline"}),
+        "the lifter (torch and the lifter zoo) loads when a lifter is evaluated, not when the data are read",
     ),
     ("posekit.video.runner",): (
         frozenset({"posekit.track"}),
