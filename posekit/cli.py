@@ -15,6 +15,7 @@ from posekit.cli_common import (
     Threads, build_estimator, check_output_dir, check_output_file, configure_threads, detector_options, fail,
 )
 from posekit.cli_predict import predict as predict_command
+from posekit.cli_triangulate import triangulate as triangulate_command
 from posekit.cli_weights import weights_app
 from posekit.models.registry import get_entry, list_models
 
@@ -41,6 +42,7 @@ def _main(version: Annotated[bool, typer.Option(
 
 
 app.command(name="predict")(predict_command)  # options and help: posekit.cli_predict.predict
+app.command(name="triangulate")(triangulate_command)  # options and help: posekit.cli_triangulate.triangulate
 
 
 @app.command()
@@ -183,7 +185,8 @@ def analyze(
 def evaluate(
     model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `posekit models`).")] = DEFAULT_MODEL,
     dataset: Annotated[str, typer.Option(help="coco (any COCO-format keypoint JSON), lsp (test split "
-                                              "1001-2000), lspet or mpii (hg_valid.h5).")] = "coco",
+                                              "1001-2000), lspet, mpii (hg_valid.h5), or h36m (a 2D -> 3D lifter: "
+                                              "--ann data_3d_h36m.npz --keypoints2d FILE --cameras FILE).")] = "coco",
     ann: Annotated[Optional[Path], typer.Option(
         help="Annotation file (lsp/lspet: the folder with joints.mat).")] = None,
     images: Annotated[Optional[Path], typer.Option(help="Image folder (lsp: ANN/images, the default).")] = None,
@@ -204,15 +207,29 @@ def evaluate(
     max_missing: Annotated[float, typer.Option(
         min=0.0, max=1.0, help="Fail before predicting when more than this fraction of the annotation records name "
                                "image files that do not exist (a wrong --images folder).")] = 0.1,
+    keypoints2d: Annotated[Optional[Path], typer.Option(
+        help="h36m: the 2D keypoints file (VideoPose3D's data_2d_h36m_gt.npz or a detector's).")] = None,
+    cameras: Annotated[Optional[Path], typer.Option(
+        help="h36m: camera file (posekit or Human3.6M camera JSON, or Martinez' cameras.h5).")] = None,
+    subjects: Annotated[str, typer.Option(help="h36m: test subjects, comma-separated.")] = "S9,S11",
     threads: Threads = None,
 ) -> None:
-    """Evaluate a model on a dataset: PCK@0.2 (bbox and torso), PCKh (MPII), COCO AP (pycocotools).
+    """Evaluate a model on a dataset: PCK@0.2 (bbox and torso), PCKh (MPII), COCO AP (pycocotools); a 2D -> 3D
+    lifter on Human3.6M-style data (MPJPE, P-MPJPE, N-MPJPE per action).
 
     Writes OUT/predictions.jsonl (one line per image, appended and flushed as it goes), OUT/results.json (COCO
     results) and OUT/report.json, and prints a per-joint table. Bad annotation records and unreadable images are
     reported and skipped. A run that evaluates no image exits with code 1.
     """
     from posekit import eval as ev
+
+    if dataset == "h36m":
+        from posekit.cli_eval3d import evaluate_h36m
+
+        evaluate_h36m(model=None if model == DEFAULT_MODEL else model, ann=ann, keypoints2d=keypoints2d,
+                      cameras=cameras, weights=weights, subjects=subjects, out=out, device=device,
+                      progress=progress, threads=threads)
+        return
 
     if ann is None:
         fail("--ann is required (the annotation file; for lsp the folder holding joints.mat)")
@@ -329,15 +346,31 @@ def lift(
     animation: Annotated[bool, typer.Option(
         "--animation/--no-animation", help="Also write lift3d.mp4 (ffmpeg) or lift3d.gif (pillow).")] = False,
     device: Annotated[str, typer.Option(help="torch device: cpu, cuda, ...")] = "cpu",
+    fov: Annotated[Optional[float], typer.Option(
+        "--fov", help="Camera field of view in degrees across the longer image side (camera-aware lifters) "
+                      "[default for unknown cameras: 60, typical of phones and webcams].")] = None,
+    focal: Annotated[Optional[float], typer.Option(
+        "--focal", help="Camera focal length in pixels (instead of --fov).")] = None,
+    principal_point: Annotated[Optional[tuple[float, float]], typer.Option(
+        "--principal-point", help="Principal point X Y in pixels [default: the image centre].")] = None,
 ) -> None:
     """Lift 2D keypoints to 3D: h36m17 joints in root-relative camera-frame millimetres (JSON, CSV, figure).
 
     Detector skeletons (blazepose33, coco17, ...) are converted to h36m17 first (posekit.threed.to_h36m). Bad
     lines are reported with their line number and skipped; the others are still lifted (exit code 1).
+    Camera-aware lifters (posekit checkpoints with the root_scale_ray normalisation) use the camera intrinsics
+    (--focal or --fov, --principal-point; default a 60 degree field of view); other lifters ignore them.
     """
     from posekit.lift.pipeline import resolve_lifter
     from posekit.lift.run import LiftInputError, lift_results_file
+    from posekit.models.lifters.normalize import CameraIntrinsics
 
+    if fov is not None and focal is not None:
+        fail("give --fov or --focal, not both")
+    try:
+        intrinsics = CameraIntrinsics(focal_length=focal, principal_point=principal_point, fov_deg=fov)
+    except ValueError as exc:
+        fail(f"--fov / --focal / --principal-point: {exc}")
     check_output_dir(out, "--out")
     if not results.is_file():
         fail(f"results file {results} does not exist" if not results.exists() else f"{results} is not a file")
@@ -347,9 +380,13 @@ def lift(
         fail(str(exc.args[0]))
     except (OSError, ValueError, RuntimeError) as exc:
         fail(str(exc))
+    given = fov is not None or focal is not None or principal_point is not None
+    if given and not lifter.camera_aware:
+        typer.echo(f"posekit: {lifter.name} is not camera-aware ({lifter.normalization} normalisation); "
+                   "--fov / --focal / --principal-point are ignored", err=True)
     try:
         report = lift_results_file(results, lifter, out=out, track=track, min_score=min_score, animation=animation,
-                                   model=model, weights=weights,
+                                   model=model, weights=weights, intrinsics=intrinsics if given else None,
                                    warn=lambda m: typer.echo(f"posekit: skipping {m}", err=True))
     except (OSError, UnicodeDecodeError, LiftInputError) as exc:
         fail(str(exc))

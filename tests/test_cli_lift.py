@@ -67,7 +67,7 @@ def test_lift_writes_3d_json_csv_and_figure(tmp_path, mocap, checkpoint):
     k3d = np.array(track["keypoints_3d"], dtype=np.float64)
     assert k3d.shape == (40, 17, 3) and track["frames"] == list(range(40)) and all(track["observed"])
     np.testing.assert_array_equal(k3d[:, 0], 0)
-    np.testing.assert_allclose(k3d, load_lifter(checkpoint).lift(kp), atol=0.006)  # JSON keeps 0.01 mm
+    np.testing.assert_allclose(k3d, load_lifter(checkpoint).lift(kp, image_size=(1000, 1000)), atol=0.006)  # JSON keeps 0.01 mm
     with open(out / "lift3d.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 40 * 17 and rows[17]["frame"] == "1" and rows[17]["joint"] == "root"

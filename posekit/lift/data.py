@@ -12,18 +12,29 @@ import numpy as np
 
 from posekit.io.atomic import atomic_destination
 from posekit.models.weights import cache_dir
-from posekit.threed.cmu_h36m import load_amc_h36m17, load_bvh_h36m17
+from posekit.threed.cmu_h36m import PLACEMENT_VERSION, load_amc_h36m17, load_bvh_h36m17
 from posekit.threed.mocap_archive import extract_members
 from posekit.threed.pairs import split_by_subject
 
-__all__ = ["DEFAULT_TEST_CLIPS", "DEFAULT_TEST_SUBJECTS", "load_cmu_clips", "split_clips"]
+__all__ = ["DEFAULT_TEST_CLIPS", "DEFAULT_TEST_SUBJECTS", "TEST_MOTIONS", "motion_of", "load_cmu_clips",
+           "split_clips"]
 
 DEFAULT_TEST_CLIPS: tuple[str, ...] = ("01_08", "02_04", "02_05", "03_02")
 """Held-out ASF/AMC clips: climb/sit/lower to ground, jump/balance, punch/strike, walk on uneven terrain."""
 DEFAULT_TEST_SUBJECTS: tuple[str, ...] = ("16",)
 """Held-out subjects: every BVH walk cycle of subject 16 (an unseen person)."""
+TEST_MOTIONS: dict[str, str] = {"01_08": "climb_sit_lower", "02_04": "jump_balance", "02_05": "punch_strike",
+                                "03_02": "walk_uneven", "16": "walk_unseen_subject"}
+"""Motion label of each held-out clip (or subject) for the per-motion proxy figures."""
+
+
+def motion_of(clip: str) -> str:
+    """The :data:`TEST_MOTIONS` label of a clip id (by clip, then by subject), else the clip id itself."""
+    return TEST_MOTIONS.get(clip) or TEST_MOTIONS.get(clip.split("_")[0]) or clip
+
+
 _SHARED_MOCAP = Path(__file__).resolve().parents[3] / "shared" / "data" / "mocap" / "cmu"
-_CACHE_NAME = "cmu_h36m17_120fps_v1.npz"
+_CACHE_NAME = f"cmu_h36m17_120fps_v{PLACEMENT_VERSION}.npz"  # re-converted when the joint placement changes
 
 
 def load_cmu_clips(*, mocap_dir: str | os.PathLike[str] | None = None,

@@ -6,7 +6,9 @@
   atomically. Loading never unpickles.
 * :class:`Lifter`: a lifter network and the 2D normalisation it was trained with; :meth:`Lifter.lift` turns a
   (T, 17, 2) h36m17 pixel sequence into (T, 17, 3) root-relative millimetres (camera frame: x right, y down,
-  z forward). posekit-trained lifters use ``root_scale`` (:func:`~posekit.models.lifters.normalize.root_scale_normalize`
+  z forward). posekit-trained lifters since issue #18 use ``root_scale_ray`` (camera-aware: needs the camera's
+  intrinsics, :class:`~posekit.models.lifters.normalize.CameraIntrinsics`, default a 60 deg field of view across
+  the longer image side); older ones ``root_scale`` (:func:`~posekit.models.lifters.normalize.root_scale_normalize`
   per frame: independent of image size, position, distance and focal length); official MMPose checkpoints use
   ``screen`` (VideoPose3D) or ``mean_std`` (SimpleBaseline3D; the image is first rescaled to 1000 px wide, the
   Human3.6M image width: an approximation for other cameras).
@@ -36,7 +38,8 @@ from torch import nn
 
 from posekit.io.atomic import atomic_destination
 from posekit.models.lifters.mlp import H36M_KEYPOINTS_MEAN, H36M_KEYPOINTS_STD, SimpleBaseline3D, simplebaseline3d
-from posekit.models.lifters.normalize import mean_std_normalize, root_scale_normalize, screen_normalize
+from posekit.models.lifters.normalize import (CameraIntrinsics, mean_std_normalize, root_scale_normalize,
+                                              root_scale_ray_normalize, screen_normalize)
 from posekit.models.lifters.sequence import lift_sequence
 from posekit.models.lifters.temporal import videopose3d
 from posekit.models.lifters.zoo import DEFAULT_LIFTER
@@ -48,12 +51,12 @@ from posekit.threed.to_h36m import to_h36m17
 from posekit.types import Poses
 
 __all__ = [
-    "LIFTER_FORMAT", "NORMALIZATIONS", "build_lifter", "save_lifter", "load_lifter", "Lifter", "resolve_lifter",
+    "CameraIntrinsics", "LIFTER_FORMAT", "NORMALIZATIONS", "build_lifter", "save_lifter", "load_lifter", "Lifter", "resolve_lifter",
     "interpolate_missing", "Track2D", "collect_tracks", "LiftingEstimator",
 ]
 
 LIFTER_FORMAT = "posekit-lifter/1"
-NORMALIZATIONS = ("root_scale", "screen", "mean_std")
+NORMALIZATIONS = ("root_scale", "root_scale_ray", "screen", "mean_std")
 _FAMILIES = ("simplebaseline3d", "videopose3d")
 
 
@@ -134,7 +137,7 @@ class Lifter:
 
     Attributes:
         model: ``SimpleBaseline3D`` / ``VideoPose3D`` (eval mode, h36m17, ``receptive_field`` frames).
-        normalization: ``"root_scale"``, ``"screen"`` or ``"mean_std"`` (module docstring).
+        normalization: ``"root_scale_ray"``, ``"root_scale"``, ``"screen"`` or ``"mean_std"`` (module docstring).
         name: where it came from (checkpoint path or model name).
         metadata: the checkpoint's JSON description; for official checkpoints ``{"model": name, "weights": path}``.
     """
@@ -152,11 +155,26 @@ class Lifter:
     def receptive_field(self) -> int:
         return int(self.model.receptive_field)
 
-    def normalize(self, keypoints: Any, *, image_size: tuple[int, int] | None = None) -> np.ndarray:
-        """(T, 17, 2) h36m17 pixels -> the model's normalised input (T, 17, 2) float32."""
+    @property
+    def camera_aware(self) -> bool:
+        """Whether :meth:`lift` uses camera intrinsics (``root_scale_ray``)."""
+        return self.normalization == "root_scale_ray"
+
+    def normalize(self, keypoints: Any, *, image_size: tuple[int, int] | None = None,
+                  intrinsics: CameraIntrinsics | None = None) -> np.ndarray:
+        """(T, 17, 2) h36m17 pixels -> the model's normalised input (T, 17, 2) float32. ``intrinsics`` are used
+        by ``root_scale_ray`` only (default :class:`CameraIntrinsics` (): a 60 deg field of view, principal point
+        at the image centre; ``image_size`` (w, h) is then needed)."""
+        opts = self.metadata.get("normalization", {})
         if self.normalization == "root_scale":
-            opts = self.metadata.get("normalization", {})
             return root_scale_normalize(keypoints, root_index=0, per_sequence=bool(opts.get("per_sequence")))[0]
+        if self.normalization == "root_scale_ray":
+            try:
+                f, c = (intrinsics or CameraIntrinsics()).resolve(image_size)
+            except ValueError as exc:
+                raise ValueError(f"{self.name or 'the lifter'} is camera-aware (root_scale_ray): {exc}") from None
+            return root_scale_ray_normalize(keypoints, focal_length=f, principal_point=c, root_index=0,
+                                            per_sequence=bool(opts.get("per_sequence")))[0]
         if image_size is None:
             raise ValueError(f"the {self.normalization!r} normalisation of {self.name} needs image_size (w, h)")
         w, h = image_size
@@ -166,13 +184,26 @@ class Lifter:
         pixels_1000 = (screen + np.array([1.0, h / w], np.float32)) * 500.0  # the image rescaled to 1000 px wide
         return mean_std_normalize(pixels_1000, mean=H36M_KEYPOINTS_MEAN, std=H36M_KEYPOINTS_STD)
 
-    def lift(self, keypoints: Any, *, image_size: tuple[int, int] | None = None) -> np.ndarray:
+    def lift(self, keypoints: Any, *, image_size: tuple[int, int] | None = None,
+             focal_length: float | tuple[float, float] | None = None,
+             principal_point: tuple[float, float] | None = None, fov_deg: float | None = None,
+             intrinsics: CameraIntrinsics | None = None) -> np.ndarray:
         """(T, 17, 2) finite h36m17 pixels (one person, consecutive frames) -> (T, 17, 3) float32 millimetres,
-        root-relative, camera frame (x right, y down, z forward); root (pelvis) = 0."""
+        root-relative, camera frame (x right, y down, z forward); root (pelvis) = 0.
+
+        Camera (``root_scale_ray`` lifters; ignored by the others): ``focal_length`` (px) or ``fov_deg`` (across
+        the longer image side) and ``principal_point`` (px, default the image centre), or an ``intrinsics``
+        object instead; nothing given: :data:`~posekit.models.lifters.normalize.DEFAULT_FOV_DEG`."""
         kpts = np.asarray(keypoints, dtype=np.float32)
         if kpts.ndim != 3 or kpts.shape[1:] != (17, 2):
             raise ValueError(f"keypoints must have shape (T, 17, 2) (h36m17 pixels), got {kpts.shape}")
-        k3d = lift_sequence(self.model, self.normalize(kpts, image_size=image_size), unit="mm")
+        loose = (focal_length, principal_point, fov_deg)
+        if intrinsics is not None and any(v is not None for v in loose):
+            raise ValueError("give intrinsics or focal_length / principal_point / fov_deg, not both")
+        if intrinsics is None:
+            intrinsics = CameraIntrinsics(focal_length, principal_point, fov_deg)
+        x = self.normalize(kpts, image_size=image_size, intrinsics=intrinsics)
+        k3d = lift_sequence(self.model, x, unit="mm")
         return k3d - k3d[:, :1]  # VideoPose3D also predicts the root (trained towards 0): make it exactly 0
 
 
@@ -323,13 +354,19 @@ class LiftingEstimator(PoseEstimator):
         estimator: any 2D :class:`~posekit.pipelines.base.PoseEstimator` (e.g. ``blazepose_full``).
         lifter: a :class:`Lifter` (e.g. ``load_lifter("lifter.safetensors")``).
         min_score: 2D keypoints below this score count as missing.
+        intrinsics: the camera (:class:`~posekit.models.lifters.normalize.CameraIntrinsics`) for camera-aware
+            lifters; default a 60 deg field of view across the longer image side, principal point at the centre.
     """
 
     skeleton = h36m17
 
-    def __init__(self, estimator: PoseEstimator, lifter: Lifter, *, min_score: float = 0.3) -> None:
+    def __init__(self, estimator: PoseEstimator, lifter: Lifter, *, min_score: float = 0.3,
+                 intrinsics: CameraIntrinsics | None = None) -> None:
         if not isinstance(lifter, Lifter):
             raise TypeError(f"lifter must be a posekit Lifter (see load_lifter), got {type(lifter).__name__}")
+        if intrinsics is not None and not isinstance(intrinsics, CameraIntrinsics):
+            raise TypeError(f"intrinsics must be a CameraIntrinsics, got {type(intrinsics).__name__}")
+        self.intrinsics = intrinsics
         self.estimator = estimator
         self.lifter = lifter
         self.min_score = float(min_score)
@@ -345,7 +382,8 @@ class LiftingEstimator(PoseEstimator):
         k3d = np.full((len(poses), 17, 3), np.nan, np.float32)
         for i in range(len(poses)):
             if np.isfinite(poses.keypoints[i]).all():
-                k3d[i] = self.lifter.lift(poses.keypoints[i : i + 1], image_size=(w, h))[0]
+                k3d[i] = self.lifter.lift(poses.keypoints[i : i + 1], image_size=(w, h),
+                                          intrinsics=self.intrinsics)[0]
         return replace(poses, keypoints_3d=k3d, image_size=(w, h))
 
     def lift_frames(self, frames: Sequence[Poses]) -> list[Poses]:
@@ -356,7 +394,7 @@ class LiftingEstimator(PoseEstimator):
         lifted: dict[tuple[int, int], np.ndarray] = {}
         for tr in tracks:
             size = next((p.image_size for p in frames if p.image_size is not None), None)
-            k3d = self.lifter.lift(interpolate_missing(tr.keypoints), image_size=size)
+            k3d = self.lifter.lift(interpolate_missing(tr.keypoints), image_size=size, intrinsics=self.intrinsics)
             for f, pose in zip(tr.frames, k3d):
                 lifted[tr.track_id, int(f)] = pose
         out = []

@@ -11,6 +11,7 @@ import numpy as np
 
 from posekit.lift.io import animate_lift, plot_lift_frames, read_results_jsonl, write_lift_csv, write_lift_json
 from posekit.lift.pipeline import collect_tracks, interpolate_missing
+from posekit.models.lifters.normalize import CameraIntrinsics
 
 __all__ = ["LiftInputError", "LiftReport", "lift_results_file"]
 
@@ -32,14 +33,17 @@ class LiftReport:
 
 def lift_results_file(results: Path, lifter: Any, *, out: Path, track: str = "longest", min_score: float = 0.3,
                       animation: bool = False, model: str | None = None, weights: Path | None = None,
-                      warn: Callable[[str], None] = print) -> LiftReport:
+                      intrinsics: CameraIntrinsics | None = None, warn: Callable[[str], None] = print) -> LiftReport:
     """Lift the tracks of a ``posekit video --json`` file with ``lifter`` (a
     :class:`posekit.lift.pipeline.Lifter`) and write ``out/lift3d.{json,csv,png}`` (+ animation).
 
     ``model`` and ``weights`` (as given on the command line) are recorded in ``lift3d.json``; when ``None`` the
     lifter's own (``lifter.metadata``: the default official checkpoint) are. ``track``: ``"longest"`` (most
     frames), ``"all"`` or a track id. Bad lines and unliftable tracks are passed to
-    ``warn`` and listed in the report; :class:`LiftInputError` when nothing can be lifted.
+    ``warn`` and listed in the report; :class:`LiftInputError` when nothing can be lifted. ``intrinsics``: the
+    camera for camera-aware (``root_scale_ray``) lifters (default: a 60 deg field of view across the longer side of
+    the results' ``image_size``, principal point at the centre); the focal length and principal point used are
+    recorded in ``lift3d.json``. A ValueError names what is missing (e.g. no image size and no intrinsics).
     """
     frames, errors = read_results_jsonl(results)
     for message in errors:
@@ -57,6 +61,17 @@ def lift_results_file(results: Path, lifter: Any, *, out: Path, track: str = "lo
         raise LiftInputError(f"no person to lift in {results}"
                              + ("" if track in ("longest", "all") else f" with track id {track}"))
     size = next((p.image_size for _, _, p in frames if p.image_size is not None), None)
+    camera = None
+    if getattr(lifter, "camera_aware", False):
+        try:
+            f, c = (intrinsics or CameraIntrinsics()).resolve(size)
+        except ValueError as exc:
+            raise LiftInputError(f"{results}: {exc} (the results have no image_size: pass --focal and "
+                                 "--principal-point)") from None
+        camera = {"focal_length": f.tolist(), "principal_point": c.tolist(),
+                  "source": "given" if intrinsics is not None and (intrinsics.focal_length or intrinsics.fov_deg)
+                  else "default field of view (60 deg across the longer image side)"}
+        intrinsics = CameraIntrinsics(focal_length=tuple(f), principal_point=tuple(c))
     lifted = []
     for t in tracks:
         try:
@@ -66,13 +81,15 @@ def lift_results_file(results: Path, lifter: Any, *, out: Path, track: str = "lo
             errors.append(f"track {t.track_id}")
             continue
         lifted.append({"track_id": t.track_id, "frames": t.frames, "time_s": t.times, "observed": t.observed,
-                       "keypoints_3d": lifter.lift(k2d, image_size=size), "keypoints_2d": k2d, "scores": t.scores})
+                       "keypoints_3d": lifter.lift(k2d, image_size=size, intrinsics=intrinsics)
+                       if camera is not None else lifter.lift(k2d, image_size=size),
+                       "keypoints_2d": k2d, "scores": t.scores})
     if not lifted:
         raise LiftInputError("no track could be lifted")
     model = model if model is not None else lifter.metadata.get("model")  # the default lifter, when used
     weights = weights if weights is not None else lifter.metadata.get("weights")
     info = {"model": model, "weights": None if weights is None else str(weights),
-            "normalization": lifter.normalization, "receptive_field": lifter.receptive_field}
+            "normalization": lifter.normalization, "receptive_field": lifter.receptive_field, "camera": camera}
     write_lift_json(out / "lift3d.json", lifted, lifter=info)
     write_lift_csv(out / "lift3d.csv", lifted)
     main_track = lifted[0]

@@ -88,7 +88,18 @@ class DetectorNoise:
 class VirtualCameras:
     """Ranges of random virtual cameras (see :func:`posekit.threed.cameras.random_camera`); distances in mm.
     ``min_depth``: every joint of the clip must be at least this far in front of the camera (mm), else the
-    camera is redrawn (up to ``max_tries`` times)."""
+    camera is redrawn (up to ``max_tries`` times).
+
+    Realistic cameras (all optional; the defaults give the original on-axis cameras):
+
+    - ``fov_range_deg``: instead of ``focal_range``, a field of view across the longer image side drawn uniformly
+      (degrees; ``f = (max(w, h) / 2) / tan(fov / 2)``);
+    - ``image_sizes``: the image ``(width, height)`` is drawn from these (default ``(image_size,)``);
+    - ``off_axis_deg``: after aiming at the clip's mean root, the camera turns about its centre so that the root
+      lies this many degrees (uniform in the range) off the optical axis, in a uniformly random direction: the
+      person is anywhere in the frame, not at the principal point;
+    - ``keep_in_image``: redraw the camera until every joint of every frame projects inside the image.
+    """
 
     focal_range: tuple[float, float] = (800.0, 1600.0)
     distance_range: tuple[float, float] = (3000.0, 7000.0)
@@ -98,20 +109,59 @@ class VirtualCameras:
     up: tuple[float, float, float] = (0.0, 1.0, 0.0)
     min_depth: float = 1000.0
     max_tries: int = 100
+    fov_range_deg: tuple[float, float] | None = None
+    image_sizes: tuple[tuple[int, int], ...] | None = None
+    off_axis_deg: tuple[float, float] = (0.0, 0.0)
+    keep_in_image: bool = False
+
+    def __post_init__(self) -> None:
+        if self.fov_range_deg is not None and not 1.0 <= self.fov_range_deg[0] <= self.fov_range_deg[1] < 170.0:
+            raise ValueError(f"fov_range_deg must be (low, high) degrees within [1, 170), got {self.fov_range_deg}")
+        if not 0.0 <= self.off_axis_deg[0] <= self.off_axis_deg[1] < 80.0:
+            raise ValueError(f"off_axis_deg must be (low, high) degrees within [0, 80), got {self.off_axis_deg}")
+        if self.image_sizes is not None and (not self.image_sizes or min(min(s) for s in self.image_sizes) <= 0):
+            raise ValueError(f"image_sizes must be (width, height) pairs > 0, got {self.image_sizes}")
+
+    def _draw(self, rng: np.random.Generator, target: np.ndarray) -> Camera:
+        sizes = self.image_sizes or (self.image_size,)
+        size = tuple(int(v) for v in sizes[rng.integers(len(sizes))]) if len(sizes) > 1 else tuple(sizes[0])
+        focal = self.focal_range
+        if self.fov_range_deg is not None:
+            f = max(size) / 2.0 / np.tan(np.deg2rad(rng.uniform(*self.fov_range_deg)) / 2.0)
+            focal = (f, f)
+        cam = random_camera(rng, target=target, up=self.up, focal_range=focal, distance_range=self.distance_range,
+                            elevation_range_deg=self.elevation_range_deg, azimuth_range_deg=self.azimuth_range_deg,
+                            image_size=size)
+        if self.off_axis_deg[1] <= 0:
+            return cam
+        theta = np.deg2rad(rng.uniform(*self.off_axis_deg))
+        phi = rng.uniform(0.0, 2.0 * np.pi)
+        # rotate the camera frame so that its former axis (the root's ray) points theta off the new axis
+        axis = np.array([np.sin(phi), -np.cos(phi), 0.0])  # z x (cos phi, sin phi, 0)
+        c, s = np.cos(theta), np.sin(theta)
+        ax = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
+        turn = c * np.eye(3) + s * ax + (1.0 - c) * np.outer(axis, axis)
+        return Camera(cam.K, turn @ cam.R, turn @ cam.t, cam.dist, cam.image_size)
 
     def sample(self, rng: np.random.Generator, joints3d: np.ndarray) -> Camera:
-        """A camera aimed at the clip's mean root position that sees every joint in front of it."""
+        """A camera aimed at (or, with ``off_axis_deg``, beside) the clip's mean root position that sees every
+        joint in front of it (and inside the image with ``keep_in_image``)."""
         joints3d = _check_joints(joints3d, "joints3d")
         target = joints3d[:, 0].mean(axis=0)
         for _ in range(self.max_tries):
-            cam = random_camera(rng, target=target, up=self.up, focal_range=self.focal_range,
-                                distance_range=self.distance_range, elevation_range_deg=self.elevation_range_deg,
-                                azimuth_range_deg=self.azimuth_range_deg, image_size=self.image_size)
-            if cam.world_to_camera(joints3d)[..., 2].min() >= self.min_depth:
-                return cam
+            cam = self._draw(rng, target)
+            pts = cam.world_to_camera(joints3d)
+            if pts[..., 2].min() < self.min_depth:
+                continue
+            if self.keep_in_image:
+                px = cam.project_camera_points(pts)
+                if px.min() < 0 or np.any(px.max(axis=(0, 1)) > np.asarray(cam.image_size)):
+                    continue
+            return cam
         raise ValueError(f"no camera within {self.max_tries} tries keeps the clip {self.min_depth} mm in front of "
-                         f"it; the motion spans {np.ptp(joints3d.reshape(-1, 3), axis=0).round()} mm, "
-                         f"raise distance_range {self.distance_range}")
+                         f"it{' and inside the image' if self.keep_in_image else ''}; the motion spans "
+                         f"{np.ptp(joints3d.reshape(-1, 3), axis=0).round()} mm, raise distance_range "
+                         f"{self.distance_range}")
 
 
 @dataclass(frozen=True, eq=False)

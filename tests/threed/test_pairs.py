@@ -113,3 +113,20 @@ def test_splits_are_by_clip_and_subject():
         clip_subject("walk")
     with pytest.raises(ValueError, match="no clip"):
         split_by_subject(ids, test_subjects=["99"])
+
+
+def test_off_axis_cameras_turn_away_from_the_target_by_the_drawn_angle(walk_h36m):
+    cams = VirtualCameras(off_axis_deg=(10.0, 10.0), fov_range_deg=(60.0, 60.0), image_sizes=((1920, 1080),))
+    target = walk_h36m[:, 0].mean(axis=0)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        cam = cams.sample(rng, walk_h36m)
+        p = cam.world_to_camera(target[None])[0]
+        assert np.degrees(np.arccos(p[2] / np.linalg.norm(p))) == pytest.approx(10.0, abs=1e-9)
+        assert cam.image_size == (1920, 1080) and cam.K[0, 0] == pytest.approx(960.0 / np.tan(np.pi / 6))
+    with pytest.raises(ValueError, match="off_axis_deg"):
+        VirtualCameras(off_axis_deg=(20.0, 10.0))
+    with pytest.raises(ValueError, match="fov_range_deg"):
+        VirtualCameras(fov_range_deg=(0.0, 60.0))
+    with pytest.raises(ValueError, match="inside the image"):  # a 1-degree lens cannot see a whole walk
+        VirtualCameras(fov_range_deg=(1.0, 1.0), keep_in_image=True, max_tries=3).sample(rng, walk_h36m)

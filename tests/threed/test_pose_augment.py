@@ -7,8 +7,8 @@ import pytest
 
 from posekit.analysis.angles import angle_at
 from posekit.skeletons import h36m17
-from posekit.threed.pose_augment import (PoseAugment, PoseOffsets, augment_pose, body_axes, knee_angles,
-                                         random_augment, sample_offsets)
+from posekit.threed.pose_augment import (VARIETY, PoseAugment, PoseOffsets, augment_pose, body_axes, knee_angles,
+                                         mirror_pose, random_augment, sample_offsets)
 
 NAMES = list(h36m17.keypoints)
 
@@ -171,3 +171,64 @@ def test_bad_inputs_raise_clear_errors(walk_h36m):
         PoseAugment(squat_hip_flexion_deg=(120.0, 60.0))
     with pytest.raises(TypeError, match="PoseOffsets"):
         augment_pose(walk_h36m, {"knee_flexion_deg": 30})
+
+
+def test_elbow_flexion_and_shoulder_flexion_move_the_arm_forward_with_bones_kept():
+    j = _standing()
+    _, _, fwd = body_axes(j)
+    out = augment_pose(j, PoseOffsets(elbow_flexion_deg=(90.0, 0.0)))
+    r_elbow = angle_at(out[:, 14], out[:, 15], out[:, 16])  # right shoulder - elbow - wrist
+    straight = angle_at(j[:, 14], j[:, 15], j[:, 16])
+    np.testing.assert_allclose(r_elbow, straight - 90.0, atol=1.0)  # the built arm is bent by < 1 deg sideways
+    assert np.all(np.sum((out[:, 16] - j[:, 16]) * fwd, axis=-1) > 0.1)  # the forearm comes forward
+    np.testing.assert_array_equal(out[:, :14], j[:, :14])
+    raised = augment_pose(j, PoseOffsets(shoulder_flexion_deg=(0.0, 90.0)))
+    arm = raised[:, 12] - raised[:, 11]  # left upper arm now points forward
+    assert np.all(np.sum(arm * fwd, axis=-1) > 0.9 * np.linalg.norm(arm, axis=-1))
+    np.testing.assert_allclose(_bones(raised), _bones(j), atol=1e-12)
+
+
+def test_torso_twist_and_side_lean_rotate_the_upper_body_about_the_root():
+    j = _standing()
+    left, _, fwd = body_axes(j)
+    twist = augment_pose(j, PoseOffsets(torso_twist_deg=30.0))
+    chest = twist[:, 11] - twist[:, 14]  # right -> left shoulder
+    assert np.all(np.sum(chest * fwd, axis=-1) < 0)  # twisted to the left: the left shoulder goes back
+    side = augment_pose(j, PoseOffsets(torso_side_lean_deg=20.0))
+    assert np.all(np.sum((side[:, 10] - j[:, 10]) * left, axis=-1) > 0.1)  # the head goes to the left
+    np.testing.assert_array_equal(side[:, :7], j[:, :7])
+    for out in (twist, side):
+        np.testing.assert_allclose(_bones(out), _bones(j), atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["sit", "bend", "reach"])
+def test_pose_variety_draws(walk_h36m, kind):
+    aug = PoseAugment(squat_prob=0.0, ramp_prob=0.0, **{f"{kind}_prob": 1.0})
+    rng = np.random.default_rng(11)
+    _, up, fwd = body_axes(walk_h36m)
+    for _ in range(6):
+        out = random_augment(walk_h36m, rng, aug)
+        np.testing.assert_allclose(_bones(out), _bones(walk_h36m), rtol=1e-9, atol=1e-9)
+        trunk = out[:, 8] - out[:, 0]
+        lean = np.degrees(np.arctan2(np.sum(trunk * fwd, -1), np.sum(trunk * up, -1))).mean()
+        thigh = np.degrees(np.arctan2(np.sum((out[:, 2] - out[:, 1]) * fwd, -1),
+                                      -np.sum((out[:, 2] - out[:, 1]) * up, -1))).mean()
+        if kind == "sit":  # thighs about horizontal, torso nearly upright
+            assert 60.0 < thigh < 110.0 and -25.0 < lean < 35.0, (thigh, lean)
+        elif kind == "bend":  # torso well forward, the wrists low
+            assert lean > 35.0, lean
+            assert np.mean(np.sum((out[:, 13] - out[:, 0]) * up, -1)) < np.mean(
+                np.sum((walk_h36m[:, 13] - walk_h36m[:, 0]) * up, -1))
+        else:  # the arms move
+            assert np.abs(out[:, 11:] - walk_h36m[:, 11:]).max() > 50.0
+
+
+def test_mirror_swaps_sides_and_negates_x(walk_h36m):
+    out = mirror_pose(walk_h36m)
+    np.testing.assert_array_equal(out[:, 4, 0], -walk_h36m[:, 1, 0])
+    np.testing.assert_array_equal(out[:, 14, 1:], walk_h36m[:, 11, 1:])
+    np.testing.assert_allclose(np.sort(_bones(out), -1), np.sort(_bones(walk_h36m), -1))
+    np.testing.assert_array_equal(mirror_pose(out), walk_h36m)
+    with pytest.raises(ValueError, match="probabilities|<= 1"):
+        PoseAugment(squat_prob=0.6, sit_prob=0.6)
+    assert VARIETY.sit_prob > 0 and VARIETY.bend_prob > 0 and VARIETY.reach_prob > 0

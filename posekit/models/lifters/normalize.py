@@ -15,6 +15,13 @@ camera. Three schemes are provided; a model must be fed the one it was trained w
   avoids per-frame scale jitter). The result is invariant to image size, image position, person distance and
   focal length (up to perspective effects), which is what a lifter should not depend on; the root-relative 3D
   output carries no absolute scale or position.
+* **Root + scale + ray** (:func:`root_scale_ray_normalize`, posekit's camera-aware scheme, ``"root_scale_ray"``
+  in a lifter's metadata): pixels become normalised camera coordinates ``u = (p - c) / f`` (principal point
+  ``c``, focal length ``f`` in pixels; :class:`CameraIntrinsics`), then root + scale as above, except that the
+  root's own slot, always 0 in root + scale, holds the root's ray ``(u_root_x, u_root_y)`` (the tangent of its
+  angle off the optical axis). The pose shape stays scale- and position-free; the lifter also learns where the
+  person is relative to the optical axis, which sets the direction they are seen from. Independent of the image
+  size and the focal length once the intrinsics are known; for unknown cameras :data:`DEFAULT_FOV_DEG`.
 * **Mean / std** (:func:`mean_std_normalize`, MMPose ``ImagePoseLifting`` / the official SimpleBaseline3D):
   ``(p - mean_k) / std_k`` with per-joint pixel statistics of the Human3.6M training images.
 
@@ -27,11 +34,13 @@ Shapes: ``(..., K, 2)`` float keypoints in image pixels (x right, y down); outpu
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "DEFAULT_FOV_DEG", "CameraIntrinsics", "camera_normalize", "root_scale_ray_normalize",
     "screen_normalize", "screen_denormalize", "root_scale_normalize", "root_scale_denormalize",
     "mean_std_normalize", "mean_std_denormalize", "decode_lifting", "insert_root",
 ]
@@ -49,6 +58,92 @@ def _size(name: str, value: float) -> float:
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive number, got {value}")
     return value
+
+
+DEFAULT_FOV_DEG = 60.0
+"""Field of view (degrees, across the **longer** image side) assumed for a camera whose intrinsics are unknown:
+phone main cameras (26-28 mm equivalent: 65-69 deg) and webcams (55-65 deg across the width) bracket it;
+Human3.6M's cameras (f ~ 1150 px at 1000 x 1000) have 47 deg."""
+
+
+@dataclass(frozen=True)
+class CameraIntrinsics:
+    """What is known of the camera that took the 2D keypoints (pixels).
+
+    ``focal_length``: fx (or ``(fx, fy)``) in pixels; ``fov_deg``: instead, the field of view across the longer
+    image side in degrees (``f = (max(w, h) / 2) / tan(fov / 2)``); ``principal_point``: ``(cx, cy)`` pixels
+    (default the image centre). With neither focal length nor field of view, :data:`DEFAULT_FOV_DEG` is assumed.
+    """
+
+    focal_length: float | tuple[float, float] | None = None
+    principal_point: tuple[float, float] | None = None
+    fov_deg: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.focal_length is not None and self.fov_deg is not None:
+            raise ValueError("give either focal_length or fov_deg, not both")
+        if self.focal_length is not None:
+            f = np.broadcast_to(np.asarray(self.focal_length, np.float64), (2,))
+            if not np.all(np.isfinite(f)) or np.any(f <= 0):
+                raise ValueError(f"focal_length must be positive pixels, got {self.focal_length}")
+        if self.fov_deg is not None and not 1.0 <= float(self.fov_deg) <= 170.0:
+            raise ValueError(f"fov_deg must be a field of view in [1, 170] degrees, got {self.fov_deg}")
+        if self.principal_point is not None:
+            c = np.asarray(self.principal_point, np.float64)
+            if c.shape != (2,) or not np.all(np.isfinite(c)):
+                raise ValueError(f"principal_point must be (cx, cy) pixels, got {self.principal_point}")
+
+    def resolve(self, image_size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(f, c)``: focal lengths (fx, fy) and principal point (cx, cy), float64 pixels. ``image_size`` (w, h)
+        is needed unless both the focal length and the principal point are given."""
+        need = self.focal_length is None or self.principal_point is None
+        if need and image_size is None:
+            raise ValueError("the camera intrinsics need image_size (w, h) unless both the focal length and the "
+                             "principal point are given")
+        if image_size is not None:
+            w, h = (_size("image width", image_size[0]), _size("image height", image_size[1]))
+        if self.focal_length is not None:
+            f = np.broadcast_to(np.asarray(self.focal_length, np.float64), (2,)).copy()
+        else:
+            fov = DEFAULT_FOV_DEG if self.fov_deg is None else float(self.fov_deg)
+            f = np.full(2, max(w, h) / 2.0 / np.tan(np.deg2rad(fov) / 2.0))
+        c = np.array([w / 2.0, h / 2.0]) if self.principal_point is None else np.asarray(self.principal_point, float)
+        return f, c
+
+
+def camera_normalize(keypoints: Any, *, focal_length: Any, principal_point: Any) -> np.ndarray:
+    """Pixels -> normalised camera coordinates ``(p - c) / f`` (x/z, y/z of the joint's ray; no distortion).
+
+    Args:
+        keypoints: (..., K, 2) pixels, x right, y down.
+        focal_length: fx or (fx, fy) pixels; principal_point: (cx, cy) pixels.
+
+    Returns:
+        (..., K, 2) float32.
+    """
+    kpts = _points("keypoints", keypoints, 2).astype(np.float64)
+    f = np.broadcast_to(np.asarray(focal_length, np.float64), (2,))
+    c = np.asarray(principal_point, np.float64)
+    if not np.all(f > 0) or c.shape != (2,):
+        raise ValueError(f"focal_length must be > 0 and principal_point (cx, cy), got {focal_length}, "
+                         f"{principal_point}")
+    return ((kpts - c) / f).astype(np.float32)
+
+
+def root_scale_ray_normalize(
+    keypoints: Any, *, focal_length: Any, principal_point: Any, root_index: int = 0, per_sequence: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`camera_normalize`, then :func:`root_scale_normalize`, then the root's slot set to the root's ray.
+
+    Returns:
+        ``(normalized, root, scale)``: (..., K, 2) float32 (joint ``root_index`` = the root's normalised camera
+        coordinates ``(p_root - c) / f``, the others root-relative with RMS radius 1); root (..., 2) and scale (...)
+        in normalised camera units.
+    """
+    u = camera_normalize(keypoints, focal_length=focal_length, principal_point=principal_point)
+    out, root, scale = root_scale_normalize(u, root_index=root_index, per_sequence=per_sequence)
+    out[..., root_index, :] = root
+    return out, root, scale
 
 
 def screen_normalize(keypoints: Any, *, width: float, height: float) -> np.ndarray:
