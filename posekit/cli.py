@@ -15,6 +15,7 @@ from posekit.cli_common import (
     Threads, build_estimator, check_output_dir, check_output_file, configure_threads, detector_options, fail,
 )
 from posekit.cli_predict import predict as predict_command
+from posekit.cli_robustness import robustness as robustness_command
 from posekit.cli_triangulate import triangulate as triangulate_command
 from posekit.cli_weights import weights_app
 from posekit.models.registry import get_entry, list_models
@@ -43,6 +44,7 @@ def _main(version: Annotated[bool, typer.Option(
 
 app.command(name="predict")(predict_command)  # options and help: posekit.cli_predict.predict
 app.command(name="triangulate")(triangulate_command)  # options and help: posekit.cli_triangulate.triangulate
+app.command(name="robustness")(robustness_command)  # options and help: posekit.cli_robustness.robustness
 
 
 @app.command()

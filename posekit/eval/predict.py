@@ -31,13 +31,23 @@ from posekit.io.image import load_image
 from posekit.postprocess import flip_keypoints
 from posekit.types import Poses
 
-__all__ = ["predict_to_file", "read_predictions"]
+__all__ = ["ImageTransform", "predict_to_file", "read_predictions"]
 
 
-def _header(eval_set: EvalSet, model: str, boxes: str, flip_mode: str, estimator: Any) -> dict[str, Any]:
-    return {"posekit_eval_predictions": 1, "model": model, "dataset": eval_set.dataset,
-            "ann": str(eval_set.ann), "num_samples": len(eval_set.samples), "boxes": boxes, "flip": flip_mode,
-            "min_presence": getattr(estimator, "min_presence", None)}
+ImageTransform = Callable[[np.ndarray, Path, np.ndarray], np.ndarray]
+"""``(rgb HxWx3 uint8, image path, (N, 4) xyxy px GT boxes of the image) -> new HxWx3 uint8 image`` of the same size,
+applied to every image after it is read and before the model sees it (e.g. an image corruption); it must not modify
+its input."""
+
+
+def _header(eval_set: EvalSet, model: str, boxes: str, flip_mode: str, estimator: Any,
+            transform_id: str | None) -> dict[str, Any]:
+    header = {"posekit_eval_predictions": 1, "model": model, "dataset": eval_set.dataset,
+              "ann": str(eval_set.ann), "num_samples": len(eval_set.samples), "boxes": boxes, "flip": flip_mode,
+              "min_presence": getattr(estimator, "min_presence", None)}
+    if transform_id is not None:
+        header["transform"] = transform_id
+    return header
 
 
 def read_predictions(path: str | os.PathLike) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
@@ -80,7 +90,8 @@ def _input_box(sample: PoseSample) -> np.ndarray:
 
 def predict_to_file(estimator: Any, eval_set: EvalSet, path: str | os.PathLike, *, model: str = "",
                     boxes: str = "gt", flip_mode: str = "off", batch_size: int = 8, resume: bool = False,
-                    progress: bool = True) -> dict[str, int]:
+                    progress: bool = True, transform: ImageTransform | None = None,
+                    transform_id: str | None = None) -> dict[str, int]:
     """Predict every image of ``eval_set`` into the JSON-lines file ``path`` (module docstring).
 
     Args:
@@ -91,8 +102,11 @@ def predict_to_file(estimator: Any, eval_set: EvalSet, path: str | os.PathLike, 
         flip_mode: ``"image"`` runs the image-level flip test (needs boxes; see
             :func:`posekit.eval.runner.build_estimator`).
         batch_size: images per model call (and per flushed write).
-        resume: keep the images already predicted in ``path`` (same model, dataset, annotations, boxes and flip,
-            else ``ValueError``) and predict only the others; without it ``path`` is started afresh.
+        resume: keep the images already predicted in ``path`` (same model, dataset, annotations, boxes, flip and
+            transform, else ``ValueError``) and predict only the others; without it ``path`` is started afresh.
+        transform: an :data:`ImageTransform` applied to each image before prediction (its time is recorded per
+            image as ``transform_seconds``, apart from the model's ``seconds``); ``transform_id`` names it in the
+            header (required with ``transform``), so a resumed file never mixes two transforms.
 
     Returns:
         ``{"predicted": images predicted now, "resumed": images kept from the file, "failed": unreadable now}``.
@@ -101,8 +115,10 @@ def predict_to_file(estimator: Any, eval_set: EvalSet, path: str | os.PathLike, 
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if flip_mode == "image" and boxes == "detector":
         raise ValueError("the image-level flip test needs boxes (--boxes gt or a file), not the detector")
+    if (transform is None) != (transform_id is None):
+        raise ValueError("transform and transform_id go together (the id names the transform in the file header)")
     path = Path(path)
-    header = _header(eval_set, model, boxes, flip_mode, estimator)
+    header = _header(eval_set, model, boxes, flip_mode, estimator, transform_id)
     done: list[dict[str, Any]] = []
     if resume and path.is_file():
         old, records, _ = read_predictions(path)
@@ -120,7 +136,8 @@ def predict_to_file(estimator: Any, eval_set: EvalSet, path: str | os.PathLike, 
                desc=f"{model} on {eval_set.dataset}")
     with path.open("a", encoding="utf-8") as fh:
         for start in range(0, len(todo), batch_size):
-            lines = _predict_batch(estimator, todo[start:start + batch_size], box_of, boxes == "gt", flip_mode)
+            lines = _predict_batch(estimator, todo[start:start + batch_size], box_of, boxes == "gt", flip_mode,
+                                   _gt_transform(eval_set, transform))
             fh.write("".join(json.dumps(r) + "\n" for r in lines))
             fh.flush()
             os.fsync(fh.fileno())
@@ -131,16 +148,37 @@ def predict_to_file(estimator: Any, eval_set: EvalSet, path: str | os.PathLike, 
     return counts
 
 
+def _gt_transform(eval_set: EvalSet, transform: ImageTransform | None) -> Callable | None:
+    """``(rgb, path, sample indices) -> image``: ``transform`` given the image's GT boxes."""
+    if transform is None:
+        return None
+
+    def apply(rgb: np.ndarray, path: Path, ix: tuple[int, ...]) -> np.ndarray:
+        gt = np.stack([_input_box(eval_set.samples[i]) for i in ix]).astype(np.float32)
+        out = transform(rgb, path, gt)
+        if not isinstance(out, np.ndarray) or out.shape != rgb.shape or out.dtype != rgb.dtype:
+            raise ValueError(f"the image transform must return a {rgb.shape} {rgb.dtype} image for {str(path)!r}, "
+                             f"got {getattr(out, 'shape', type(out))} {getattr(out, 'dtype', '')}")
+        return out
+    return apply
+
+
 def _predict_batch(est: Any, items: list[tuple[Path, tuple[int, ...]]], box_of: Callable, gt_boxes: bool,
-                   flip_mode: str) -> list[dict[str, Any]]:
+                   flip_mode: str, transform: Callable | None = None) -> list[dict[str, Any]]:
     """One JSON record per image of ``items`` (an ``"error"`` record for an unreadable one)."""
-    lines, rgbs, ok = [], [], []
+    lines, rgbs, ok, t_transform = [], [], [], []
     for p, ix in items:
         try:
-            rgbs.append(load_image(p))
-            ok.append((p, ix))
+            rgb = load_image(p)
         except (OSError, ValueError) as exc:
             lines.append({"image": str(p), "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        if transform is not None:
+            t0 = time.perf_counter()
+            rgb = transform(rgb, p, ix)
+            t_transform.append(round(time.perf_counter() - t0, 4))
+        rgbs.append(rgb)
+        ok.append((p, ix))
     if not ok:
         return lines
     t0 = time.perf_counter()
@@ -152,7 +190,7 @@ def _predict_batch(est: Any, items: list[tuple[Path, tuple[int, ...]]], box_of: 
         poses = [_fuse_flip(a, m, b, mb, rgb.shape[1])
                  for a, m, b, mb, rgb in zip(poses, mirrored, given, mirrored_boxes, rgbs)]
     seconds = (time.perf_counter() - t0) / len(ok)
-    for (p, ix), rgb, b, pose in zip(ok, rgbs, given, poses):
+    for n, ((p, ix), rgb, b, pose) in enumerate(zip(ok, rgbs, given, poses)):
         owner = _match_boxes(pose.boxes, b) if gt_boxes else np.full(len(pose), -1)
         instances = [{
             "sample": int(ix[owner[j]]) if owner[j] >= 0 else None,
@@ -164,6 +202,8 @@ def _predict_batch(est: Any, items: list[tuple[Path, tuple[int, ...]]], box_of: 
             inst["keypoints"] = [[None if v != v else v for v in pt] for pt in inst["keypoints"]]
         lines.append({"image": str(p), "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
                       "skeleton": pose.skeleton.name, "seconds": round(seconds, 4), "instances": instances})
+        if t_transform:
+            lines[-1]["transform_seconds"] = t_transform[n]
     return lines
 
 
