@@ -14,6 +14,8 @@ from posekit.cli_common import (
     DEFAULT_MODEL, DEFAULT_VIDEO_MODEL, BatchSize, Backend, Compile, DetectorName, DetectorWeights, Device, Precision,
     Threads, build_estimator, check_output_dir, check_output_file, configure_threads, detector_options, fail,
 )
+from posekit.cli_datamap import datamap as datamap_command
+from posekit.cli_ood import ood as ood_command
 from posekit.cli_predict import predict as predict_command
 from posekit.cli_robustness import robustness as robustness_command
 from posekit.cli_triangulate import triangulate as triangulate_command
@@ -45,6 +47,8 @@ def _main(version: Annotated[bool, typer.Option(
 app.command(name="predict")(predict_command)  # options and help: posekit.cli_predict.predict
 app.command(name="triangulate")(triangulate_command)  # options and help: posekit.cli_triangulate.triangulate
 app.command(name="robustness")(robustness_command)  # options and help: posekit.cli_robustness.robustness
+app.command(name="datamap")(datamap_command)  # options and help: posekit.cli_datamap.datamap
+app.command(name="ood")(ood_command)  # options and help: posekit.cli_ood.ood
 
 
 @app.command()
