@@ -89,6 +89,9 @@ class PoseSource:
     name: str
     kind: str
     path: Path
+    clips: tuple[str, ...] = ()
+    """3D sources only: keep the clips whose id starts with one of these prefixes (CMU ``"01_"``, H36M ``"S9/"``);
+    a leading ``"!"`` on the first one keeps the others instead. Empty: every clip."""
 
     def __post_init__(self) -> None:
         if not str(self.name).strip():
@@ -96,6 +99,18 @@ class PoseSource:
         if self.kind not in SOURCE_KINDS:
             raise ValueError(f"PoseSource {self.name!r}: unknown kind {self.kind!r}; known: {', '.join(SOURCE_KINDS)}")
         object.__setattr__(self, "path", Path(self.path))
+        object.__setattr__(self, "clips", tuple(str(c) for c in self.clips))
+        if self.clips and self.kind not in _KINDS_3D:
+            raise ValueError(f"PoseSource {self.name!r}: a clip selection applies to 3D sources "
+                             f"({', '.join(_KINDS_3D)}), not {self.kind!r}")
+
+    def keeps(self, clip_id: str) -> bool:
+        """Whether the clip selection keeps ``clip_id``."""
+        if not self.clips:
+            return True
+        exclude = self.clips[0].startswith("!")
+        hit = any(clip_id.startswith(p.lstrip("!")) for p in self.clips)
+        return hit != exclude
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,12 +182,15 @@ class RawPoses:
 
 
 def parse_source(spec: str) -> PoseSource:
-    """``"NAME=PATH"`` (kind from :func:`detect_kind`) or ``"NAME=KIND:PATH"`` -> :class:`PoseSource`.
+    """``"NAME=PATH"`` (kind from :func:`detect_kind`) or ``"NAME=KIND:PATH"`` -> :class:`PoseSource`; a 3D source
+    may end in ``#PREFIX,PREFIX`` to keep only those clips (``#!PREFIX,...``: all but those; :attr:`PoseSource.clips`).
 
     Raises ``ValueError`` naming the spec (no ``=``, empty name or path, an unknown kind, a kind that cannot be
     detected) and ``FileNotFoundError`` naming the spec when the path does not exist.
     """
-    name, sep, rest = str(spec).partition("=")
+    spec_text, _, selection = str(spec).partition("#")
+    clips = tuple(c.strip() for c in selection.split(",") if c.strip())
+    name, sep, rest = spec_text.partition("=")
     name = name.strip()
     if not sep or not name or not rest.strip():
         raise ValueError(f"pose source {spec!r} must look like NAME=PATH or NAME=KIND:PATH "
@@ -192,7 +210,7 @@ def parse_source(spec: str) -> PoseSource:
             kind = detect_kind(path)
         except ValueError as exc:
             raise ValueError(f"pose source {spec!r}: {exc}; name the kind as NAME=KIND:PATH") from exc
-    return PoseSource(name, kind, path)
+    return PoseSource(name, kind, path, clips)
 
 
 def detect_kind(path: str | os.PathLike) -> str:
@@ -454,13 +472,14 @@ def _cmu_clips(source: PoseSource, stride: int) -> list[tuple[str, np.ndarray]]:
     if not (folder / _CMU_ARCHIVE).is_file():
         raise FileNotFoundError(f"pose source {source.name!r} (cmu): {str(folder / _CMU_ARCHIVE)!r} not found")
     clips = load_cmu_clips(mocap_dir=folder)
-    return [(cid, np.asarray(clips[cid][::stride], dtype=np.float64)) for cid in sorted(clips)]
+    return [(cid, np.asarray(clips[cid][::stride], dtype=np.float64)) for cid in sorted(clips) if source.keeps(cid)]
 
 
 def _h36m_clips(source: PoseSource, stride: int) -> list[tuple[str, np.ndarray]]:
     data = load_h36m_3d(source.path)
     step = max(1, round(stride * H36M_FPS / MOCAP_FPS))
-    return [(f"{s}/{a}", data[s][a][::step] @ H36M_TO_Y_UP.T) for s in sorted(data) for a in sorted(data[s])]
+    return [(f"{s}/{a}", data[s][a][::step] @ H36M_TO_Y_UP.T) for s in sorted(data) for a in sorted(data[s])
+            if source.keeps(f"{s}/{a}")]
 
 
 def _raw_3d(source: PoseSource, clips: list[tuple[str, np.ndarray]], dim: int, seed: int, frame3d: str) -> RawPoses:

@@ -87,3 +87,19 @@ def test_cli_map_and_error_on_a_hand_dataset(tmp_path, sources):
     assert res.exit_code == 2 and "--method must be umap, pca or both" in res.output
     res = runner.invoke(app, ["datamap", "LSP", "--out", str(tmp_path / "y")])
     assert res.exit_code == 2 and "NAME=PATH" in res.output
+
+
+def test_clip_selection_splits_the_mocap():
+    path = shared_path("data", "mocap", "cmu")
+    amc = parse_source(f"AMC=cmu:{path}#01_,02_,03_")
+    walks = parse_source(f"walks=cmu:{path}#!01_,02_,03_")
+    assert amc.clips == ("01_", "02_", "03_") and amc.keeps("02_07") and not amc.keeps("16_01")
+    assert walks.keeps("16_01") and not walks.keeps("01_01")
+    from posekit.generalization.sources import load_raw
+
+    every = load_raw(parse_source(f"CMU=cmu:{path}"), dim=3, stride=24)
+    a, w = load_raw(amc, dim=3, stride=24), load_raw(walks, dim=3, stride=24)
+    assert len(a) + len(w) == len(every) and len(a) > 0 and len(w) > 0
+    assert all(lbl[:3] in ("01_", "02_", "03_") for lbl in a.group_labels)
+    with pytest.raises(ValueError, match="clip selection applies to 3D sources"):
+        parse_source(f"LSP={shared_path('data', 'lsp')}#01_")
