@@ -79,16 +79,24 @@ def plot_map(
 
     fig = Figure(figsize=(8.5, 7.5), dpi=150, layout="constrained")
     ax = fig.subplots()
+    lo, hi = view_limits(emb.coords)
+    outside = 0
     for i in _draw_order(emb):
         xy = emb.coords[shown[i]]
-        ax.scatter(xy[:, 0], xy[:, 1], s=size, c=colors[i], linewidths=0, alpha=0.8, rasterized=True)
+        out = ((xy < lo) | (xy > hi)).any(axis=1)
+        outside += int(out.sum())
+        xy = np.clip(xy, lo, hi)
+        ax.scatter(xy[~out, 0], xy[~out, 1], s=size, c=colors[i], linewidths=0, alpha=0.8, rasterized=True)
+        if out.any():  # clamped onto the frame, drawn as small crosses
+            ax.scatter(xy[out, 0], xy[out, 1], s=max(size, 4.0), c=colors[i], marker="x", linewidths=0.6)
     handles = []
     for i, name in enumerate(emb.datasets):
         n = counts[name]
         label = f"{name} (n={n:,})" if len(shown[i]) == n else f"{name} (n={n:,}, {len(shown[i]):,} shown)"
         handles.append(Line2D([], [], ls="", marker="o", ms=6, color=colors[i], label=label))
+    note = f"; {outside:,} outliers as x on the frame" if outside else ""
     ax.legend(handles=handles, loc="best", fontsize=8, framealpha=0.85,
-              title="dataset (smaller sets drawn on top)", title_fontsize=8)
+              title=f"dataset (smaller sets drawn on top{note})", title_fontsize=8)
     xl, yl = _axis_labels(emb)
     ax.set_xlabel(xl)
     ax.set_ylabel(yl)
@@ -99,6 +107,16 @@ def plot_map(
     with atomic_destination(path) as tmp:
         fig.savefig(tmp, format="png")
     return path
+
+
+def view_limits(coords: np.ndarray, *, quantile: float = 0.001, margin: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
+    """``(lo, hi)`` (2,) axis limits of the PNG: the ``quantile`` / ``1 - quantile`` quantiles of each axis widened by
+    ``margin`` of their span on each side, never beyond the data. A handful of extreme poses (a torso scale of a few
+    pixels, an annotation error) would otherwise squeeze the whole map into a corner; they are drawn clamped onto the
+    frame instead."""
+    q_lo, q_hi = np.quantile(coords, [quantile, 1.0 - quantile], axis=0)
+    span = np.maximum(q_hi - q_lo, 1e-9)
+    return np.maximum(q_lo - margin * span, coords.min(axis=0)), np.minimum(q_hi + margin * span, coords.max(axis=0))
 
 
 def html_payload(emb: Embedding) -> dict:

@@ -122,3 +122,11 @@ def test_clear_errors():
         OODScorer.fit(cloud(5))
     with pytest.raises(TypeError, match="PoseSet"):
         knn_coverage(a.points, a)
+
+
+def test_narrow_set_inside_a_broad_one_is_covered_one_way_and_separable():
+    broad, narrow = cloud(400, 0.0, seed=6, sd=1.0), cloud(400, 0.0, seed=7, sd=0.3)
+    assert knn_coverage(narrow, broad).coverage > 0.95 and knn_coverage(broad, narrow).coverage < 0.05
+    sep = domain_separability(narrow, broad, seed=0)
+    assert sep.knn_accuracy < 0.65  # k-NN alone is nearly blind to a change of spread
+    assert sep.gaussian_accuracy > 0.95 and sep.accuracy == sep.gaussian_accuracy
