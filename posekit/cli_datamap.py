@@ -4,7 +4,7 @@ coverage table (:mod:`posekit.generalization.datamap`)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 

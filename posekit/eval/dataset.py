@@ -18,9 +18,12 @@ from posekit.skeletons import Skeleton
 
 __all__ = ["EVAL_DATASETS", "EvalSet", "load_eval_set"]
 
-EVAL_DATASETS = ("coco", "lsp", "lspet", "mpii")
+EVAL_DATASETS = ("coco", "lsp", "lspet", "mpii", "posetrack18")
 """``coco``: any COCO-format keypoint JSON (skeleton inferred); ``lsp``: LSP test split (images 1001-2000) from the
-``joints.mat`` folder; ``lspet``: LSP-extended; ``mpii``: pose-hg-train ``.h5`` (e.g. ``hg_valid.h5``)."""
+``joints.mat`` folder; ``lspet``: LSP-extended; ``mpii``: pose-hg-train ``.h5`` (e.g. ``hg_valid.h5``);
+``posetrack18``: PoseTrack18 frames, one COCO-format JSON per video or a folder of them
+(:func:`posekit.data.load_posetrack18`; images under the dataset root, default: the folder holding
+``annotations/``)."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,8 @@ class EvalSet:
 
 def load_eval_set(dataset: str, *, ann: str | os.PathLike, images: str | os.PathLike | None = None,
                   limit: int | None = None) -> EvalSet:
-    """Load ``dataset`` annotations (``ann``) with images under ``images`` (LSP: default ``ann/images``).
+    """Load ``dataset`` annotations (``ann``) with images under ``images`` (LSP: default ``ann/images``;
+    PoseTrack18: default the dataset root, the folder above ``annotations/``, which ``file_name`` is relative to).
 
     Raises ``ValueError`` for an unknown dataset or a bad ``limit``; the loaders raise for a missing or unreadable
     annotation file. Bad records are skipped and listed in ``report``.
@@ -64,6 +68,8 @@ def load_eval_set(dataset: str, *, ann: str | os.PathLike, images: str | os.Path
         if images is not None and Path(images).resolve() != (ann / "images").resolve():
             raise ValueError(f"LSP images must be in {str(ann / 'images')!r} (the loader's layout), got {images!r}")
         samples, report = data.load_lsp(ann, extended=dataset == "lspet")
+    elif dataset == "posetrack18":
+        samples, report = data.load_posetrack18(ann, image_dir=_posetrack_root(ann) if images is None else images)
     else:
         samples, report = data.load_mpii(ann, image_dir=images)
     groups: dict[Path, list[int]] = {}
@@ -75,5 +81,19 @@ def load_eval_set(dataset: str, *, ann: str | os.PathLike, images: str | os.Path
     return EvalSet(dataset, ann, tuple(samples), items, report, skeleton)
 
 
+def _posetrack_root(ann: Path) -> Path:
+    """The PoseTrack18 root of ``ann`` (``ROOT/annotations/val/x.json`` or ``ROOT/annotations/x.json``): the folder
+    above ``annotations``; ``ValueError`` when ``ann`` is not under such a folder."""
+    path = Path(ann)
+    for parent in (path, *path.parents) if path.is_dir() else path.parents:
+        if parent.name == "annotations":
+            return parent.parent
+    raise ValueError(f"PoseTrack18 annotations {str(ann)!r} are not under an 'annotations' folder: give --images, "
+                     "the dataset root the annotations' file_name (images/val/...) is relative to")
+
+
 def _default_skeleton(dataset: str) -> Skeleton:
-    return {"coco": sk.coco17, "lsp": sk.lsp14, "lspet": sk.lsp14, "mpii": sk.mpii16}[dataset]
+    """The layout of a set with no sample (nothing to evaluate: the runner refuses it before predicting);
+    PoseTrack18's layout comes from its files, ``coco17`` stands in for it."""
+    return {"coco": sk.coco17, "lsp": sk.lsp14, "lspet": sk.lsp14, "mpii": sk.mpii16,
+            "posetrack18": sk.coco17}[dataset]

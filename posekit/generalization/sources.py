@@ -42,7 +42,6 @@ Every kind reuses posekit's own loader; no image file is opened or checked. Kind
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import zipfile
@@ -68,7 +67,7 @@ from posekit.lift.data import load_cmu_clips
 from posekit.lift.io import read_results_jsonl
 from posekit.lift.train import EVAL_CAMERAS
 from posekit.skeletons import KeypointMapping, Skeleton
-from posekit.threed.pairs import VirtualCameras, project_pairs
+from posekit.threed.pairs import project_pairs
 
 __all__ = ["FRAMES_PER_CAMERA", "SOURCE_KINDS", "PoseSource", "RawPoses", "detect_kind", "load_pose_set",
            "load_raw", "parse_source"]
@@ -503,17 +502,7 @@ def _camera_views(clips: list[tuple[str, np.ndarray]], seed: int) -> tuple[np.nd
     for clip, joints in clips:
         for start in range(0, len(joints), FRAMES_PER_CAMERA):
             window = joints[start:start + FRAMES_PER_CAMERA]
-            pair = project_pairs(window, _sample_camera(rng, window, EVAL_CAMERAS), clip=clip)
+            pair = project_pairs(window, EVAL_CAMERAS.sample_backed_off(rng, window), clip=clip)
             pixels.append(pair.keypoints2d_clean)
             camera.append(pair.joints3d + pair.root3d[:, None])
     return np.concatenate(pixels), np.concatenate(camera)
-
-
-def _sample_camera(rng: np.random.Generator, joints: np.ndarray, cameras: VirtualCameras):
-    """A camera of ``cameras``; a window that travels far gets the distance range pushed back by its extent."""
-    try:
-        return cameras.sample(rng, joints)
-    except ValueError:
-        extent = float(np.ptp(joints[:, 0], axis=0).max())
-        lo, hi = cameras.distance_range
-        return dataclasses.replace(cameras, distance_range=(lo + extent, hi + extent)).sample(rng, joints)

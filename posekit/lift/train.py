@@ -154,16 +154,6 @@ class LiftTrainConfig:
                 "dropout": self.dropout}
 
 
-def _camera(rng: np.random.Generator, joints: np.ndarray, cameras: VirtualCameras) -> Camera:
-    """A camera of ``cameras``; clips that travel far get the distances pushed back by their extent."""
-    try:
-        return cameras.sample(rng, joints)
-    except ValueError:
-        extent = float(np.ptp(joints[:, 0], axis=0).max())
-        lo, hi = cameras.distance_range
-        return dataclasses.replace(cameras, distance_range=(lo + extent, hi + extent)).sample(rng, joints)
-
-
 def _roll(points: np.ndarray, angle: float) -> np.ndarray:
     c, s = np.cos(angle), np.sin(angle)
     return points @ np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]).T
@@ -201,7 +191,7 @@ def sample_batch(clips: Sequence[np.ndarray], rng: np.random.Generator, cfg: Lif
             w = mirror_pose(w)
         if cfg.pose_aug > 0 and rng.random() < cfg.pose_aug:
             w = random_augment(w, rng, cfg.pose_augment)
-        cam = _camera(rng, w, cfg.cameras)
+        cam = cfg.cameras.sample_backed_off(rng, w)
         pts = _roll(cam.world_to_camera(w), np.deg2rad(rng.uniform(-cfg.max_roll_deg, cfg.max_roll_deg)))
         kp = cam.project_camera_points(pts)
         if cfg.noise:
@@ -233,7 +223,7 @@ def make_eval_set(clips: Mapping[str, np.ndarray], *, noise: DetectorNoise | Non
     for name in sorted(clips):
         joints = np.asarray(clips[name], np.float64)[::stride]
         for _ in range(cameras_per_clip):
-            cam = _camera(cam_rng, joints, cameras)
+            cam = cameras.sample_backed_off(cam_rng, joints)
             pts = cam.world_to_camera(joints)
             kp = cam.project_camera_points(pts)
             if noise is not None:

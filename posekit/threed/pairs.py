@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+import dataclasses
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -162,6 +163,16 @@ class VirtualCameras:
                          f"it{' and inside the image' if self.keep_in_image else ''}; the motion spans "
                          f"{np.ptp(joints3d.reshape(-1, 3), axis=0).round()} mm, raise distance_range "
                          f"{self.distance_range}")
+
+    def sample_backed_off(self, rng: np.random.Generator, joints3d: np.ndarray) -> Camera:
+        """:meth:`sample`, and for a clip that travels too far for it, the same draw with ``distance_range`` pushed
+        back by the clip's largest root displacement along one axis (mm)."""
+        try:
+            return self.sample(rng, joints3d)
+        except ValueError:
+            extent = float(np.ptp(np.asarray(joints3d)[:, 0], axis=0).max())
+            lo, hi = self.distance_range
+            return dataclasses.replace(self, distance_range=(lo + extent, hi + extent)).sample(rng, joints3d)
 
 
 @dataclass(frozen=True, eq=False)
