@@ -124,7 +124,7 @@ def test_umap_missing_gives_install_hint(monkeypatch):
 
 
 def test_umap_call_settings(monkeypatch):
-    """The UMAP wiring, with a stand-in module (the real fit below compiles numba code for ~15 s: slow)."""
+    """The UMAP wiring, with a stand-in module (the real fit is the next test)."""
     calls = []
 
     class FakeUMAP:
@@ -151,9 +151,8 @@ def test_umap_call_settings(monkeypatch):
     assert calls[2]["random_state"] is None
 
 
-@pytest.mark.slow
 def test_umap_is_reproducible_and_separates_disjoint_clouds():
-    pytest.importorskip("umap")
+    pytest.importorskip("umap", reason="umap-learn is the 'map' extra: pip install -e '.[map]'")
     sets = [cloud(200, 0.0, seed=1, name="near"), cloud(200, 6.0, seed=2, name="far")]
     e1 = embed(sets, method="umap", seed=0, n_neighbors=10)
     e2 = embed(sets, method="umap", seed=0, n_neighbors=10)
