@@ -14,6 +14,7 @@ from posekit.cli_common import (
     DEFAULT_MODEL, DEFAULT_VIDEO_MODEL, BatchSize, Backend, Compile, DetectorName, DetectorWeights, Device, Precision,
     Threads, build_estimator, check_output_dir, check_output_file, configure_threads, detector_options, fail,
 )
+from posekit.cli_crosseval import crosseval as crosseval_command
 from posekit.cli_datamap import datamap as datamap_command
 from posekit.cli_ood import ood as ood_command
 from posekit.cli_predict import predict as predict_command
@@ -49,6 +50,7 @@ app.command(name="triangulate")(triangulate_command)  # options and help: poseki
 app.command(name="robustness")(robustness_command)  # options and help: posekit.cli_robustness.robustness
 app.command(name="datamap")(datamap_command)  # options and help: posekit.cli_datamap.datamap
 app.command(name="ood")(ood_command)  # options and help: posekit.cli_ood.ood
+app.command(name="crosseval")(crosseval_command)  # options and help: posekit.cli_crosseval.crosseval
 
 
 @app.command()
@@ -191,7 +193,9 @@ def analyze(
 def evaluate(
     model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `posekit models`).")] = DEFAULT_MODEL,
     dataset: Annotated[str, typer.Option(help="coco (any COCO-format keypoint JSON), lsp (test split "
-                                              "1001-2000), lspet, mpii (hg_valid.h5), or h36m (a 2D -> 3D lifter: "
+                                              "1001-2000), lspet, mpii (hg_valid.h5), posetrack18 (a PoseTrack18 JSON or a folder of "
+                                              "per-video JSONs; --images: the dataset root, default the folder "
+                                              "above annotations/), or h36m (a 2D -> 3D lifter: "
                                               "--ann data_3d_h36m.npz --keypoints2d FILE --cameras FILE).")] = "coco",
     ann: Annotated[Optional[Path], typer.Option(
         help="Annotation file (lsp/lspet: the folder with joints.mat).")] = None,

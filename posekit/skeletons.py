@@ -18,6 +18,7 @@ table                     K     keypoint order                                  
 ``mediapipe_face468``     468   MediaPipe face mesh ``face_{i}``, FACEMESH_CONTOURS links   none
 ``blazepose33``           33    MediaPipe pose landmarks                                    none
 ``ap10k17``               17    AP-10K animals                                              MMPose ``ap10k.py``
+``posetrack18``           17    PoseTrack18: COCO's, head_bottom / head_top for the eyes    COCO's (MMPose)
 ========================  ====  ==========================================================  ===================
 
 "left"/"right" in names are the subject's sides. Names are posekit's snake_case spelling; the order (and hence
@@ -218,6 +219,10 @@ def _named(name: str, names, links, *, sigmas=None, flip_pairs=None, fingers: bo
 coco17 = _named("coco17", _t.COCO17_NAMES, _t.COCO17_LINKS, sigmas=[s / 10.0 for s in _t.COCO17_SIGMAS_X10])
 mpii16 = _named("mpii16", _t.MPII16_NAMES, _t.MPII16_LINKS, sigmas=_t.MPII16_SIGMAS)
 lsp14 = _named("lsp14", _t.LSP14_NAMES, _t.LSP14_LINKS)
+# PoseTrack18: COCO's 17 keypoints with the eyes replaced by head_bottom and head_top, COCO's links; OKS sigmas as
+# MMPose's posetrack18 dataset config gives them (COCO's).
+posetrack18 = _named("posetrack18", ("nose", "head_bottom", "head_top") + _t.COCO17_NAMES[3:], _t.COCO17_LINKS,
+                     sigmas=[s / 10.0 for s in _t.COCO17_SIGMAS_X10])
 h36m17 = _named("h36m17", _t.H36M17_NAMES, _t.H36M17_LINKS)
 ap10k17 = _named("ap10k17", _t.AP10K17_NAMES, _t.AP10K17_LINKS, sigmas=_t.AP10K17_SIGMAS)
 hand21 = _named("hand21", _t.HAND21_NAMES, _t.HAND21_LINKS, sigmas=_t.HAND21_SIGMAS, fingers=True)
@@ -348,9 +353,14 @@ LSP14_TO_MPII16 = _by_name(lsp14, mpii16, (("neck", "upper_neck"),))
 H36M17_TO_COCO17 = _by_name(h36m17, coco17, (("right_foot", "right_ankle"), ("left_foot", "left_ankle")))
 COCO17_TO_H36M17 = _by_name(coco17, h36m17, (("right_ankle", "right_foot"), ("left_ankle", "left_foot")))
 
+# PoseTrack18 and COCO share 15 keypoints by name; PoseTrack's head_bottom / head_top and COCO's eyes have no
+# counterpart.
+COCO17_TO_POSETRACK18 = _by_name(coco17, posetrack18)
+POSETRACK18_TO_COCO17 = _by_name(posetrack18, coco17)
+
 _MAPPINGS = (
     BLAZEPOSE33_TO_COCO17, LSP14_TO_COCO17, COCO17_TO_LSP14, MPII16_TO_LSP14, LSP14_TO_MPII16,
-    H36M17_TO_COCO17, COCO17_TO_H36M17,
+    H36M17_TO_COCO17, COCO17_TO_H36M17, COCO17_TO_POSETRACK18, POSETRACK18_TO_COCO17,
 )
 
 

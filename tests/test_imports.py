@@ -22,18 +22,24 @@ LAZY_IMPORTS: dict[tuple[str, ...], tuple[frozenset[str], str]] = {
         "must not load tflite, matplotlib or pycocotools (tests/test_package.py)",
     ),
     ("posekit.cli", "posekit.cli_common", "posekit.cli_predict", "posekit.cli_weights", "posekit.cli_eval3d",
-     "posekit.cli_triangulate", "posekit.bench"): (
+     "posekit.cli_triangulate", "posekit.cli_robustness", "posekit.cli_datamap", "posekit.cli_ood",
+     "posekit.cli_crosseval", "posekit.bench"): (
         frozenset({
             "torch", "posekit", "posekit.pipelines", "posekit.runtime.torch_runner", "posekit.runtime.onnx_export",
             "posekit.runtime.onnx_files", "posekit.runtime.threads",
             "posekit.models.mmpose_zoo", "posekit.models.mediapipe_wheel", "posekit.models.npm_package",
             "posekit.models.npm_models",
             "posekit.codecs", "posekit.detect", "posekit.video", "posekit.analysis", "posekit.eval", "posekit.train",
-            "posekit.lift", "posekit.cli_eval3d", "posekit.threed",
+            "posekit.lift", "posekit.cli_eval3d", "posekit.threed", "posekit.generalization", "posekit.io.coco",
+            "posekit.types",
             "posekit.models.lifters.normalize",
         }),
         "CLI start-up: verbs import what they run (torch, scipy, h5py, yaml and the modules that load them) when "
         "they run, so `posekit --help` and `posekit models` do not",
+    ),
+    ("posekit.generalization.embed",): (
+        frozenset({"umap"}),
+        "umap-learn is the optional [map] extra (numba compiles on import); PCA maps work without it",
     ),
     ("posekit.pipelines.base",): (
         frozenset({"posekit.pipelines.registry"}),

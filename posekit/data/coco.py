@@ -47,7 +47,8 @@ _WHOLEBODY_PARTS = (("foot_kpts", 6), ("face_kpts", 68), ("lefthand_kpts", 21), 
 _WHOLEBODY_BOXES = ("face_box", "lefthand_box", "righthand_box")
 _FINGERS = ("thumb", "forefinger", "middle_finger", "ring_finger", "pinky_finger")
 _MMPOSE_HAND_NAMES = ("wrist",) + tuple(f"{finger}{i}" for finger in _FINGERS for i in range(1, 5))
-_NAMED_TABLES = (sk.coco17, sk.ap10k17, sk.mpii16, sk.lsp14, sk.h36m17, sk.hand21, sk.coco_wholebody133)
+_NAMED_TABLES = (sk.coco17, sk.ap10k17, sk.mpii16, sk.lsp14, sk.h36m17, sk.hand21, sk.coco_wholebody133,
+                 sk.posetrack18)
 _BY_COUNT = {17: sk.coco17, 21: sk.hand21, 68: sk.face68, 133: sk.coco_wholebody133}
 
 

@@ -22,6 +22,8 @@ __all__ = ["MATCH_IOU", "PCK_THRESHOLD", "format_table", "score_predictions", "s
 
 PCK_THRESHOLD = 0.2
 MATCH_IOU = 0.3
+COCO_FORMAT = ("coco", "posetrack18")
+"""Evaluation sets with COCO-format annotations: annotated GT boxes and COCO keypoint AP (pycocotools)."""
 _STRUCTURAL = ("missing_key", "bad_shape", "bad_value")
 
 
@@ -100,7 +102,8 @@ def score_predictions(eval_set: Any, records: list[dict[str, Any]], *, model_ske
     metrics: dict[str, Any] = {}
     if len(sel):
         bbox = bbox_size(np.stack([_gt_box(samples[i], eval_set.dataset) for i in sel]))
-        what = ("the annotated GT box" if eval_set.dataset == "coco" else "the tight box of the labelled GT joints")
+        what = ("the annotated GT box" if eval_set.dataset in COCO_FORMAT
+                else "the tight box of the labelled GT joints")
         metrics["pck_bbox"] = _pck_dict(pck(p, gt, mask, threshold=PCK_THRESHOLD, normalize=bbox), ds, mapped,
                                         f"longer side of {what} (MMPose PCKAccuracy norm_item='bbox')")
         if {"left_shoulder", "right_hip"} <= set(ds.keypoints):
@@ -113,8 +116,8 @@ def score_predictions(eval_set: Any, records: list[dict[str, Any]], *, model_ske
             heads = np.array([samples[i].meta["head_size"] for i in sel], dtype=np.float64)
             metrics["mpii_pckh"] = {k_: _num(v) for k_, v in mpii_pckh(p, gt, mask, head_sizes=heads).items()}
     results = _coco_results(coco_items, k)
-    if eval_set.dataset == "coco":
-        metrics["coco"] = _coco_ap(eval_set, sel, coco_items, results, ds, results_file)
+    if eval_set.dataset in COCO_FORMAT:
+        metrics["coco"] = _coco_ap(eval_set, sel, coco_items, results, ds, results_file, mapped)
     elif results_file is not None:
         write_coco_results(results_file, results)
     missing = int(sum(not np.isfinite(pred[i]).any() for i in sel))
@@ -129,7 +132,7 @@ def score_predictions(eval_set: Any, records: list[dict[str, Any]], *, model_ske
 
 def _gt_box(sample: PoseSample, dataset: str) -> np.ndarray:
     """xyxy GT box for normalising / matching: COCO's annotated box, else the joints' tight box."""
-    if dataset == "coco" and sample.box is not None:
+    if dataset in COCO_FORMAT and sample.box is not None:
         return np.asarray(sample.box, np.float64)
     return np.asarray(box_from_keypoints(sample.keypoints, padding=1.0), np.float64)
 
@@ -161,26 +164,36 @@ def _coco_results(items: list, k: int) -> list[dict[str, Any]]:
 
 
 def _coco_ap(eval_set: Any, sel: np.ndarray, items: list, results: list, ds: Skeleton,
-             results_file: str | Path | None) -> dict[str, Any]:
-    """pycocotools AP/AR (MMPose CocoMetric pipeline) against the GT of the evaluated images."""
+             results_file: str | Path | None, mapped: np.ndarray) -> dict[str, Any]:
+    """pycocotools AP/AR (MMPose CocoMetric pipeline) against the GT of the evaluated images; GT joints the model's
+    skeleton has no mapping for (``~mapped``) are left out of the OKS, like every other metric."""
     if ds.sigmas is None:
         if results_file is not None:
             write_coco_results(results_file, results)
         return {"note": f"skeleton {ds.name!r} has no OKS sigmas: AP not computed"}
-    data = json.loads(Path(eval_set.ann).read_text(encoding="utf-8"))
+    data = _coco_json(Path(eval_set.ann))
     image_ids = {eval_set.samples[i].image_id for i in sel}
     bad = {s.index for s in eval_set.report.skipped if s.reason in _STRUCTURAL}
     k = ds.num_keypoints
-    anns = [a for i, a in enumerate(data.get("annotations", []))
+    raw = data.get("annotations", [])
+    anns = [a for i, a in zip(data.get("_index") or range(len(raw)), raw)
             if i not in bad and isinstance(a, dict) and a.get("image_id") in image_ids
             and isinstance(a.get("bbox"), list) and len(a["bbox"]) == 4
             and isinstance(a.get("keypoints"), list) and len(a["keypoints"]) == 3 * k]
+    if not mapped.all():  # unmapped joints: unlabelled in the GT copy the OKS sees
+        keep = np.repeat(mapped, 3)
+        anns = [{**a, "keypoints": [v if m else 0 for v, m in zip(a["keypoints"], keep)],
+                 "num_keypoints": int(sum(1 for v, m in zip(a["keypoints"][2::3], mapped) if m and v > 0))}
+                for a in anns]
     cats = [c for c in data.get("categories", []) if any(a.get("category_id") == c.get("id") for a in anns)]
     gt = {"images": [im for im in data.get("images", []) if isinstance(im, dict) and im.get("id") in image_ids],
           "annotations": anns, "categories": cats or data.get("categories", [])}
     sigmas = np.asarray(ds.sigmas, np.float64)
     note = (f"GT = the {len(anns)} annotations of the {len(image_ids)} evaluated images (annotations the loader "
             f"rejected as malformed left out); person score = box score x mean keypoint score > 0.2, OKS-NMS 0.9")
+    if not mapped.all():
+        unmapped = ", ".join(n for n, m in zip(ds.keypoints, mapped) if not m)
+        note += f"; the joints without a mapping from the model's skeleton ({unmapped}) are left out of the OKS"
     if not items or not anns:
         if results_file is not None:
             write_coco_results(results_file, [])
@@ -193,6 +206,21 @@ def _coco_ap(eval_set: Any, sel: np.ndarray, items: list, results: list, ds: Ske
         bbox_scores=np.array([it[3] for it in items]), areas=np.clip(wh[:, 0] * wh[:, 1], 0, None))
     stats = coco_metric(gt, preds, sigmas=sigmas, results_file=results_file)
     return {"stats": {n: _num(v) for n, v in stats.items()}, "note": note}
+
+
+def _coco_json(ann: Path) -> dict[str, Any]:
+    """The COCO-format annotations of ``ann``: one JSON file, or a folder of them (PoseTrack18: one per video,
+    sorted by name) merged, with annotation indices ``"<file name>[<index>]"`` as the loader reports them."""
+    if not ann.is_dir():
+        return json.loads(ann.read_text(encoding="utf-8"))
+    merged: dict[str, Any] = {"images": [], "annotations": [], "categories": [], "_index": []}
+    for file in sorted(ann.glob("*.json")):
+        data = json.loads(file.read_text(encoding="utf-8"))
+        merged["images"] += data.get("images", [])
+        merged["annotations"] += data.get("annotations", [])
+        merged["_index"] += [f"{file.name}[{i}]" for i in range(len(data.get("annotations", [])))]
+        merged["categories"] = merged["categories"] or data.get("categories", [])
+    return merged
 
 
 def format_table(report: dict[str, Any]) -> str:

@@ -100,12 +100,12 @@ def default_datasets(shared_data: str | Path) -> tuple[CrossDataset, ...]:
                      root / "coco" / "person_keypoints_train2017_fullgt_subset.json",
                      root / "coco" / "train2017_subset", metric="ap",
                      note="28 COCO train2017 images with their full keypoint GT (86 persons); COCO keypoint AP "
-                          "(pycocotools); BlazePose and MoveNet never trained on these labels, but the images are "
-                          "COCO *train* images"),
+                          "(pycocotools); train2017 images: models trained on COCO (MoveNet's model card lists COCO "
+                          "among its training data) may have seen them"),
         CrossDataset("coco_openpose", "COCO (OpenPose examples)", "coco",
                      root / "coco" / "openpose_examples_keypoints.json", root / "coco" / "openpose_examples",
-                     metric="ap", note="the COCO val2014 images of OpenPose's examples with their COCO keypoints; "
-                                       "COCO keypoint AP"),
+                     metric="ap", note="the 18 COCO val2014 images of OpenPose's examples with their COCO "
+                                       "keypoints (48 persons); COCO keypoint AP"),
         CrossDataset("posetrack18", "PoseTrack18 frames", "posetrack18",
                      posetrack / "annotations" / "test_posetrack18_val.json", posetrack, metric="ap",
                      note="PoseTrack18 validation frames (MMPose's test data: 3 frames of 3 videos); COCO-style AP "
@@ -224,7 +224,8 @@ def _jsonable_dataset(d: CrossDataset) -> dict[str, Any]:
 def format_markdown(table: dict[str, Any]) -> str:
     """The table of :func:`run_crosseval` as Markdown: one row per model, one column per dataset; PCK cells read
     ``bbox / torso`` (percent), AP cells the AP (percent); failed cells ``error (n)`` with the message in a
-    numbered footnote; ``n/a`` cells with the dataset's note."""
+    numbered footnote; ``n/a`` cells with the dataset's note. A second table gives each cell's persons without a
+    prediction and model seconds per image."""
     datasets = table["datasets"]
     by_key = {(c["model"], c["dataset"]): c for c in table["cells"]}
     errors: list[str] = []
@@ -237,6 +238,13 @@ def format_markdown(table: dict[str, Any]) -> str:
         for c in cells:
             row.append(_format_cell(c, errors))
         lines.append("| " + " | ".join(row) + " |")
+    lines += ["", ("Persons without a prediction, of the persons evaluated (GT boxes: the model rejected the box, e.g. "
+                   "BlazePose's presence gate; own: no predicted person overlaps the GT box with IoU >= 0.3; their "
+                   "joints count as wrong in PCK), and the model's seconds per image:"), "",
+              "| model | " + " | ".join(d["title"] for d in datasets) + " |", "|" + "---|" * (len(datasets) + 1)]
+    for model in table["models"]:
+        lines.append(f"| `{model}` | " + " | ".join(_format_counts(by_key.get((model, d["name"]))) for d in datasets)
+                     + " |")
     foot = [("Boxes: **GT** = the model runs on the ground-truth person boxes (top-down and single-person models, as "
              "the project's LSP and COCO numbers do); **own** = the model finds the people itself on the whole "
              "image (one-stage / bottom-up), and for PCK each GT person takes the prediction whose box overlaps "
@@ -266,6 +274,14 @@ def _format_cell(cell: dict[str, Any] | None, errors: list[str]) -> str:
     if cell["metric"] == "pck":
         return " / ".join(_pct(values.get(k)) for k in METRICS["pck"])
     return _pct(values.get("AP"))
+
+
+def _format_counts(cell: dict[str, Any] | None) -> str:
+    if cell is None or cell.get("persons") is None:
+        return "-"
+    speed = cell.get("seconds_per_image")
+    return (f"{cell['persons_without_prediction']} / {cell['persons']}"
+            + ("" if speed is None else f", {speed:.2f} s"))
 
 
 def _pct(value: float | None) -> str:

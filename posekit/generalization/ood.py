@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from scipy.stats import spearmanr
 
 from posekit import skeletons as sk
 from posekit.generalization.coverage import OODScorer
@@ -222,8 +223,6 @@ def error_by_score(scores, errors, *, bins: int = 5) -> dict:
         of score vs error; ``None`` with fewer than 3 pairs or a constant input), ``"bins": [{"bin", "n",
         "score_min", "score_max", "score_mean", "error_mean", "error_median"}, ...]}``.
     """
-    from scipy.stats import spearmanr
-
     s, e = np.asarray(scores, np.float64).ravel(), np.asarray(errors, np.float64).ravel()
     if s.shape != e.shape:
         raise ValueError(f"error_by_score: scores {s.shape} and errors {e.shape} must have the same length")

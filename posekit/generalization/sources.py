@@ -5,8 +5,8 @@ Every kind reuses posekit's own loader; no image file is opened or checked. Kind
 * ``coco``: COCO-format keypoint JSON (:func:`~posekit.data.load_coco_keypoints`; ``v = 0`` -> missing, crowd
   annotations skipped), the file's skeleton.
 * ``posetrack18``: a PoseTrack18 JSON or folder of per-video JSONs (:func:`~posekit.data.load_posetrack18`),
-  re-indexed to ``coco17`` by keypoint name (PoseTrack's points are COCO's with the eyes replaced by
-  ``head_bottom`` / ``head_top``, which have no COCO counterpart; the eyes come out missing).
+  ``posetrack18`` (COCO's points with the eyes replaced by ``head_bottom`` / ``head_top``; its limb joints reach
+  ``coco17`` through :data:`posekit.skeletons.POSETRACK18_TO_COCO17`).
 * ``mpii``: ``hg_valid.h5`` (:func:`~posekit.data.load_mpii`) or a deeppose CSV
   (:func:`~posekit.data.load_mpii_csv`; ``(-1, -1)`` = unlabelled -> NaN), ``mpii16``.
 * ``lsp`` / ``lspet``: ``joints.mat`` or its folder (:func:`~posekit.data.load_lsp`), every annotation (LSP: all
@@ -66,7 +66,7 @@ from posekit.io.coco import read_coco_results
 from posekit.lift.data import load_cmu_clips
 from posekit.lift.io import read_results_jsonl
 from posekit.lift.train import EVAL_CAMERAS
-from posekit.skeletons import KeypointMapping, Skeleton
+from posekit.skeletons import Skeleton
 from posekit.threed.pairs import project_pairs
 
 __all__ = ["FRAMES_PER_CAMERA", "SOURCE_KINDS", "PoseSource", "RawPoses", "detect_kind", "load_pose_set",
@@ -402,19 +402,8 @@ def _raw_annotations(source: PoseSource) -> RawPoses:
                          f"({report.num_records} records, {len(report.skipped)} skipped)")
     skeleton = samples[0].skeleton
     kpts = np.stack([s.keypoints for s in samples]).astype(np.float64)
-    if kind == "posetrack18":
-        kpts, skeleton = _name_mapping(skeleton, sk.coco17).apply(kpts)[0], sk.coco17
     groups, labels = _groups([s.image_id for s in samples])
     return RawPoses(source.name, kind, skeleton, kpts, None, "image", groups=groups, group_labels=labels)
-
-
-def _name_mapping(source: Skeleton, target: Skeleton) -> KeypointMapping:
-    """``source -> target`` pairing the keypoints of equal names (PoseTrack18's table is built from its file)."""
-    pairs = tuple((source.index(n), d) for d, n in enumerate(target.keypoints) if n in source.keypoints)
-    missing = [n for n in BODY12 if n not in source.keypoints]
-    if missing:
-        raise ValueError(f"skeleton {source.name!r} lacks {missing} of {target.name!r}'s limb joints")
-    return KeypointMapping(source, target, pairs)
 
 
 def _raw_results(source: PoseSource) -> RawPoses:

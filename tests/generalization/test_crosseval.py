@@ -28,8 +28,10 @@ MODEL = "movenet_lightning"  # the fastest offline body model (GT boxes)
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     lsp = shared_path("data", "lsp")
     out = tmp_path_factory.mktemp("crosseval")
+    lspet = next(d for d in default_datasets(lsp.parent) if d.name == "lspet")  # 2000 of its 10000 images here
     columns = (
         CrossDataset("lsp", "LSP test", "lsp", lsp, metric="pck"),
+        lspet,
         CrossDataset("broken", "Broken COCO", "coco", out / "no_such.json", out, metric="ap"),
         CrossDataset("mpii", "MPII", None, None, na="no images", note="no images here"),
     )
@@ -39,16 +41,18 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
 def test_tiny_run_values_come_from_the_runner_reports(tiny):
     table, out = tiny
     assert table["schema"] == SCHEMA and table["models"] == [MODEL] and table["limit"] == 3
-    assert [d["name"] for d in table["datasets"]] == ["lsp", "broken", "mpii"]
-    assert [(c["model"], c["dataset"]) for c in table["cells"]] == [(MODEL, "lsp"), (MODEL, "broken"),
-                                                                    (MODEL, "mpii")]
-    lsp, broken, mpii = table["cells"]
+    assert [d["name"] for d in table["datasets"]] == ["lsp", "lspet", "broken", "mpii"]
+    assert [(c["model"], c["dataset"]) for c in table["cells"]] == [(MODEL, "lsp"), (MODEL, "lspet"),
+                                                                    (MODEL, "broken"), (MODEL, "mpii")]
+    lsp, lspet, broken, mpii = table["cells"]
     report = json.loads((out / f"{MODEL}-lsp" / "report.json").read_text())
     assert lsp["boxes"] == "gt" and report["boxes"] == "gt" and report["limit"] == 3
     assert lsp["values"] == {"pck_bbox": report["metrics"]["pck_bbox"]["mean"],
                              "pck_torso": report["metrics"]["pck_torso"]["mean"]}
     assert 0.5 < lsp["values"]["pck_bbox"] <= 1.0 and 0.0 < lsp["values"]["pck_torso"] <= 1.0
     assert lsp["images"] == 3 and lsp["persons"] == 3 and lsp["seconds_per_image"] > 0
+    # LSPET: the runner accepts the 8000 records without images (max_missing 0.8) and scores the first 3
+    assert "error" not in lspet and lspet["images"] == 3 and 0.0 < lspet["values"]["pck_bbox"] <= 1.0
     # the failing column records the runner's error and the run went on to the next column
     assert "error" in broken and "FileNotFoundError" in broken["error"] and "no_such.json" in broken["error"]
     assert broken["values"] == {"AP": None}
@@ -73,7 +77,8 @@ def test_markdown_of_known_numbers(tiny):
                      {"name": "mpii", "title": "MPII", "metric": "pck", "note": "no images here"}],
         "cells": [
             {"model": "blazepose_full", "dataset": "lsp", "metric": "pck", "boxes": "gt",
-             "values": {"pck_bbox": 0.8874, "pck_torso": 0.7726}},
+             "values": {"pck_bbox": 0.8874, "pck_torso": 0.7726}, "persons": 1000, "persons_without_prediction": 41,
+             "seconds_per_image": 0.1478},
             {"model": "blazepose_full", "dataset": "coco", "metric": "ap", "boxes": "gt", "values": {"AP": 0.17257}},
             {"model": "blazepose_full", "dataset": "mpii", "metric": "pck", "boxes": "gt", "values": {},
              "na": "no images"},
@@ -93,6 +98,7 @@ def test_markdown_of_known_numbers(tiny):
     assert lines[2] == "| `blazepose_full` | GT | 88.7 / 77.3 | 17.3 | n/a (no images) |"
     assert lines[3] == "| `posenet` | own | 50.0 / - | error (1) | n/a (no images) |"
     assert "* (1) posenet on coco: ValueError: boom" in lines
+    assert "| `blazepose_full` | 41 / 1000, 0.15 s | - | - |" in lines  # the persons-without-prediction table
     assert "* LSP test: LSP note." in lines and "* MPII: no images here." in lines
     assert "limit" not in md
     assert "Only the first 3 images" in format_markdown(tiny[0])

@@ -113,8 +113,8 @@ def test_coco_val_counts_and_missing_joints(coco_val):
 @pytest.mark.parametrize("parts, kind, n_raw, skeleton", [
     (("lsp",), "lsp", 2000, "lsp14"),
     (("mpii", "hg_valid.h5"), "mpii", 2958, "mpii16"),
-    ((*PT, "val"), "posetrack18", 14, "coco17"),
-    ((*PT, "test_posetrack18_val.json"), "posetrack18", 14, "coco17"),
+    ((*PT, "val"), "posetrack18", 14, "posetrack18"),
+    ((*PT, "test_posetrack18_val.json"), "posetrack18", 14, "posetrack18"),
     (("coco", "openpose_examples_keypoints.json"), "coco", 48, "coco17"),
 ])
 def test_real_sources_load_and_normalise(parts, kind, n_raw, skeleton):
@@ -129,13 +129,17 @@ def test_real_sources_load_and_normalise(parts, kind, n_raw, skeleton):
 
 def test_posetrack_limb_joints_keep_their_coordinates():
     ann = json.loads(data(*PT, "test_posetrack18_val.json").read_text())["annotations"]
-    raw = load_raw(src("posetrack18", *PT, "test_posetrack18_val.json"))
+    src_pt = src("posetrack18", *PT, "test_posetrack18_val.json")
+    raw = load_raw(src_pt)
+    assert raw.skeleton == sk.posetrack18
     kp = np.array(ann[0]["keypoints"], np.float64).reshape(17, 3)
-    for name in BODY12:  # PoseTrack's indices 5-16 are COCO's limb joints
-        j = sk.coco17.index(name)
-        expect = kp[j, :2] if kp[j, 2] > 0 else [np.nan, np.nan]
-        np.testing.assert_array_equal(raw.keypoints[0, j], expect)
-    assert np.isnan(raw.keypoints[:, [sk.coco17.index("left_eye"), sk.coco17.index("right_eye")]]).all()
+    expect = np.where(kp[:, 2:] > 0, kp[:, :2], np.nan)
+    np.testing.assert_allclose(raw.keypoints[0], expect, atol=1e-4)  # the loader keeps float32
+    ps = load_pose_set(src_pt, scale=None)  # PoseTrack's indices 5-16 are COCO's limb joints: same coordinates
+    row = int(np.flatnonzero(ps.indices == 0)[0])
+    limbs = expect[5:]
+    root = 0.5 * (limbs[BODY12.index("left_hip")] + limbs[BODY12.index("right_hip")])
+    np.testing.assert_allclose(ps.points[row], limbs - root, atol=1e-4)
 
 
 def test_mpii_csv_every_row_and_unlabelled_joints_missing():
