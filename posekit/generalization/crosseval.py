@@ -37,8 +37,9 @@ __all__ = ["METRICS", "SCHEMA", "CrossDataset", "check_models", "default_dataset
 
 SCHEMA = "posekit.crosseval/1"
 """``schema`` of the dict :func:`run_crosseval` returns (and ``crosseval.json``)."""
-METRICS = {"pck": ("pck_bbox", "pck_torso"), "ap": ("AP",)}
-"""Metric kind -> the value names a cell holds (``pck``: two normalisers; ``ap``: COCO keypoint AP)."""
+METRICS = {"pck": ("pck_bbox", "pck_torso"), "ap": ("AP",), "pckh": ("PCKh",)}
+"""Metric kind -> the value names a cell holds (``pck``: two normalisers; ``ap``: COCO keypoint AP; ``pckh``: MPII's
+PCKh@0.5 total)."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class CrossDataset:
             be evaluated here (every cell ``n/a``; ``note`` says why).
         ann: annotation file (LSP/LSPET: the folder holding ``joints.mat``). images: image folder (``None``: the
             loader's default).
-        metric: ``"pck"`` or ``"ap"`` (:data:`METRICS`).
+        metric: ``"pck"``, ``"ap"`` or ``"pckh"`` (:data:`METRICS`).
         note: a footnote (what the column holds, its caveats).
         max_missing: fraction of annotation records allowed to name missing image files (the runner refuses more;
             LSPET's copy here holds 2000 of its 10000 images).
@@ -113,9 +114,13 @@ def default_datasets(shared_data: str | Path) -> tuple[CrossDataset, ...]:
                           "per-joint mAP (poseval); head_bottom and head_top have no counterpart in the models' "
                           "skeletons and are left out of the OKS; PoseTrack has no segmentation area, so the OKS "
                           "scale is 0.53 x the GT box area (posekit.metrics.coco)"),
-        CrossDataset("mpii", "MPII", None, None, metric="pck", na="no images",
-                     note="the MPII validation annotations (hg_valid.h5) are here but not its images: no model can "
-                          "be run on it (PCKh@0.5 would be its metric)"),
+        CrossDataset("mpii", "MPII validation", "mpii", root / "mpii" / "hg_valid.h5", root / "mpii" / "images",
+                     metric="pckh", note="MPII validation (hg_valid.h5, 2958 persons), PCKh@0.5 total (pelvis and "
+                                         "thorax excluded); its images are looked for in mpii/images")
+        if (root / "mpii" / "images").is_dir() else
+        CrossDataset("mpii", "MPII", None, None, metric="pckh", na="no images",
+                     note="the MPII validation annotations (hg_valid.h5) are here but not its images (mpii/images): "
+                          "no model can be run on it"),
     )
     out = []
     for d in candidates:
@@ -200,6 +205,9 @@ def _cell_values(report: dict[str, Any], metric: str) -> dict[str, Any]:
     m = report["metrics"]
     if metric == "pck":
         values = {k: (m.get(k) or {}).get("mean") for k in METRICS["pck"]}
+    elif metric == "pckh":
+        total = (m.get("mpii_pckh") or {}).get("PCKh")
+        values = {"PCKh": None if total is None else total / 100.0}
     else:
         coco = m.get("coco") or {}
         if not coco.get("stats"):
@@ -259,7 +267,7 @@ def format_markdown(table: dict[str, Any]) -> str:
 
 
 def _metric_label(metric: str) -> str:
-    return {"pck": "PCK@0.2 bbox / torso", "ap": "COCO AP"}[metric]
+    return {"pck": "PCK@0.2 bbox / torso", "ap": "COCO AP", "pckh": "PCKh@0.5"}[metric]
 
 
 def _format_cell(cell: dict[str, Any] | None, errors: list[str]) -> str:
@@ -273,7 +281,7 @@ def _format_cell(cell: dict[str, Any] | None, errors: list[str]) -> str:
     values = cell["values"]
     if cell["metric"] == "pck":
         return " / ".join(_pct(values.get(k)) for k in METRICS["pck"])
-    return _pct(values.get("AP"))
+    return _pct(values.get("PCKh" if cell["metric"] == "pckh" else "AP"))
 
 
 def _format_counts(cell: dict[str, Any] | None) -> str:

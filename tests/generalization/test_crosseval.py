@@ -74,7 +74,8 @@ def test_markdown_of_known_numbers(tiny):
         "schema": SCHEMA, "models": ["blazepose_full", "posenet"], "limit": None,
         "datasets": [{"name": "lsp", "title": "LSP test", "metric": "pck", "note": "LSP note"},
                      {"name": "coco", "title": "COCO", "metric": "ap", "note": ""},
-                     {"name": "mpii", "title": "MPII", "metric": "pck", "note": "no images here"}],
+                     {"name": "mpii", "title": "MPII", "metric": "pck", "note": "no images here"},
+                     {"name": "mpii2", "title": "MPII val", "metric": "pckh", "note": ""}],
         "cells": [
             {"model": "blazepose_full", "dataset": "lsp", "metric": "pck", "boxes": "gt",
              "values": {"pck_bbox": 0.8874, "pck_torso": 0.7726}, "persons": 1000, "persons_without_prediction": 41,
@@ -88,17 +89,19 @@ def test_markdown_of_known_numbers(tiny):
              "error": "ValueError: boom"},
             {"model": "posenet", "dataset": "mpii", "metric": "pck", "boxes": "detector", "values": {},
              "na": "no images"},
+            {"model": "blazepose_full", "dataset": "mpii2", "metric": "pckh", "boxes": "gt",
+             "values": {"PCKh": 0.8751}},
         ],
     }
     md = format_markdown(table)
     lines = md.splitlines()
     assert lines[0] == ("| model | boxes | LSP test<br>PCK@0.2 bbox / torso | COCO<br>COCO AP | "
-                        "MPII<br>PCK@0.2 bbox / torso |")
-    assert lines[1] == "|---|---|---|---|---|"
-    assert lines[2] == "| `blazepose_full` | GT | 88.7 / 77.3 | 17.3 | n/a (no images) |"
-    assert lines[3] == "| `posenet` | own | 50.0 / - | error (1) | n/a (no images) |"
+                        "MPII<br>PCK@0.2 bbox / torso | MPII val<br>PCKh@0.5 |")
+    assert lines[1] == "|---|---|---|---|---|---|"
+    assert lines[2] == "| `blazepose_full` | GT | 88.7 / 77.3 | 17.3 | n/a (no images) | 87.5 |"
+    assert lines[3] == "| `posenet` | own | 50.0 / - | error (1) | n/a (no images) | - |"
     assert "* (1) posenet on coco: ValueError: boom" in lines
-    assert "| `blazepose_full` | 41 / 1000, 0.15 s | - | - |" in lines  # the persons-without-prediction table
+    assert "| `blazepose_full` | 41 / 1000, 0.15 s | - | - | - |" in lines  # the persons-without-prediction table
     assert "* LSP test: LSP note." in lines and "* MPII: no images here." in lines
     assert "limit" not in md
     assert "Only the first 3 images" in format_markdown(tiny[0])
@@ -109,7 +112,7 @@ def test_default_datasets_here_and_absent(tmp_path: Path):
     cols = {d.name: d for d in default_datasets(data)}
     assert list(cols) == ["lsp", "lspet", "coco_subset", "coco_openpose", "posetrack18", "mpii"]
     assert [cols[n].kind for n in cols] == ["lsp", "lspet", "coco", "coco", "posetrack18", None]
-    assert [cols[n].metric for n in cols] == ["pck", "pck", "ap", "ap", "ap", "pck"]
+    assert [cols[n].metric for n in cols] == ["pck", "pck", "ap", "ap", "ap", "pckh"]
     assert cols["mpii"].na == "no images" and cols["lspet"].max_missing >= 0.8
     absent = default_datasets(tmp_path)  # nothing there: every column n/a, naming what is missing
     assert all(d.kind is None for d in absent)
