@@ -138,3 +138,14 @@ def test_cli_runs_prints_the_table_and_refuses_unknown_names(tmp_path, lsp, blaz
     assert res.exit_code == 2 and "unknown corruption 'snow'" in res.output
     res = runner.invoke(app, ["robustness", "--ann", str(lsp), "--severities", "1,x", "--out", str(tmp_path / "y")])
     assert res.exit_code == 2 and "--severities must be comma-separated integers" in res.output
+
+
+def test_coco_subset_gives_ap_cells(tmp_path, blazepose):
+    ann = shared_path("data", "coco", "person_keypoints_train2017_fullgt_subset.json")
+    images = shared_path("data", "coco", "train2017_subset")
+    report = run_robustness(model="blazepose_full", dataset="coco", ann=ann, images=images, out=tmp_path,
+                            corruptions=["contrast"], severities=[5], limit=2, progress=False)
+    s = report["summary"]["coco_ap"]
+    assert 0.0 <= s["corruptions"]["contrast"]["mean"] <= 1.0 and 0.0 < s["clean"] <= 1.0
+    assert report["cells"][1]["counts"]["images_evaluated"] == 2
+    assert (tmp_path / "cells" / "contrast-s5" / "results.json").is_file()
