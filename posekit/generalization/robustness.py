@@ -42,7 +42,8 @@ from posekit.eval.scores import score_predictions, skeleton_mapping
 from posekit.generalization.corruptions import CORRUPTIONS, corrupt
 from posekit.io.atomic import atomic_destination
 
-__all__ = ["CLEAN", "SCHEMA", "cell_metrics", "image_seed", "plot_robustness", "run_robustness", "summarize"]
+__all__ = ["CLEAN", "SCHEMA", "cell_metrics", "corruptor", "image_seed", "plot_robustness", "run_robustness",
+           "summarize"]
 
 SCHEMA = "posekit.robustness/1"
 CLEAN = "clean"
@@ -83,7 +84,10 @@ def _check_cells(corruptions: Sequence[str] | None, severities: Sequence[int]) -
     return names, sorted(sev)
 
 
-def _corruptor(name: str, severity: int, seed: int):
+def corruptor(name: str, severity: int, seed: int):
+    """The image transform of one cell (:data:`posekit.eval.predict.ImageTransform`): ``corrupt`` with the image's
+    :func:`image_seed`, the occluder on the image's GT person boxes (clipped to the image)."""
+
     def apply(rgb: np.ndarray, path: Path, gt_boxes: np.ndarray) -> np.ndarray:
         h, w = rgb.shape[:2]
         boxes = np.clip(gt_boxes, 0, [w, h, w, h]) if len(gt_boxes) else None
@@ -127,7 +131,7 @@ def run_robustness(*, model: str, dataset: str, ann: str | os.PathLike, out: str
     for name, s in tqdm(plan, desc=f"{model} robustness cells", unit="cell", disable=not progress, position=0):
         cell_dir = out / "cells" / (CLEAN if s == 0 else f"{name}-s{s}")
         preds = cell_dir / "predictions.jsonl"
-        transform = None if s == 0 else _corruptor(name, s, seed)
+        transform = None if s == 0 else corruptor(name, s, seed)
         counts = predict_to_file(est, eval_set, preds, model=model, boxes=boxes, flip_mode=flip_mode,
                                  batch_size=batch_size, resume=True, progress=progress, transform=transform,
                                  transform_id=None if s == 0 else f"{name}/s{s}/seed{seed}")
