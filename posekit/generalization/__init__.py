@@ -5,8 +5,8 @@ Modules (import them directly; this package re-exports nothing), in data-flow or
 
 - ``posespace``: poses of any skeleton -> a common joint set, root-subtracted, scale-normalised, optionally
   left-right canonicalised (2D and 3D; missing joints kept as NaN with a mask).
-- ``sources``: pose sources (COCO-format, PoseTrack18, MPII, LSP/LSPET, posekit results, CMU mocap, H36M-style npz)
-  -> normalised pose sets.
+- ``sourcespec``, ``sources``: pose sources (COCO-format, PoseTrack18, MPII, LSP/LSPET, posekit results, CMU mocap,
+  H36M-style npz): how one is named and recognised, and how it is read into a normalised pose set.
 - ``coverage``: k-NN coverage of one pose set by another, domain-classifier separability, per-joint variance, and an
   out-of-distribution score per pose against a reference set.
 - ``embed``, ``mapplot``, ``tables``: UMAP / PCA embeddings, map figures (PNG, interactive HTML) and the coverage
