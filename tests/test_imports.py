@@ -23,7 +23,7 @@ LAZY_IMPORTS: dict[tuple[str, ...], tuple[frozenset[str], str]] = {
     ),
     ("posekit.cli", "posekit.cli_common", "posekit.cli_predict", "posekit.cli_weights", "posekit.cli_eval3d",
      "posekit.cli_triangulate", "posekit.cli_robustness", "posekit.cli_datamap", "posekit.cli_ood",
-     "posekit.cli_crosseval", "posekit.bench"): (
+     "posekit.cli_crosseval", "posekit.cli_serve", "posekit.bench"): (
         frozenset({
             "torch", "posekit", "posekit.pipelines", "posekit.runtime.torch_runner", "posekit.runtime.onnx_export",
             "posekit.runtime.onnx_files", "posekit.runtime.threads",
@@ -31,7 +31,7 @@ LAZY_IMPORTS: dict[tuple[str, ...], tuple[frozenset[str], str]] = {
             "posekit.models.npm_models",
             "posekit.codecs", "posekit.detect", "posekit.video", "posekit.analysis", "posekit.eval", "posekit.train",
             "posekit.lift", "posekit.cli_eval3d", "posekit.threed", "posekit.generalization", "posekit.io.coco",
-            "posekit.types",
+            "posekit.types", "posekit.serve", "uvicorn",
             "posekit.models.lifters.normalize",
         }),
         "CLI start-up: verbs import what they run (torch, scipy, h5py, yaml and the modules that load them) when "

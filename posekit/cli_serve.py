@@ -1,0 +1,92 @@
+"""``posekit serve``: the HTTP service of :mod:`posekit.serve` (FastAPI app run by uvicorn).
+
+FastAPI and uvicorn are the optional extra ``posekit[serve]``; they are imported only when the command runs, so
+``posekit --help`` works without them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from typing import Annotated, Optional
+
+import typer
+
+from posekit.cli_common import (
+    DEFAULT_MODEL,
+    Backend,
+    Device,
+    Threads,
+    configure_threads,
+    fail,
+)
+
+__all__ = ["serve"]
+
+MISSING_EXTRA = "posekit serve needs the serve extra: pip install 'posekit[serve]'"
+
+
+def serve(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `posekit models`).")] = DEFAULT_MODEL,
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Server processes, each with its own copy of the model.")] = 1,
+    api_key: Annotated[Optional[str], typer.Option(
+        "--api-key", envvar="POSEKIT_API_KEY", show_envvar=True,
+        help="Require this key (header X-API-Key or Authorization: Bearer) on every endpoint but /healthz and "
+             "/readyz [default: no key].")] = None,
+    max_upload_mb: Annotated[float, typer.Option(min=0.001, help="Largest upload in MB (2**20 bytes); larger: "
+                                                                 "413.")] = 10.0,
+    max_pixels: Annotated[int, typer.Option(
+        min=1, help="Largest image (width x height, read from the header before decoding); larger: 413.")
+    ] = 40_000_000,
+    max_queue: Annotated[int, typer.Option(
+        min=0, help="Requests that may wait for inference; more get 503 with Retry-After.")] = 16,
+    concurrency: Annotated[int, typer.Option(min=1, help="Inference requests running at once (threads sharing "
+                                                         "the model).")] = 1,
+    timeout_s: Annotated[float, typer.Option(min=0.001, help="Seconds a request may take (waiting + running); "
+                                                             "longer: 504.")] = 30.0,
+    cors_origin: Annotated[Optional[list[str]], typer.Option(
+        "--cors-origin", help="Allow browser requests from this origin (repeat; '*' for any) [default: CORS "
+                              "off].")] = None,
+    device: Device = "cpu",
+    backend: Backend = "torch",
+    threads: Threads = None,
+) -> None:
+    """Serve pose estimation over HTTP: POST an image to /v1/poses (JSON) or /v1/poses:render (drawn image).
+
+    The API description is at /docs and /openapi.json. The model loads once per worker process at start-up;
+    /readyz answers 200 once it is loaded.
+    """
+    try:
+        import uvicorn
+
+        from posekit.serve import ServeConfig, create_app
+    except ImportError as exc:
+        fail(f"{MISSING_EXTRA} ({exc})")
+    from posekit.pipelines.registry import estimator_entry
+
+    try:
+        estimator_entry(model)
+    except KeyError as exc:
+        fail(str(exc.args[0]))
+    except ValueError as exc:
+        fail(str(exc))
+    try:
+        config = ServeConfig(model=model, backend=backend, device=device, api_key=api_key or None,
+                             max_upload_bytes=round(max_upload_mb * 2**20), max_pixels=max_pixels,
+                             max_queue=max_queue, concurrency=concurrency, timeout_s=timeout_s,
+                             cors_origins=tuple(cors_origin or ()))
+    except ValueError as exc:
+        fail(str(exc))
+    if workers == 1:
+        configure_threads(threads)
+        uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+        return
+    from posekit.serve.app import CONFIG_ENV
+
+    os.environ[CONFIG_ENV] = json.dumps({**asdict(config), "threads": threads})
+    uvicorn.run("posekit.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="info")

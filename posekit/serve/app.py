@@ -1,0 +1,319 @@
+"""The HTTP service: :func:`create_app` builds a FastAPI app from a :class:`~posekit.serve.config.ServeConfig`.
+
+Endpoints (OpenAPI schema at ``/openapi.json``, docs at ``/docs``):
+
+* ``POST /v1/poses``: an image (multipart field ``image`` or the raw body; JPEG/PNG/WebP by content) -> JSON
+  (:class:`~posekit.serve.schema.PosesResponse`); query ``skeleton=NAME`` (convert, e.g. ``coco17``) and
+  ``min_score`` (drop instances whose COCO score is lower).
+* ``POST /v1/poses:render``: the same upload -> the image with the skeletons drawn (PNG, or JPEG with
+  ``format=jpeg``).
+* ``GET /v1/models``, ``GET /healthz`` (process up), ``GET /readyz`` (503 until the model is loaded),
+  ``GET /metrics`` (Prometheus text).
+
+The model loads once per process, in a thread started by the lifespan handler (so ``/healthz`` answers while it
+loads), and is shared by the ``concurrency`` inference threads of a :class:`~posekit.serve.inference.BoundedPool`.
+Errors are JSON ``{"error": {"code", "message"}}``. No global state: each app holds its own model, pool and
+metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from contextlib import asynccontextmanager
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from posekit import __version__, skeletons
+from posekit.models.registry import get_entry
+from posekit.pipelines.registry import build_estimator, estimator_entries
+from posekit.runtime.threads import configure_threads
+from posekit.serve.config import ServeConfig
+from posekit.serve.inference import (
+    BoundedPool,
+    decode_image,
+    encode_image,
+    poses_payload,
+    timed,
+)
+from posekit.serve.limits import ApiError, check_api_key, check_upload, megabytes
+from posekit.serve.metrics import Metrics
+from posekit.serve.schema import UPLOAD_BODY, ErrorBody, ModelsResponse, PosesResponse
+from posekit.types import Poses
+from posekit.viz import draw
+
+__all__ = ["CONFIG_ENV", "app_from_env", "create_app"]
+
+CONFIG_ENV = "POSEKIT_SERVE_CONFIG"
+"""Environment variable holding the JSON of a :class:`ServeConfig` for :func:`app_from_env` (``--workers N``)."""
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/openapi.json", "/docs/oauth2-redirect"})
+"""Paths answered without the API key (probes and the API description)."""
+MULTIPART_SLACK = 64 * 1024  # form boundaries and part headers on top of the image bytes
+DRAIN_FACTOR = 4  # an upload up to 4x the limit is read to its end before the 413, so the client gets the answer
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (400, 401, 413, 415, 503, 504)}
+
+
+class _Service:
+    """The per-app state: config, model (loaded by :meth:`load`), pool and metrics."""
+
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self.estimator: Any = None
+        self.load_error: str | None = None
+        self.pool: BoundedPool | None = None
+
+    def load(self) -> None:
+        c = self.config
+        try:
+            self.estimator = build_estimator(c.model, backend=c.backend, device=c.device, **c.options)
+            self.metrics.loaded = 1
+        except Exception as exc:  # noqa: BLE001 (any failure: /readyz reports it, the process stays up)
+            self.load_error = f"{c.model}: {type(exc).__name__}: {exc}"
+
+    def ready(self) -> Any:
+        if self.estimator is not None and self.pool is not None:
+            return self.estimator
+        if self.load_error is not None:
+            raise ApiError(503, "model_failed", f"the model failed to load: {self.load_error}")
+        raise ApiError(503, "not_ready", f"the model {self.config.model} is loading; retry shortly",
+                       {"Retry-After": str(self.config.retry_after_s)})
+
+
+def _target_skeleton(name: str | None) -> skeletons.Skeleton | None:
+    if name is None:
+        return None
+    skel = getattr(skeletons, name, None)
+    if not isinstance(skel, skeletons.Skeleton):
+        raise ApiError(400, "bad_parameter", f"skeleton={name!r} is not a posekit skeleton (e.g. coco17, "
+                                             f"blazepose33, h36m17)")
+    return skel
+
+
+async def _read_upload(request: Request, config: ServeConfig) -> bytes:
+    """The image bytes of the request: the multipart field ``image`` or the raw body; 413 past the size limit."""
+    limit = config.max_upload_bytes
+    drain = DRAIN_FACTOR * limit  # read (and drop) up to this much of an oversized upload: the client sees the 413
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > drain:
+        raise ApiError(413, "payload_too_large", f"the upload is {megabytes(int(declared))}; the limit is "
+                                                 f"{megabytes(limit)} (--max-upload-mb)")
+    chunks, n = [], 0
+    async for chunk in request.stream():
+        n += len(chunk)
+        if n <= limit + MULTIPART_SLACK:
+            chunks.append(chunk)
+        elif n > drain:
+            break
+    if n > limit + MULTIPART_SLACK:
+        size = f"{megabytes(n)}" if n <= drain else f"over {megabytes(drain)}"
+        raise ApiError(413, "payload_too_large", f"the upload is {size}; the limit is {megabytes(limit)} "
+                                                 f"(--max-upload-mb)")
+    body = b"".join(chunks)
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        return body
+
+    async def replay() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(max_files=1, max_fields=8)
+    except Exception as exc:  # noqa: BLE001 (python-multipart and Starlette raise several types)
+        raise ApiError(400, "bad_multipart", f"cannot parse the multipart form: {exc}") from None
+    try:
+        upload = form.get("image")
+        if upload is None or isinstance(upload, str):
+            raise ApiError(400, "missing_image", "the multipart form has no file field 'image'")
+        return await upload.read()
+    finally:
+        await form.close()
+
+
+def _select(poses: Poses, target: skeletons.Skeleton | None, min_score: float) -> Poses:
+    if target is not None and target is not poses.skeleton:
+        try:
+            poses = poses.to_skeleton(target)
+        except (KeyError, ValueError) as exc:
+            raise ApiError(400, "bad_parameter", f"cannot convert {poses.skeleton.name} to {target.name}: "
+                                                 f"{exc}") from None
+    if min_score > 0 and len(poses):
+        poses = poses[poses.instance_scores() >= min_score]
+    return poses
+
+
+def _infer(service: _Service, data: bytes, kind: str, size: tuple[int, int], target: Any,
+           min_score: float) -> tuple[np.ndarray, Poses, float, float]:
+    """Worker thread: decode, run the model, convert -> ``(rgb, poses, decode ms, inference ms)``."""
+    if service.config.delay_s:
+        time.sleep(service.config.delay_s)
+    rgb, decode_ms = timed(decode_image, data, kind, size)
+    try:
+        poses, infer_ms = timed(service.estimator.predict_rgb, rgb)
+    except Exception as exc:  # noqa: BLE001 (reported as a JSON 500, the server keeps serving)
+        raise ApiError(500, "inference_failed", f"{service.config.model} failed on this image: "
+                                                f"{type(exc).__name__}: {exc}") from None
+    return rgb, _select(poses, target, min_score), decode_ms, infer_ms
+
+
+def _render(service: _Service, data: bytes, kind: str, size: tuple[int, int], target: Any, min_score: float,
+            fmt: str, kpt_thr: float) -> bytes:
+    rgb, poses, _, _ = _infer(service, data, kind, size, target, min_score)
+    return encode_image(draw(rgb, poses, kpt_thr=kpt_thr), fmt)
+
+
+def _install_handlers(app: FastAPI, service: _Service) -> None:
+    def answer(error: ApiError) -> JSONResponse:
+        service.metrics.error(error.code)
+        return JSONResponse(error.body(), status_code=error.status, headers=dict(error.headers))
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return answer(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_query(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = ["{}: {}".format(".".join(str(p) for p in e.get("loc", ())), e.get("msg", "")) for e in exc.errors()]
+        return answer(ApiError(400, "bad_parameter", "; ".join(parts) or "invalid request"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, f"http_{exc.status_code}")
+        return answer(ApiError(exc.status_code, code, f"{request.method} {request.url.path}: {exc.detail}",
+                               dict(exc.headers or {})))
+
+    @app.middleware("http")
+    async def guard_and_count(request: Request, call_next: Any) -> Response:
+        t0 = time.perf_counter()
+        path = request.url.path
+        if path in OPEN_PATHS or request.method == "OPTIONS":
+            response = await call_next(request)
+        else:
+            try:
+                check_api_key(request.headers, service.config.api_key)
+            except ApiError as exc:
+                response = answer(exc)
+            else:
+                response = await call_next(request)
+        endpoint = path if path in app.state.paths else "other"
+        service.metrics.observe(endpoint, request.method, response.status_code, time.perf_counter() - t0)
+        return response
+
+
+def create_app(config: ServeConfig) -> FastAPI:
+    """A new app serving ``config.model`` with ``config``'s limits (see the module docstring); the model loads when
+    the app starts (lifespan), not here."""
+    service = _Service(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        service.pool = BoundedPool(concurrency=config.concurrency, max_queue=config.max_queue,
+                                   timeout_s=config.timeout_s, retry_after_s=config.retry_after_s,
+                                   metrics=service.metrics)
+        threading.Thread(target=service.load, name="posekit-serve-load", daemon=True).start()
+        try:
+            yield
+        finally:
+            service.pool.shutdown()
+
+    app = FastAPI(title="posekit", version=__version__, lifespan=lifespan,
+                  description="Human pose estimation over HTTP (posekit serve).")
+    app.state.service = service
+    _install_handlers(app, service)
+    if config.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type"])
+
+    async def checked_upload(request: Request) -> tuple[bytes, str, tuple[int, int]]:
+        data = await _read_upload(request, config)
+        kind, size = check_upload(data, max_bytes=config.max_upload_bytes, max_pixels=config.max_pixels)
+        service.ready()
+        return data, kind, size
+
+    skeleton_q = Query(None, description="Convert the poses to this posekit skeleton (e.g. coco17).")
+    min_score_q = Query(0.0, ge=0.0, le=1.0, description="Drop instances whose score is lower.")
+
+    @app.post("/v1/poses", response_model=PosesResponse, openapi_extra=UPLOAD_BODY, tags=["poses"],
+              responses=_ERROR_RESPONSES)
+    async def poses(request: Request, skeleton: str | None = skeleton_q, min_score: float = min_score_q) -> Any:
+        """Poses in one image."""
+        t0 = time.perf_counter()
+        target = _target_skeleton(skeleton)
+        data, kind, size = await checked_upload(request)
+        _, result, decode_ms, infer_ms = await service.pool.run(_infer, service, data, kind, size, target, min_score)
+        body = {
+            "model": config.model, "posekit_version": __version__, "image": {"width": size[0], "height": size[1]},
+            "poses": poses_payload(result),
+            "skeleton": {"name": result.skeleton.name, "keypoints": list(result.skeleton.keypoints)},
+            "coco": result.to_coco(0),
+            "timing_ms": {"decode": round(decode_ms, 3), "inference": round(infer_ms, 3),
+                          "total": round((time.perf_counter() - t0) * 1000.0, 3)},
+        }
+        return JSONResponse(body)
+
+    @app.post("/v1/poses:render", openapi_extra=UPLOAD_BODY, tags=["poses"], response_class=Response,
+              responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}, **_ERROR_RESPONSES})
+    async def render(request: Request, skeleton: str | None = skeleton_q, min_score: float = min_score_q,
+                     format: str = Query("png", pattern="^(png|jpeg)$", description="png or jpeg."),
+                     kpt_thr: float = Query(0.3, ge=0.0, le=1.0, description="Keypoints below are not drawn.")
+                     ) -> Response:
+        """The image with the poses drawn."""
+        target = _target_skeleton(skeleton)
+        data, kind, size = await checked_upload(request)
+        image = await service.pool.run(_render, service, data, kind, size, target, min_score, format, kpt_thr)
+        return Response(image, media_type=f"image/{format}")
+
+    @app.get("/v1/models", response_model=ModelsResponse, tags=["service"])
+    async def models() -> Any:
+        """The registry's body models and the one this server runs."""
+        out = []
+        for entry in estimator_entries():
+            e = get_entry(entry.name)
+            if e.task != "body":
+                continue
+            out.append({"name": e.name, "skeleton": e.skeleton.name if e.skeleton else None,
+                        "num_keypoints": e.skeleton.num_keypoints if e.skeleton else None,
+                        "outputs_3d": entry.capabilities.outputs_3d,
+                        "weights": "offline" if e.offline else "downloads" if e.weights else "needs checkpoint",
+                        "description": e.description})
+        return JSONResponse({"serving": config.model, "loaded": service.estimator is not None,
+                             "models": sorted(out, key=lambda m: m["name"])})
+
+    @app.get("/healthz", tags=["service"])
+    async def healthz() -> Any:
+        """The process is up (no key needed)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["service"], responses={503: {"model": ErrorBody}})
+    async def readyz() -> Any:
+        """The model is loaded (503 until then; no key needed)."""
+        service.ready()
+        return {"status": "ready", "model": config.model}
+
+    @app.get("/metrics", tags=["service"], response_class=PlainTextResponse)
+    async def metrics() -> Any:
+        """Prometheus text: requests, latency histogram, queue depth, errors."""
+        return PlainTextResponse(service.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    app.state.paths = frozenset(r.path for r in app.routes if hasattr(r, "path"))
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """:func:`create_app` of the :class:`ServeConfig` JSON in ``$POSEKIT_SERVE_CONFIG`` (the factory each uvicorn
+    worker process calls with ``--workers N``; an extra key ``threads`` sizes the process's thread pools)."""
+    raw = os.environ.get(CONFIG_ENV)
+    if not raw:
+        raise RuntimeError(f"{CONFIG_ENV} is not set (posekit serve sets it for its worker processes)")
+    fields = json.loads(raw)
+    fields["cors_origins"] = tuple(fields.get("cors_origins", ()))
+    threads = fields.pop("threads", None)
+    configure_threads(threads)
+    return create_app(ServeConfig(**fields))
