@@ -42,7 +42,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-__all__ = ["CORRUPTIONS", "Corruption", "corrupt", "corruption_names"]
+from posekit.detect.boxes import check_image
+
+__all__ = ["CORRUPTIONS", "Corruption", "check_corruption", "corrupt", "corruption_names"]
 
 FAMILIES = ("noise", "blur", "weather", "digital", "occlusion")
 _REFERENCE_SIDE = 224.0
@@ -254,18 +256,6 @@ def corruption_names() -> tuple[str, ...]:
     return tuple(CORRUPTIONS)
 
 
-def _check_image(image: Any) -> np.ndarray:
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"corrupt: image must be an (H, W, 3) uint8 numpy array, got {type(image).__name__}")
-    if image.dtype != np.uint8:
-        raise ValueError(f"corrupt: image must be uint8, got dtype {image.dtype}")
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"corrupt: image must have shape (H, W, 3) RGB, got {image.shape}")
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(f"corrupt: image is empty, shape {image.shape}")
-    return np.ascontiguousarray(image)
-
-
 def _check_boxes(boxes: Any) -> np.ndarray | None:
     if boxes is None:
         return None
@@ -279,6 +269,15 @@ def _check_boxes(boxes: Any) -> np.ndarray | None:
     return b
 
 
+def check_corruption(name: str) -> None:
+    """``ValueError`` naming ``name``, the closest known name and all known ones, unless ``name`` is in
+    :data:`CORRUPTIONS`."""
+    if name not in CORRUPTIONS:
+        close = difflib.get_close_matches(str(name), list(CORRUPTIONS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown corruption {name!r}{hint}; known: {', '.join(CORRUPTIONS)}")
+
+
 def corrupt(image: np.ndarray, name: str, severity: int, *, seed: int = 0, boxes: Any = None) -> np.ndarray:
     """Apply corruption ``name`` at ``severity`` (1..5) to an (H, W, 3) RGB uint8 image; returns a new uint8 image.
 
@@ -286,15 +285,12 @@ def corrupt(image: np.ndarray, name: str, severity: int, *, seed: int = 0, boxes
     image pixels, optional) is used by ``occluder`` only: each box (clipped to the image) gets the severity's covered
     fraction instead of the whole image; other corruptions ignore it.
     """
-    if name not in CORRUPTIONS:
-        close = difflib.get_close_matches(str(name), list(CORRUPTIONS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown corruption {name!r}{hint}; known: {', '.join(CORRUPTIONS)}")
+    check_corruption(name)
     if isinstance(severity, bool) or not isinstance(severity, (int, np.integer)) or not 1 <= severity <= 5:
         raise ValueError(f"corrupt: severity must be an int in 1..5, got {severity!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"corrupt: seed must be an int >= 0, got {seed!r}")
-    img = _check_image(image)
+    img = np.ascontiguousarray(check_image(image, "corrupt: image"))
     box_arr = _check_boxes(boxes)
     spec = CORRUPTIONS[name]
     rng = np.random.default_rng([int(seed), zlib.crc32(name.encode())])

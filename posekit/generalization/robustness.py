@@ -39,7 +39,7 @@ from posekit.eval.dataset import load_eval_set
 from posekit.eval.predict import predict_to_file, read_predictions
 from posekit.eval.runner import build_estimator
 from posekit.eval.scores import score_predictions, skeleton_mapping
-from posekit.generalization.corruptions import CORRUPTIONS, corrupt
+from posekit.generalization.corruptions import CORRUPTIONS, check_corruption, corrupt
 from posekit.io.atomic import atomic_destination
 
 __all__ = ["CLEAN", "SCHEMA", "cell_metrics", "corruptor", "image_seed", "plot_robustness", "run_robustness",
@@ -74,8 +74,7 @@ def cell_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 def _check_cells(corruptions: Sequence[str] | None, severities: Sequence[int]) -> tuple[list[str], list[int]]:
     names = list(CORRUPTIONS) if corruptions is None else [str(c) for c in corruptions]
     for name in names:
-        if name not in CORRUPTIONS:
-            corrupt(np.zeros((1, 1, 3), np.uint8), name, 1)  # raises the corruption module's "unknown" error
+        check_corruption(name)
     if len(set(names)) != len(names):
         raise ValueError(f"corruptions are listed twice: {names}")
     sev = [int(s) for s in severities]
