@@ -167,21 +167,26 @@ def load_h36m_3d(path: str | os.PathLike[str]) -> dict[str, dict[str, np.ndarray
     subject / action for anything that is not a ``(T, 32 | 17, 3)`` numeric array, ``FileNotFoundError``."""
     path = Path(path)
     data = _member(path, "positions_3d")
-    out: dict[str, dict[str, np.ndarray]] = {}
+    out: dict[str, dict[str, np.ndarray]] = {str(subject): {} for subject in data}
+    for subject, action, arr, where in _sequences(path, "positions_3d", data, "arrays"):
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
+            raise ValueError(f"{where} must be a numeric array, got {type(arr).__name__}")
+        if arr.ndim != 3 or arr.shape[1] not in (32, 17) or arr.shape[2] != 3 or len(arr) == 0:
+            raise ValueError(f"{where} must have shape (T, 32, 3) or (T, 17, 3) metres, got {arr.shape}")
+        joints = arr[:, list(H36M32_TO_17)] if arr.shape[1] == 32 else arr
+        out[subject][action] = _frozen(joints.astype(np.float64) * 1000.0)
+    return out
+
+
+def _sequences(path: Path, member: str, data: Mapping, what: str):
+    """``(subject, action, value, where)`` of a ``{subject: {action: value}}`` member, ``where`` naming the file
+    and keys for error messages; ``ValueError`` when a subject does not map actions to ``what``."""
     for subject, actions in data.items():
         if not isinstance(actions, Mapping):
-            raise ValueError(f"{str(path)!r}: positions_3d[{subject!r}] must map actions to arrays, got "
+            raise ValueError(f"{str(path)!r}: {member}[{subject!r}] must map actions to {what}, got "
                              f"{type(actions).__name__}")
-        out[str(subject)] = {}
-        for action, arr in actions.items():
-            where = f"{str(path)!r}: positions_3d[{subject!r}][{action!r}]"
-            if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
-                raise ValueError(f"{where} must be a numeric array, got {type(arr).__name__}")
-            if arr.ndim != 3 or arr.shape[1] not in (32, 17) or arr.shape[2] != 3 or len(arr) == 0:
-                raise ValueError(f"{where} must have shape (T, 32, 3) or (T, 17, 3) metres, got {arr.shape}")
-            joints = arr[:, list(H36M32_TO_17)] if arr.shape[1] == 32 else arr
-            out[str(subject)][str(action)] = _frozen(joints.astype(np.float64) * 1000.0)
-    return out
+        for action, value in actions.items():
+            yield str(subject), str(action), value, f"{str(path)!r}: {member}[{subject!r}][{action!r}]"
 
 
 def load_h36m_2d(path: str | os.PathLike[str]) -> tuple[dict[str, dict[str, tuple[np.ndarray, ...]]], dict]:
@@ -203,24 +208,18 @@ def load_h36m_2d(path: str | os.PathLike[str]) -> tuple[dict[str, dict[str, tupl
         if sym != VIDEOPOSE3D_SYMMETRY:
             raise ValueError(f"{str(path)!r}: keypoints_symmetry {[list(s) for s in sym]} is not VideoPose3D's "
                              f"{[list(s) for s in VIDEOPOSE3D_SYMMETRY]}: the joint order differs from h36m17")
-    out: dict[str, dict[str, tuple[np.ndarray, ...]]] = {}
-    for subject, actions in data.items():
-        if not isinstance(actions, Mapping):
-            raise ValueError(f"{str(path)!r}: positions_2d[{subject!r}] must map actions to camera lists, got "
-                             f"{type(actions).__name__}")
-        out[str(subject)] = {}
-        for action, views in actions.items():
-            where = f"{str(path)!r}: positions_2d[{subject!r}][{action!r}]"
-            if not isinstance(views, (list, tuple)) or not views:
-                raise ValueError(f"{where} must be a list of per-camera (T, 17, 2) arrays, got {type(views).__name__}")
-            seqs = []
-            for i, arr in enumerate(views):
-                if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
-                    raise ValueError(f"{where}[{i}] must be a numeric array, got {type(arr).__name__}")
-                if arr.ndim != 3 or arr.shape[1] != 17 or arr.shape[2] < 2:
-                    raise ValueError(f"{where}[{i}] must have shape (T, 17, 2) pixels, got {arr.shape}")
-                seqs.append(_frozen(arr[..., :2]))
-            out[str(subject)][str(action)] = tuple(seqs)
+    out: dict[str, dict[str, tuple[np.ndarray, ...]]] = {str(subject): {} for subject in data}
+    for subject, action, views, where in _sequences(path, "positions_2d", data, "camera lists"):
+        if not isinstance(views, (list, tuple)) or not views:
+            raise ValueError(f"{where} must be a list of per-camera (T, 17, 2) arrays, got {type(views).__name__}")
+        seqs = []
+        for i, arr in enumerate(views):
+            if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
+                raise ValueError(f"{where}[{i}] must be a numeric array, got {type(arr).__name__}")
+            if arr.ndim != 3 or arr.shape[1] != 17 or arr.shape[2] < 2:
+                raise ValueError(f"{where}[{i}] must have shape (T, 17, 2) pixels, got {arr.shape}")
+            seqs.append(_frozen(arr[..., :2]))
+        out[subject][action] = tuple(seqs)
     return out, meta
 
 
