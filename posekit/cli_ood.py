@@ -35,10 +35,6 @@ from posekit.io.atomic import atomic_destination
 
 __all__ = ["load_reference", "ood", "read_results", "write_scores_csv"]
 
-_BY_COUNT = {s.num_keypoints: s for s in (sk.coco17, sk.blazepose33, sk.hand21, sk.lsp14, sk.mpii16,
-                                          sk.coco_wholebody133)}
-
-
 def load_reference(spec: str, options: Any) -> Any:
     """The normalised :class:`~posekit.generalization.posespace.PoseSet` of a ``NAME=PATH`` / ``NAME=KIND:PATH``
     reference (:func:`posekit.generalization.sources.parse_source`, ``load_pose_set`` with ``options``' scale,
@@ -51,46 +47,33 @@ def load_reference(spec: str, options: Any) -> Any:
                          min_joints=options.min_joints)
 
 
-def _skeleton(name: str | None, k: int, where: str) -> sk.Skeleton:
-    if name is not None:
-        skel = getattr(sk, name, None)
-        if not isinstance(skel, sk.Skeleton):
-            raise ValueError(f"--skeleton {name!r} is not a posekit skeleton (e.g. coco17, blazepose33, hand21)")
-        if skel.num_keypoints != k:
-            raise ValueError(f"{where}: {k} keypoints per instance, but --skeleton {name} has {skel.num_keypoints}")
-        return skel
-    if k not in _BY_COUNT:
-        raise ValueError(f"{where}: cannot tell the skeleton of {k} keypoints per instance; give --skeleton")
-    return _BY_COUNT[k]
-
-
 def read_results(path: Path, *, skeleton: str | None = None) -> tuple[list, list[str]]:
     """``(frames, errors)``: ``(frame, time_s, Poses)`` per frame / image of a ``posekit video --json`` file or a
-    ``posekit predict`` COCO results list, and messages for bad JSON lines (skipped)."""
-    from posekit.io.coco import read_coco_results
+    ``posekit predict`` COCO results list (skeleton ``skeleton``, a :mod:`posekit.skeletons` name, else from the
+    keypoint count: :data:`~posekit.generalization.sources.RESULT_SKELETONS`), and messages for bad JSON lines
+    (skipped)."""
+    from posekit.generalization.sources import (
+        is_coco_results_list,
+        read_coco_results_arrays,
+    )
     from posekit.lift.io import read_results_jsonl
     from posekit.types import Poses
 
-    with open(path, encoding="utf-8") as fh:
-        head = fh.read(4096).lstrip()
-    if not head.startswith("["):
+    if not is_coco_results_list(path):
         return read_results_jsonl(path)
-    records = read_coco_results(path)
-    groups: dict[int, list[dict]] = {}
-    for rec in records:
-        groups.setdefault(rec["image_id"], []).append(rec)
+    skel = None
+    if skeleton is not None:
+        skel = getattr(sk, skeleton, None)
+        if not isinstance(skel, sk.Skeleton):
+            raise ValueError(f"--skeleton {skeleton!r} is not a posekit skeleton (e.g. coco17, blazepose33, hand21)")
+    res = read_coco_results_arrays(path, skeleton=skel)
     frames = []
-    for image_id, recs in groups.items():
-        flat = np.array([r["keypoints"] for r in recs], np.float64)
-        k = flat.shape[1] // 3
-        skel = _skeleton(skeleton, k, f"{path}: image_id {image_id}")
-        trip = flat.reshape(len(recs), k, 3)
-        boxes = np.array([r.get("bbox", [0, 0, 0, 0]) for r in recs], np.float64).reshape(-1, 4)
-        boxes[:, 2:] += boxes[:, :2]
-        tracks = [r.get("track_id") for r in recs]
-        poses = Poses(trip[..., :2], trip[..., 2], boxes, skel,
-                      track_ids=tracks if all(t is not None for t in tracks) else None)
-        frames.append((int(image_id), None, poses))
+    for image_id in dict.fromkeys(res.image_ids.tolist()):  # first-appearance order
+        rows = np.flatnonzero(res.image_ids == image_id)
+        tracks = [res.track_ids[r] for r in rows]
+        frames.append((int(image_id), None, Poses(res.keypoints[rows], res.scores[rows], res.boxes[rows],
+                                                  res.skeleton,
+                                                  track_ids=tracks if all(t is not None for t in tracks) else None)))
     return frames, []
 
 

@@ -30,7 +30,7 @@ LAZY_IMPORTS: dict[tuple[str, ...], tuple[frozenset[str], str]] = {
             "posekit.models.mmpose_zoo", "posekit.models.mediapipe_wheel", "posekit.models.npm_package",
             "posekit.models.npm_models",
             "posekit.codecs", "posekit.detect", "posekit.video", "posekit.analysis", "posekit.eval", "posekit.train",
-            "posekit.lift", "posekit.cli_eval3d", "posekit.threed", "posekit.generalization", "posekit.io.coco",
+            "posekit.lift", "posekit.cli_eval3d", "posekit.threed", "posekit.generalization",
             "posekit.types", "posekit.serve", "uvicorn",
             "posekit.models.lifters.normalize",
         }),

@@ -42,8 +42,11 @@ Every kind reuses posekit's own loader; no image file is opened or checked. Kind
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import scipy.io
@@ -58,7 +61,14 @@ from posekit.data import (
 )
 from posekit.data.h36m import H36M_FPS, H36M_TO_Y_UP, load_h36m_3d
 from posekit.generalization.posespace import BODY12, PoseSet, normalize_poses
-from posekit.generalization.sourcespec import CMU_ARCHIVE, KINDS_3D, SOURCE_KINDS, PoseSource, detect_kind, parse_source
+from posekit.generalization.sourcespec import (
+    CMU_ARCHIVE,
+    KINDS_3D,
+    SOURCE_KINDS,
+    PoseSource,
+    detect_kind,
+    parse_source,
+)
 from posekit.io.coco import read_coco_results
 from posekit.lift.data import load_cmu_clips
 from posekit.lift.io import read_results_jsonl
@@ -66,13 +76,18 @@ from posekit.lift.train import EVAL_CAMERAS
 from posekit.skeletons import Skeleton
 from posekit.threed.pairs import project_pairs
 
-__all__ = ["FRAMES_PER_CAMERA", "SOURCE_KINDS", "PoseSource", "RawPoses", "detect_kind", "load_pose_set",
-           "load_raw", "parse_source"]
+__all__ = ["FRAMES_PER_CAMERA", "RESULT_SKELETONS", "SOURCE_KINDS", "CocoResults", "PoseSource", "RawPoses",
+           "detect_kind", "is_coco_results_list", "load_pose_set", "load_raw", "parse_source",
+           "read_coco_results_arrays"]
 
 FRAMES_PER_CAMERA = 10
 """Subsampled frames of a 3D clip seen by one virtual camera (module docstring)."""
 MOCAP_FPS = 120.0
-_RESULT_SKELETONS = {17: sk.coco17, 33: sk.blazepose33}
+RESULT_SKELETONS: Mapping[int, Skeleton] = MappingProxyType({s.num_keypoints: s for s in (
+    sk.coco17, sk.blazepose33, sk.hand21, sk.lsp14, sk.mpii16, sk.coco_wholebody133)})
+"""The skeleton of a COCO results list by its keypoint count (a results list does not name its skeleton)."""
+_LIST_SKELETONS = MappingProxyType({17: sk.coco17, 33: sk.blazepose33})
+"""The body skeletons a pose source reads from a results list (another count is refused while reading)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -241,33 +256,68 @@ def _raw_annotations(source: PoseSource) -> RawPoses:
     return RawPoses(source.name, kind, skeleton, kpts, None, "image", groups=groups, group_labels=labels)
 
 
-def _raw_results(source: PoseSource) -> RawPoses:
-    path = source.path
+def is_coco_results_list(path: str | os.PathLike) -> bool:
+    """Whether a results file is a COCO keypoint results list (``posekit predict --out``: a JSON list) rather than
+    ``posekit video --json`` JSON lines (``.jsonl``, or anything not starting with ``[``)."""
+    path = Path(path)
     with open(path, encoding="utf-8") as fh:
         head = fh.read(4096).lstrip()
-    if path.suffix.lower() != ".jsonl" and head.startswith("["):
-        return _coco_results(source)
-    return _jsonl_results(source)
+    return path.suffix.lower() != ".jsonl" and head.startswith("[")
 
 
-def _coco_results(source: PoseSource) -> RawPoses:
-    path = source.path
+@dataclass(frozen=True, eq=False)
+class CocoResults:
+    """A COCO keypoint results list as arrays (N results, in file order): ``image_ids`` (N,), ``keypoints`` (N, K, 2)
+    float64 image pixels, ``scores`` (N, K) float64 (0 = missing), ``boxes`` (N, 4) xyxy pixels (zeros when a
+    record has no ``bbox``), ``track_ids`` (N,) list (``None`` where a record has none), ``skeleton``."""
+
+    image_ids: np.ndarray
+    keypoints: np.ndarray
+    scores: np.ndarray
+    boxes: np.ndarray
+    track_ids: list
+    skeleton: Skeleton | None
+
+
+def read_coco_results_arrays(path: str | os.PathLike, *, skeleton: Skeleton | None = None,
+                             by_count: Mapping[int, Skeleton] = RESULT_SKELETONS) -> CocoResults:
+    """:func:`~posekit.io.coco.read_coco_results` as :class:`CocoResults`. A results list does not name its
+    skeleton: ``skeleton`` if given (its keypoint count must match), else the one of ``by_count`` with the records'
+    keypoint count; ``ValueError`` naming the file otherwise, or when records differ in keypoint count. An empty list
+    gives N = 0 and ``skeleton`` as given."""
+    path = Path(path)
     records = read_coco_results(path)
     if not records:
-        raise ValueError(f"results file {str(path)!r} of pose source {source.name!r} holds no results")
+        return CocoResults(np.zeros(0, np.int64), np.zeros((0, 0, 2)), np.zeros((0, 0)), np.zeros((0, 4)), [],
+                           skeleton)
     counts = sorted({len(r["keypoints"]) // 3 for r in records})
     if len(counts) > 1:
         raise ValueError(f"results file {str(path)!r}: records have different keypoint counts {counts}")
     k = counts[0]
-    if k not in _RESULT_SKELETONS:
-        known = ", ".join(f"{n} ({s.name})" for n, s in _RESULT_SKELETONS.items())
+    if skeleton is not None and skeleton.num_keypoints != k:
+        raise ValueError(f"results file {str(path)!r}: {k} keypoints per result, but skeleton {skeleton.name} has "
+                         f"{skeleton.num_keypoints}")
+    if skeleton is None and k not in by_count:
+        known = ", ".join(f"{n} ({s.name})" for n, s in by_count.items())
         raise ValueError(f"results file {str(path)!r}: {k} keypoints per result; the skeleton of a COCO results "
-                         f"list is known only from the count: {known}")
+                         f"list is known only from the count: {known}, or name it")
     arr = np.array([r["keypoints"] for r in records], dtype=np.float64).reshape(len(records), k, 3)
-    kpts, scores = arr[..., :2].copy(), arr[..., 2].copy()
-    kpts[~(scores > 0)] = np.nan  # written as 0, 0, 0 when missing
-    groups, labels = _groups([r["image_id"] for r in records])
-    return RawPoses(source.name, "results", _RESULT_SKELETONS[k], kpts, scores, "image", groups=groups,
+    boxes = np.array([r.get("bbox", [0, 0, 0, 0]) for r in records], np.float64).reshape(-1, 4)
+    boxes[:, 2:] += boxes[:, :2]
+    return CocoResults(np.array([r["image_id"] for r in records]), arr[..., :2].copy(), arr[..., 2].copy(), boxes,
+                       [r.get("track_id") for r in records], skeleton or by_count[k])
+
+
+def _raw_results(source: PoseSource) -> RawPoses:
+    if not is_coco_results_list(source.path):
+        return _jsonl_results(source)
+    res = read_coco_results_arrays(source.path, by_count=_LIST_SKELETONS)
+    if not len(res.image_ids):
+        raise ValueError(f"results file {str(source.path)!r} of pose source {source.name!r} holds no results")
+    kpts = res.keypoints.copy()
+    kpts[~(res.scores > 0)] = np.nan  # written as 0, 0, 0 when missing
+    groups, labels = _groups(res.image_ids.tolist())
+    return RawPoses(source.name, "results", res.skeleton, kpts, res.scores, "image", groups=groups,
                     group_labels=labels)
 
 
