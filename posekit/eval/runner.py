@@ -20,7 +20,7 @@ from posekit.eval.scores import score_predictions, skeleton_mapping
 from posekit.io.atomic import atomic_destination
 from posekit.pipelines.registry import build_estimator as build, estimator_entry
 
-__all__ = ["SCHEMA", "build_estimator", "run_evaluation"]
+__all__ = ["SCHEMA", "build_estimator", "check_coverage", "run_evaluation"]
 
 SCHEMA = "posekit.eval/1"
 """``schema`` of the JSON report written by :func:`run_evaluation`."""
@@ -93,7 +93,7 @@ def run_evaluation(*, model: str, dataset: str, ann: str | os.PathLike, images: 
     if boxes not in ("gt", "detector") and not Path(boxes).is_file():
         raise ValueError(f"boxes must be 'gt', 'detector' or an existing detections file, got {boxes!r}")
     eval_set = load_eval_set(dataset, ann=ann, images=images, limit=limit)
-    _check_coverage(eval_set, images, max_missing)
+    check_coverage(eval_set, images, max_missing)
     if detector is not None and boxes != "detector":
         raise ValueError(f"detector={detector!r} needs boxes='detector' (the boxes are {boxes!r})")
     if boxes != "detector" and not estimator_entry(model).capabilities.boxes:
@@ -129,7 +129,7 @@ def run_evaluation(*, model: str, dataset: str, ann: str | os.PathLike, images: 
     return report
 
 
-def _check_coverage(eval_set: EvalSet, images: str | os.PathLike | None, max_missing: float) -> None:
+def check_coverage(eval_set: EvalSet, images: str | os.PathLike | None, max_missing: float) -> None:
     """Refuse an evaluation that would evaluate nothing, or miss more than ``max_missing`` of its images."""
     report = eval_set.report
     missing = [s for s in report.skipped if s.reason == "missing_image"]

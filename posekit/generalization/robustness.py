@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from posekit.eval.dataset import load_eval_set
 from posekit.eval.predict import predict_to_file, read_predictions
-from posekit.eval.runner import build_estimator
+from posekit.eval.runner import build_estimator, check_coverage
 from posekit.eval.scores import score_predictions, skeleton_mapping
 from posekit.generalization.corruptions import CORRUPTIONS, check_corruption, corrupt
 from posekit.io.atomic import atomic_destination
@@ -98,7 +98,8 @@ def run_robustness(*, model: str, dataset: str, ann: str | os.PathLike, out: str
                    images: str | os.PathLike | None = None, corruptions: Sequence[str] | None = None,
                    severities: Sequence[int] = (1, 2, 3, 4, 5), seed: int = 0, boxes: str = "gt",
                    limit: int | None = None, batch_size: int = 8, device: str = "cpu", weights=None,
-                   detector: str | None = None, detector_weights=None, progress: bool = True) -> dict[str, Any]:
+                   detector: str | None = None, detector_weights=None, progress: bool = True,
+                   max_missing: float = 0.1) -> dict[str, Any]:
     """Evaluate ``model`` on ``dataset`` clean and under every corruption x severity; write ``OUT/robustness.json``
     (the returned report) and ``OUT/robustness.png`` (accuracy vs severity, :func:`plot_robustness`).
 
@@ -107,6 +108,8 @@ def run_robustness(*, model: str, dataset: str, ann: str | os.PathLike, out: str
             ``posekit eval``.
         dataset, ann, images, limit, boxes, batch_size: as :func:`posekit.eval.run_evaluation` (``boxes``: ``"gt"``
             or ``"detector"``; the occluder is placed on the GT person boxes either way).
+        max_missing: refuse (``ValueError``) when more than this fraction of the annotation records name missing
+            image files, or nothing is left to evaluate (:func:`posekit.eval.runner.check_coverage`).
         corruptions: names from :data:`~posekit.generalization.corruptions.CORRUPTIONS` (default all, in table
             order). severities: subset of 1..5. seed: the run's corruption seed (module docstring).
 
@@ -119,8 +122,7 @@ def run_robustness(*, model: str, dataset: str, ann: str | os.PathLike, out: str
     if boxes not in ("gt", "detector"):
         raise ValueError(f"boxes must be 'gt' or 'detector', got {boxes!r}")
     eval_set = load_eval_set(dataset, ann=ann, images=images, limit=limit)
-    if not eval_set.images:
-        raise ValueError(f"nothing to evaluate in {str(ann)!r}: {eval_set.report.summary()}")
+    check_coverage(eval_set, images, max_missing)
     est, flip_mode = build_estimator(model, weights=weights, device=device, detector=detector,
                                      detector_weights=detector_weights)
     _, route = skeleton_mapping(est.skeleton, eval_set.skeleton)

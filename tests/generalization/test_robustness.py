@@ -72,6 +72,9 @@ def test_bad_requests_fail_before_the_model_is_built(tmp_path, lsp):
         run_robustness(model="no_such_model", dataset="lsp", ann=lsp, out=tmp_path, severities=[0, 6])
     with pytest.raises(ValueError, match="listed twice"):
         run_robustness(model="no_such_model", dataset="lsp", ann=lsp, out=tmp_path, corruptions=["fog", "fog"])
+    coco = shared_path("data", "coco", "person_keypoints_train2017_fullgt_subset.json")
+    with pytest.raises(ValueError, match="name image files that do not exist.*--images"):  # as posekit eval
+        run_robustness(model="no_such_model", dataset="coco", ann=coco, images=tmp_path, out=tmp_path)
 
 
 def test_transform_reaches_the_model_and_resume_refuses_another(tmp_path, lsp, blazepose):
