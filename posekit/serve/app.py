@@ -23,18 +23,21 @@ import os
 import threading
 import time
 from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from posekit import __version__, skeletons
 from posekit.models.registry import get_entry
-from posekit.pipelines.registry import build_estimator, estimator_entries
+from posekit.pipelines.registry import estimator_entry
 from posekit.runtime.threads import configure_threads
 from posekit.serve.config import ServeConfig
 from posekit.serve.inference import (
@@ -44,8 +47,12 @@ from posekit.serve.inference import (
     poses_payload,
     timed,
 )
-from posekit.serve.limits import ApiError, check_api_key, check_upload, megabytes
+from posekit.serve.jobs import JobManager
+from posekit.serve.limits import ApiError, check_api_key, check_upload
 from posekit.serve.metrics import Metrics
+from posekit.serve.models import Key, ModelCache
+from posekit.serve.uploads import read_image
+from posekit.serve.videos import add_video_routes, run_job
 from posekit.serve.schema import UPLOAD_BODY, ErrorBody, ModelsResponse, PosesResponse
 from posekit.types import Poses
 from posekit.viz import draw
@@ -54,34 +61,39 @@ __all__ = ["CONFIG_ENV", "app_from_env", "create_app"]
 
 CONFIG_ENV = "POSEKIT_SERVE_CONFIG"
 """Environment variable holding the JSON of a :class:`ServeConfig` for :func:`app_from_env` (``--workers N``)."""
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/openapi.json", "/docs/oauth2-redirect"})
-"""Paths answered without the API key (probes and the API description)."""
-MULTIPART_SLACK = 64 * 1024  # form boundaries and part headers on top of the image bytes
-DRAIN_FACTOR = 4  # an upload up to 4x the limit is read to its end before the 413, so the client gets the answer
+OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/docs", "/openapi.json", "/docs/oauth2-redirect"})
+"""Paths answered without the API key (the web page, probes and the API description; also ``/static/...``)."""
+STATIC = Path(__file__).parent / "static"
+"""The web page's files (plain HTML/CSS/JS, served by posekit itself: no CDN, works offline)."""
+Upload = tuple[bytes, str, tuple[int, int]]
+"""A checked image upload: ``(bytes, type, (width, height))`` (:func:`posekit.serve.limits.check_upload`)."""
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (400, 401, 413, 415, 503, 504)}
 
 
 class _Service:
-    """The per-app state: config, model (loaded by :meth:`load`), pool and metrics."""
+    """The per-app state: config, models (:class:`ModelCache`; the served one loaded by :meth:`load`), pool, video
+    jobs and metrics."""
 
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
         self.metrics = Metrics()
-        self.estimator: Any = None
+        self.models = ModelCache(config)
         self.load_error: str | None = None
+        self.loaded = False
         self.pool: BoundedPool | None = None
+        self.jobs: JobManager | None = None
 
     def load(self) -> None:
-        c = self.config
         try:
-            self.estimator = build_estimator(c.model, backend=c.backend, device=c.device, **c.options)
+            self.models.get(self.models.default_key)
+            self.loaded = True
             self.metrics.loaded = 1
-        except Exception as exc:  # noqa: BLE001 (any failure: /readyz reports it, the process stays up)
-            self.load_error = f"{c.model}: {type(exc).__name__}: {exc}"
+        except ApiError as exc:  # /readyz reports it, the process stays up
+            self.load_error = exc.message
 
-    def ready(self) -> Any:
-        if self.estimator is not None and self.pool is not None:
-            return self.estimator
+    def ready(self) -> None:
+        if self.loaded and self.pool is not None:
+            return
         if self.load_error is not None:
             raise ApiError(503, "model_failed", f"the model failed to load: {self.load_error}")
         raise ApiError(503, "not_ready", f"the model {self.config.model} is loading; retry shortly",
@@ -98,45 +110,6 @@ def _target_skeleton(name: str | None) -> skeletons.Skeleton | None:
     return skel
 
 
-async def _read_upload(request: Request, config: ServeConfig) -> bytes:
-    """The image bytes of the request: the multipart field ``image`` or the raw body; 413 past the size limit."""
-    limit = config.max_upload_bytes
-    drain = DRAIN_FACTOR * limit  # read (and drop) up to this much of an oversized upload: the client sees the 413
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > drain:
-        raise ApiError(413, "payload_too_large", f"the upload is {megabytes(int(declared))}; the limit is "
-                                                 f"{megabytes(limit)} (--max-upload-mb)")
-    chunks, n = [], 0
-    async for chunk in request.stream():
-        n += len(chunk)
-        if n <= limit + MULTIPART_SLACK:
-            chunks.append(chunk)
-        elif n > drain:
-            break
-    if n > limit + MULTIPART_SLACK:
-        size = f"{megabytes(n)}" if n <= drain else f"over {megabytes(drain)}"
-        raise ApiError(413, "payload_too_large", f"the upload is {size}; the limit is {megabytes(limit)} "
-                                                 f"(--max-upload-mb)")
-    body = b"".join(chunks)
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        return body
-
-    async def replay() -> dict:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    try:
-        form = await Request(request.scope, replay).form(max_files=1, max_fields=8)
-    except Exception as exc:  # noqa: BLE001 (python-multipart and Starlette raise several types)
-        raise ApiError(400, "bad_multipart", f"cannot parse the multipart form: {exc}") from None
-    try:
-        upload = form.get("image")
-        if upload is None or isinstance(upload, str):
-            raise ApiError(400, "missing_image", "the multipart form has no file field 'image'")
-        return await upload.read()
-    finally:
-        await form.close()
-
-
 def _select(poses: Poses, target: skeletons.Skeleton | None, min_score: float) -> Poses:
     if target is not None and target is not poses.skeleton:
         try:
@@ -149,23 +122,25 @@ def _select(poses: Poses, target: skeletons.Skeleton | None, min_score: float) -
     return poses
 
 
-def _infer(service: _Service, data: bytes, kind: str, size: tuple[int, int], target: Any,
-           min_score: float) -> tuple[np.ndarray, Poses, float, float]:
-    """Worker thread: decode, run the model, convert -> ``(rgb, poses, decode ms, inference ms)``."""
+def _infer(service: _Service, upload: Upload, key: Key, target: Any, min_score: float
+           ) -> tuple[np.ndarray, Poses, float, float]:
+    """Worker thread: decode, run the model ``key`` (built on its first use), convert -> ``(rgb, poses, decode ms,
+    inference ms)``."""
     if service.config.delay_s:
         time.sleep(service.config.delay_s)
-    rgb, decode_ms = timed(decode_image, data, kind, size)
+    estimator = service.models.get(key)
+    rgb, decode_ms = timed(decode_image, *upload)
     try:
-        poses, infer_ms = timed(service.estimator.predict_rgb, rgb)
+        poses, infer_ms = timed(estimator.predict_rgb, rgb)
     except Exception as exc:  # noqa: BLE001 (reported as a JSON 500, the server keeps serving)
-        raise ApiError(500, "inference_failed", f"{service.config.model} failed on this image: "
-                                                f"{type(exc).__name__}: {exc}") from None
+        raise ApiError(500, "inference_failed", f"{key[0]} failed on this image: {type(exc).__name__}: {exc}"
+                       ) from None
     return rgb, _select(poses, target, min_score), decode_ms, infer_ms
 
 
-def _render(service: _Service, data: bytes, kind: str, size: tuple[int, int], target: Any, min_score: float,
-            fmt: str, kpt_thr: float) -> bytes:
-    rgb, poses, _, _ = _infer(service, data, kind, size, target, min_score)
+def _render(service: _Service, upload: Upload, key: Key, target: Any, min_score: float, fmt: str,
+            kpt_thr: float) -> bytes:
+    rgb, poses, _, _ = _infer(service, upload, key, target, min_score)
     return encode_image(draw(rgb, poses, kpt_thr=kpt_thr), fmt)
 
 
@@ -193,7 +168,7 @@ def _install_handlers(app: FastAPI, service: _Service) -> None:
     async def guard_and_count(request: Request, call_next: Any) -> Response:
         t0 = time.perf_counter()
         path = request.url.path
-        if path in OPEN_PATHS or request.method == "OPTIONS":
+        if path in OPEN_PATHS or path.startswith("/static/") or request.method == "OPTIONS":
             response = await call_next(request)
         else:
             try:
@@ -202,7 +177,8 @@ def _install_handlers(app: FastAPI, service: _Service) -> None:
                 response = answer(exc)
             else:
                 response = await call_next(request)
-        endpoint = path if path in app.state.paths else "other"
+        route = request.scope.get("route")  # the matched route's template (e.g. /v1/jobs/{job_id}): bounded labels
+        endpoint = "/static" if path.startswith("/static/") else getattr(route, "path", None) or "other"
         service.metrics.observe(endpoint, request.method, response.status_code, time.perf_counter() - t0)
         return response
 
@@ -217,40 +193,49 @@ def create_app(config: ServeConfig) -> FastAPI:
         service.pool = BoundedPool(concurrency=config.concurrency, max_queue=config.max_queue,
                                    timeout_s=config.timeout_s, retry_after_s=config.retry_after_s,
                                    metrics=service.metrics)
+        service.jobs = JobManager(run=partial(run_job, service.models), max_jobs=config.max_jobs,
+                                  ttl_s=config.job_ttl_s, retry_after_s=config.retry_after_s, root=config.jobs_dir)
         threading.Thread(target=service.load, name="posekit-serve-load", daemon=True).start()
         try:
             yield
         finally:
             service.pool.shutdown()
+            service.jobs.shutdown()
 
     app = FastAPI(title="posekit", version=__version__, lifespan=lifespan,
                   description="Human pose estimation over HTTP (posekit serve).")
     app.state.service = service
     _install_handlers(app, service)
     if config.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
+        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
+                           allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"])
 
-    async def checked_upload(request: Request) -> tuple[bytes, str, tuple[int, int]]:
-        data = await _read_upload(request, config)
+    async def checked_upload(request: Request) -> Upload:
+        data = await read_image(request, config.max_upload_bytes)
         kind, size = check_upload(data, max_bytes=config.max_upload_bytes, max_pixels=config.max_pixels)
         service.ready()
         return data, kind, size
 
     skeleton_q = Query(None, description="Convert the poses to this posekit skeleton (e.g. coco17).")
     min_score_q = Query(0.0, ge=0.0, le=1.0, description="Drop instances whose score is lower.")
+    model_q = Query(None, description="Model (GET /v1/models) [default: the server's].")
+    detector_q = Query(None, description="Person detector of top-down models (GET /v1/models: detectors).")
 
     @app.post("/v1/poses", response_model=PosesResponse, openapi_extra=UPLOAD_BODY, tags=["poses"],
               responses=_ERROR_RESPONSES)
-    async def poses(request: Request, skeleton: str | None = skeleton_q, min_score: float = min_score_q) -> Any:
+    async def poses(request: Request, skeleton: str | None = skeleton_q, min_score: float = min_score_q,
+                    model: str | None = model_q, detector: str | None = detector_q) -> Any:
         """Poses in one image."""
         t0 = time.perf_counter()
         target = _target_skeleton(skeleton)
-        data, kind, size = await checked_upload(request)
-        _, result, decode_ms, infer_ms = await service.pool.run(_infer, service, data, kind, size, target, min_score)
+        key = service.models.resolve(model, detector)
+        upload = await checked_upload(request)
+        _, result, decode_ms, infer_ms = await service.pool.run(_infer, service, upload, key, target, min_score)
+        width, height = upload[2]
         body = {
-            "model": config.model, "posekit_version": __version__, "image": {"width": size[0], "height": size[1]},
-            "poses": poses_payload(result),
+            "model": key[0], "detector": key[1], "posekit_version": __version__,
+            "image": {"width": width, "height": height}, "poses": poses_payload(result),
             "skeleton": {"name": result.skeleton.name, "keypoints": list(result.skeleton.keypoints)},
             "coco": result.to_coco(0),
             "timing_ms": {"decode": round(decode_ms, 3), "inference": round(infer_ms, 3),
@@ -261,30 +246,38 @@ def create_app(config: ServeConfig) -> FastAPI:
     @app.post("/v1/poses:render", openapi_extra=UPLOAD_BODY, tags=["poses"], response_class=Response,
               responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}, **_ERROR_RESPONSES})
     async def render(request: Request, skeleton: str | None = skeleton_q, min_score: float = min_score_q,
+                     model: str | None = model_q, detector: str | None = detector_q,
                      format: str = Query("png", pattern="^(png|jpeg)$", description="png or jpeg."),
                      kpt_thr: float = Query(0.3, ge=0.0, le=1.0, description="Keypoints below are not drawn.")
                      ) -> Response:
         """The image with the poses drawn."""
         target = _target_skeleton(skeleton)
-        data, kind, size = await checked_upload(request)
-        image = await service.pool.run(_render, service, data, kind, size, target, min_score, format, kpt_thr)
+        key = service.models.resolve(model, detector)
+        upload = await checked_upload(request)
+        image = await service.pool.run(_render, service, upload, key, target, min_score, format, kpt_thr)
         return Response(image, media_type=f"image/{format}")
 
     @app.get("/v1/models", response_model=ModelsResponse, tags=["service"])
     async def models() -> Any:
-        """The registry's body models and the one this server runs."""
+        """The models and detectors a request may pick (the served model first) and whether each is loaded."""
+        loaded = {m for m, _ in service.models.loaded()}
         out = []
-        for entry in estimator_entries():
-            e = get_entry(entry.name)
-            if e.task != "body":
-                continue
+        for name in service.models.models:
+            e, caps = get_entry(name), estimator_entry(name).capabilities
             out.append({"name": e.name, "skeleton": e.skeleton.name if e.skeleton else None,
                         "num_keypoints": e.skeleton.num_keypoints if e.skeleton else None,
-                        "outputs_3d": entry.capabilities.outputs_3d,
+                        "outputs_3d": caps.outputs_3d, "detector": caps.detector, "loaded": name in loaded,
                         "weights": "offline" if e.offline else "downloads" if e.weights else "needs checkpoint",
                         "description": e.description})
-        return JSONResponse({"serving": config.model, "loaded": service.estimator is not None,
-                             "models": sorted(out, key=lambda m: m["name"])})
+        return JSONResponse({"serving": config.model, "loaded": service.loaded, "models": out,
+                             "detectors": list(service.models.detectors)})
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        """The web page (no key needed: it asks for one when the server has one)."""
+        return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", tags=["service"])
     async def healthz() -> Any:
@@ -302,7 +295,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         """Prometheus text: requests, latency histogram, queue depth, errors."""
         return PlainTextResponse(service.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    app.state.paths = frozenset(r.path for r in app.routes if hasattr(r, "path"))
+    add_video_routes(app, lambda: service.jobs, service.models, config.max_video_bytes)
     return app
 
 

@@ -28,6 +28,13 @@ class ServeConfig:
         cors_origins: origins allowed by CORS (empty: CORS off; ``("*",)`` any).
         retry_after_s: the ``Retry-After`` seconds of a 503.
         delay_s: seconds each inference sleeps before it runs (tests only: keeps a request in flight).
+        models: the models a request may pick with ``model=`` besides ``model`` (empty: every body model whose
+            weights are offline; :func:`posekit.serve.models.allowed_models`).
+        max_models: estimators kept loaded at once (least recently used dropped first; never ``model``).
+        max_video_bytes: larger video uploads get 413.
+        max_jobs: video jobs queued or running at once; more get 503 with ``Retry-After``.
+        job_ttl_s: seconds a finished job's results are kept (then deleted; all are deleted when the server stops).
+        jobs_dir: folder that holds one temporary folder per job (``None``: the system's temp folder).
     """
 
     model: str = DEFAULT_MODEL
@@ -43,15 +50,24 @@ class ServeConfig:
     cors_origins: tuple[str, ...] = ()
     retry_after_s: int = 1
     delay_s: float = 0.0
+    models: tuple[str, ...] = ()
+    max_models: int = 4
+    max_video_bytes: int = 200 * 2**20
+    max_jobs: int = 4
+    job_ttl_s: float = 3600.0
+    jobs_dir: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("max_upload_bytes", "max_pixels", "concurrency"):
+        for name in ("max_upload_bytes", "max_pixels", "concurrency", "max_models", "max_video_bytes", "max_jobs"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"ServeConfig.{name} must be >= 1, got {getattr(self, name)!r}")
         if int(self.max_queue) < 0:
             raise ValueError(f"ServeConfig.max_queue must be >= 0, got {self.max_queue!r}")
         if not self.timeout_s > 0:
             raise ValueError(f"ServeConfig.timeout_s must be > 0, got {self.timeout_s!r}")
+        if not self.job_ttl_s > 0:
+            raise ValueError(f"ServeConfig.job_ttl_s must be > 0, got {self.job_ttl_s!r}")
         if self.delay_s < 0:
             raise ValueError(f"ServeConfig.delay_s must be >= 0, got {self.delay_s!r}")
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
+        object.__setattr__(self, "models", tuple(self.models))

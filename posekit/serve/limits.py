@@ -9,6 +9,7 @@ which the app turns into ``{"error": {"code": ..., "message": ...}}``.
   ``VP8L``, ``VP8X``), so a decompression bomb (a small file declaring a huge image) is refused before a pixel is
   decoded.
 * :func:`check_upload`: the three checks in order, 400 / 413 / 415.
+* :func:`sniff_video`: the container of a video upload (MP4/MOV, AVI, WebM/MKV) from its first bytes.
 * :func:`check_api_key`: the ``X-API-Key`` or ``Authorization: Bearer`` header against the server's key (401).
 """
 
@@ -18,7 +19,8 @@ import hmac
 import struct
 from collections.abc import Mapping
 
-__all__ = ["ACCEPTED_TYPES", "ApiError", "check_api_key", "check_upload", "header_size", "megabytes", "sniff_type"]
+__all__ = ["ACCEPTED_TYPES", "ApiError", "check_api_key", "check_upload", "header_size", "megabytes", "sniff_type",
+           "sniff_video"]
 
 ACCEPTED_TYPES = ("jpeg", "png", "webp")
 """The image types the service decodes (names as :func:`sniff_type` returns them)."""
@@ -78,6 +80,19 @@ def sniff_type(data: bytes) -> str:
     if text is not None and all(c.isprintable() or c in "\r\n\t\f" for c in text):
         return "text"
     return "unknown binary data"
+
+
+def sniff_video(head: bytes) -> str | None:
+    """The container of a video from its first bytes (64 are enough) as a file extension: ``"mp4"`` / ``"mov"``
+    (ISO media, QuickTime brand), ``"avi"`` (RIFF AVI), ``"webm"`` / ``"mkv"`` (Matroska/EBML); ``None`` for
+    anything else."""
+    if head[4:8] == b"ftyp":
+        return "mov" if head[8:12] == b"qt  " else "mp4"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "avi"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "webm" if b"webm" in head[:64] else "mkv"
+    return None
 
 
 def _decodes(data: bytes) -> bool:

@@ -6,7 +6,10 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 __all__ = [
+    "JOB_RESPONSES",
     "UPLOAD_BODY",
+    "VIDEO_BODY",
+    "JobResponse",
     "ErrorBody",
     "ImageSize",
     "ModelInfo",
@@ -56,6 +59,7 @@ class Timing(BaseModel):
 
 class PosesResponse(BaseModel):
     model: str
+    detector: str | None = Field(description="The person detector asked for (null: the model's own).")
     posekit_version: str
     image: ImageSize
     poses: list[PoseInstance]
@@ -69,6 +73,8 @@ class ModelInfo(BaseModel):
     skeleton: str | None
     num_keypoints: int | None
     outputs_3d: bool
+    detector: bool = Field(description="The model runs on person boxes and takes detector=.")
+    loaded: bool = Field(description="Built in this process (the first request of another model builds it).")
     weights: str = Field(description="offline (built in), downloads (official checkpoint on first use) or "
                                      "needs checkpoint.")
     description: str
@@ -77,7 +83,28 @@ class ModelInfo(BaseModel):
 class ModelsResponse(BaseModel):
     serving: str = Field(description="The model this server runs.")
     loaded: bool
-    models: list[ModelInfo] = Field(description="The registry's body models.")
+    models: list[ModelInfo] = Field(description="The models a request may pick with model= (the served one first).")
+    detectors: list[str] = Field(description="The person detectors a request may pick with detector=.")
+
+
+class JobProgress(BaseModel):
+    frames: int = Field(description="Frames processed so far.")
+    total: int | None = Field(description="Frames the job will process (from the container; null: unknown).")
+    fraction: float | None
+
+
+class JobResponse(BaseModel):
+    id: str
+    status: str = Field(description="receiving, queued, running, done, failed or cancelled.")
+    model: str | None
+    progress: JobProgress
+    error: ErrorDetail | None = Field(description="Why the job failed.")
+    warning: str | None = Field(description="E.g. a truncated video: processed up to its last good frame.")
+    created_s: float = Field(description="Unix seconds.")
+    expires_s: float | None = Field(description="Unix seconds when a finished job's files are deleted.")
+    files: dict[str, str] | None = Field(description="When done: jsonl, csv, video, summary -> URL.")
+    summary: dict | None = Field(description="When done: the run (frames, persons, track ids, fps) and the "
+                                             "analytics of the most-seen person (posekit analyze).")
 
 
 UPLOAD_BODY = {
@@ -94,3 +121,18 @@ UPLOAD_BODY = {
         },
     }
 }
+
+VIDEO_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The video: a multipart form with a file field 'video', or the raw bytes as the body. MP4/MOV, "
+                       "AVI, WebM/MKV, recognised by content.",
+        "content": {
+            "multipart/form-data": {"schema": {"type": "object", "required": ["video"], "properties": {
+                "video": {"type": "string", "format": "binary"}}}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+JOB_RESPONSES: dict[int | str, dict] = {200: {"model": JobResponse}, 202: {"model": JobResponse},
+                                        **{s: {"model": ErrorBody} for s in (400, 401, 404, 413, 415, 503)}}

@@ -25,7 +25,7 @@ import math
 import os
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -279,6 +279,7 @@ def run_video(
     end: int | None = None, every: int = 1, track: bool = True, smooth: str | None = None,
     redetect_every: int | None = 30, kpt_thr: float = 0.3, codec: str = "mp4v", progress: bool = True,
     profile: bool = False, draw: bool | None = None,
+    on_frame: Callable[[int, int | None], None] | None = None,
 ) -> VideoRunReport:
     """Run ``estimator`` over a video and write the requested outputs (see the module docstring).
 
@@ -294,6 +295,9 @@ def run_video(
         profile: also split detection from pose and time the networks' forward passes (for the benchmark).
         draw: draw the annotated frames even without ``out`` (times drawing alone, for the benchmark); frames are
             always drawn when ``out`` is given.
+        on_frame: called after each frame is written with ``(frames written, frames expected or None)``; an
+            exception it raises stops the run (e.g. a cancelled service job): every output is finalised with the
+            frames written so far and the exception propagates.
 
     Returns:
         :class:`VideoRunReport`; a truncated or corrupt file ends the run early with ``error`` set and every
@@ -347,6 +351,8 @@ def run_video(
                 if result.poses.track_ids is not None:
                     ids.update(int(i) for i in result.poses.track_ids if i >= 0)
                 bar.update(1)
+                if on_frame is not None:
+                    on_frame(frames, bar.total)
         except VideoReadError as exc:
             error = str(exc)
         finally:

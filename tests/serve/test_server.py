@@ -10,80 +10,22 @@ from __future__ import annotations
 import io
 import json
 import re
-import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import numpy as np
 import pytest
 
 pytest.importorskip("fastapi", reason="posekit serve needs the serve extra: pip install 'posekit[serve]'")
-import uvicorn
 from PIL import Image
 
 from posekit import skeletons
-from posekit.serve import ServeConfig, create_app
+from posekit.serve import ServeConfig
 from tests.conftest import shared_path
-from tests.eval.test_runner import _need_blazepose
+from tests.serve.helpers import IMAGE, Server, http, need_blazepose, post_image
 from tests.serve.test_limits import bomb_png
 
-IMAGE = ("data", "coco", "openpose_examples", "COCO_val2014_000000000241.jpg")
 KEY = "s3cret-key"
-
-
-class Server:
-    """uvicorn running ``create_app(config)`` in a daemon thread on a free loopback port."""
-
-    def __init__(self, config: ServeConfig) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> Server:  # noqa: PYI034
-        self.thread.start()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if http(self.url + "/readyz")[0] == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"{self.url}/readyz did not answer 200 within 120 s")
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
-
-
-def http(url: str, data: bytes | None = None, headers: dict | None = None,
-         method: str | None = None) -> tuple[int, dict, bytes]:
-    """``(status, headers, body)`` of one request (error statuses included)."""
-    request = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
-
-
-def multipart(data: bytes, filename: str = "image.jpg", content_type: str = "image/jpeg") -> tuple[bytes, dict]:
-    boundary = "posekit-test-boundary-7d9a"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{filename}\"\r\n"
-            f"Content-Type: {content_type}\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-
-
-def post_image(url: str, data: bytes, *, raw: bool = False, headers: dict | None = None) -> tuple[int, dict, bytes]:
-    if raw:
-        return http(url, data, {"Content-Type": "image/jpeg", **(headers or {})}, "POST")
-    body, form_headers = multipart(data)
-    return http(url, body, {**form_headers, **(headers or {})}, "POST")
 
 
 @pytest.fixture(scope="module")
@@ -93,14 +35,14 @@ def image_bytes() -> bytes:
 
 @pytest.fixture(scope="module")
 def server(image_bytes):
-    _need_blazepose()
+    need_blazepose()
     with Server(ServeConfig(model="blazepose_full", max_upload_bytes=2**20)) as s:
         yield s
 
 
 @pytest.fixture(scope="module")
 def guarded(image_bytes):
-    _need_blazepose()
+    need_blazepose()
     with Server(ServeConfig(model="blazepose_full", api_key=KEY, max_queue=0, concurrency=1, delay_s=1.5)) as s:
         yield s
 
@@ -129,7 +71,7 @@ def test_poses_json_equals_in_process_estimator(server, image_bytes, expected):
     status, headers, body = post_image(server.url + "/v1/poses", image_bytes)
     assert status == 200 and headers["content-type"] == "application/json"
     out = json.loads(body)
-    assert set(out) == {"model", "posekit_version", "image", "poses", "skeleton", "coco", "timing_ms"}
+    assert set(out) == {"model", "detector", "posekit_version", "image", "poses", "skeleton", "coco", "timing_ms"}
     assert out["model"] == "blazepose_full"
     assert out["image"] == {"width": 480, "height": 640}
     assert out["skeleton"] == {"name": "blazepose33", "keypoints": list(skeletons.blazepose33.keypoints)}
