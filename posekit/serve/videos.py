@@ -24,6 +24,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.requests import ClientDisconnect
 
+from posekit.analysis.report import analyze_results, summary
 from posekit.io.video import VideoReader
 from posekit.serve.jobs import RESULT_FILES, VIDEO_FORMATS, Job, JobManager, VideoOptions
 from posekit.serve.limits import ApiError
@@ -45,8 +46,6 @@ def run_job(models: ModelCache, job: Job, on_frame: Callable[[int, int | None], 
     Raises:
         ApiError: 422 ``bad_video`` when not one frame could be decoded.
     """
-    from posekit.analysis.report import analyze_results, summary
-
     options, folder = job.options, job.folder
     assert options is not None and job.video is not None
     estimator = models.get(options.model)
