@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -16,9 +17,11 @@ import typer
 from posekit.cli_common import (
     DEFAULT_MODEL,
     Backend,
+    DetectorName,
     Device,
     Threads,
     configure_threads,
+    detector_options,
     fail,
 )
 
@@ -51,14 +54,29 @@ def serve(
     cors_origin: Annotated[Optional[list[str]], typer.Option(
         "--cors-origin", help="Allow browser requests from this origin (repeat; '*' for any) [default: CORS "
                               "off].")] = None,
+    allow_model: Annotated[Optional[list[str]], typer.Option(
+        "--allow-model", help="A model requests may pick with ?model= (repeat) [default: every body model whose "
+                              "weights are offline].")] = None,
+    max_models: Annotated[int, typer.Option(min=1, help="Models kept loaded at once (least recently used "
+                                                        "dropped first, never --model).")] = 4,
+    max_video_mb: Annotated[float, typer.Option(min=0.001, help="Largest video upload in MB; larger: 413.")
+                            ] = 200.0,
+    max_jobs: Annotated[int, typer.Option(min=1, help="Video jobs queued or running at once; more: 503.")] = 4,
+    job_ttl_s: Annotated[float, typer.Option(min=1.0, help="Seconds a finished video job's results are kept "
+                                                           "(they are also deleted when the server stops).")
+                         ] = 3600.0,
+    jobs_dir: Annotated[Optional[Path], typer.Option(
+        help="Folder for the per-job temporary folders [default: the system's temp folder].")] = None,
+    detector: DetectorName = None,
     device: Device = "cpu",
     backend: Backend = "torch",
     threads: Threads = None,
 ) -> None:
-    """Serve pose estimation over HTTP: POST an image to /v1/poses (JSON) or /v1/poses:render (drawn image).
+    """Serve pose estimation over HTTP: a web page at /, POST an image to /v1/poses (JSON) or /v1/poses:render
+    (drawn image), a video to /v1/videos (a background job: GET /v1/jobs/ID).
 
     The API description is at /docs and /openapi.json. The model loads once per worker process at start-up;
-    /readyz answers 200 once it is loaded.
+    /readyz answers 200 once it is loaded. Video job results are ephemeral (kept --job-ttl-s, lost on restart).
     """
     try:
         import uvicorn
@@ -69,16 +87,23 @@ def serve(
     from posekit.pipelines.registry import estimator_entry
 
     try:
-        estimator_entry(model)
+        for name in (model, *(allow_model or ())):
+            estimator_entry(name)
     except KeyError as exc:
         fail(str(exc.args[0]))
     except ValueError as exc:
         fail(str(exc))
+    if jobs_dir is not None and not jobs_dir.is_dir():
+        fail(f"--jobs-dir {jobs_dir}: no such folder")
     try:
-        config = ServeConfig(model=model, backend=backend, device=device, api_key=api_key or None,
+        config = ServeConfig(model=model, backend=backend, device=device,
+                             options=detector_options(detector, None), api_key=api_key or None,
                              max_upload_bytes=round(max_upload_mb * 2**20), max_pixels=max_pixels,
                              max_queue=max_queue, concurrency=concurrency, timeout_s=timeout_s,
-                             cors_origins=tuple(cors_origin or ()))
+                             cors_origins=tuple(cors_origin or ()), models=tuple(allow_model or ()),
+                             max_models=max_models, max_video_bytes=round(max_video_mb * 2**20),
+                             max_jobs=max_jobs, job_ttl_s=job_ttl_s,
+                             jobs_dir=None if jobs_dir is None else str(jobs_dir))
     except ValueError as exc:
         fail(str(exc))
     if workers == 1:

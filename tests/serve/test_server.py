@@ -201,3 +201,25 @@ def test_full_queue_answers_503_with_retry_after(guarded, image_bytes):
     slow.join(timeout=60)
     assert first and first[0][0] == 200 and len(json.loads(first[0][2])["poses"]) >= 1
     assert post_image(guarded.url + "/v1/poses", image_bytes, headers=key)[0] == 200  # the slot is free again
+
+
+def test_per_request_model_and_detector(server, image_bytes):
+    from posekit.eval import build_estimator
+    from posekit.io.image import load_image
+
+    status, _, body = post_image(server.url + "/v1/poses?model=blazepose_lite", image_bytes)
+    out = json.loads(body)
+    assert status == 200 and out["model"] == "blazepose_lite" and out["detector"] is None
+    _assert_poses_equal(out["poses"], build_estimator("blazepose_lite")[0].predict_rgb(
+        load_image(shared_path(*IMAGE))))
+    models = json.loads(http(server.url + "/v1/models")[2])
+    loaded = {m["name"] for m in models["models"] if m["loaded"]}
+    assert loaded == {"blazepose_full", "blazepose_lite"} and models["models"][0]["name"] == "blazepose_full"
+    assert "mediapipe" in models["detectors"] and "yolox_s" not in models["detectors"]  # no download on request
+    status, _, body = post_image(server.url + "/v1/poses?detector=mediapipe", image_bytes)
+    assert status == 200 and json.loads(body)["detector"] == "mediapipe" and json.loads(body)["poses"]
+    for query, words in (("model=no_such_model", "not served here"), ("detector=yolox_s", "not available here"),
+                         ("model=mediapipe_hand_full", "not served here")):
+        status, _, body = post_image(server.url + "/v1/poses?" + query, image_bytes)
+        error = json.loads(body)["error"]
+        assert (status, error["code"]) == (400, "bad_parameter") and words in error["message"], query
