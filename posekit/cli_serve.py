@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Optional
@@ -112,6 +114,14 @@ def serve(
         return
     from posekit.serve.app import CONFIG_ENV
 
-    os.environ[CONFIG_ENV] = json.dumps({**asdict(config), "threads": threads})
-    uvicorn.run("posekit.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="info")
+    # The worker processes share one jobs folder (a job's state is a file in it), so any of them answers for any
+    # video job; without --jobs-dir it is a temporary folder deleted when the server stops.
+    shared = None if jobs_dir is not None else tempfile.mkdtemp(prefix="posekit-serve-jobs-")
+    fields = {**asdict(config), "threads": threads, "jobs_dir": shared or config.jobs_dir}
+    os.environ[CONFIG_ENV] = json.dumps(fields)
+    try:
+        uvicorn.run("posekit.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                    log_level="info")
+    finally:
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)

@@ -1,21 +1,27 @@
-"""Background video jobs of ``posekit serve`` (:class:`JobManager`): one folder per job, run one at a time.
+"""Background video jobs of ``posekit serve`` (:class:`JobManager`): one folder per job, its state in a file.
 
-Life of a job: :meth:`JobManager.create` makes its folder (``<root>/<id>/``, ``id`` 32 random hex digits), the
-upload streams into it, :meth:`JobManager.submit` queues it (503 when ``max_jobs`` are queued or running), a single
-worker thread runs :func:`posekit.video.run_video` on it (tracking, smoothing) and writes, in the same folder,
-``poses.jsonl``, ``poses.csv``, ``annotated.mp4`` (or ``.webm``) and ``summary.json`` (the run and, for one
-tracked person, ``posekit analyze``'s angles/repetitions/gait summary); the uploaded video is deleted when it is
-done. :meth:`JobManager.cancel` stops a running job after its current frame (and deletes its folder); finished jobs
-expire ``job_ttl_s`` after they end and their folders are deleted; :meth:`JobManager.shutdown` deletes the root.
-Results are ephemeral: a restart starts with no jobs.
+Life of a job: :meth:`JobManager.create` makes its folder (``<root>/<id>/``, ``id`` 32 random hex digits) with
+``job.json`` (status ``receiving``); the upload streams into it; :meth:`JobManager.submit` queues it (status
+``queued``); the process's worker thread runs :func:`posekit.serve.videos.run_job` (status ``running``, progress
+written twice a second), which writes ``poses.jsonl``, ``poses.csv``, ``annotated.mp4`` (or ``.webm``); the job
+ends ``done`` (with ``summary.json``), ``failed`` (with an error code and message) or ``cancelled``, and the
+uploaded video is deleted.
 
-Only the job's folder is ever written, and only under fixed names: ids are checked against their pattern before
-any path is built, and a file is served only by one of the names in :data:`RESULT_FILES`.
+The state lives in the folder, not in memory, so every worker process of ``posekit serve --workers N`` (they share
+the root) answers for every job, and with a fixed ``--jobs-dir`` finished results survive a restart until they
+expire. Cancelling (:meth:`JobManager.cancel`) drops a ``cancel`` file that the owner checks after every frame; a
+cancelled job keeps only its ``job.json`` until it expires. Finished jobs expire ``job_ttl_s`` after they end
+(folder deleted). Without ``jobs_dir`` the root is a temporary folder deleted when the server stops: results are
+then ephemeral. Jobs left ``queued``/``running`` by a process that is gone are marked ``failed`` (``interrupted``).
+
+Only files in a job's folder are ever written, and only under fixed names: ids are checked against their pattern
+before any path is built, and a file is served only by one of the names in :data:`RESULT_FILES`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import queue
 import re
 import secrets
@@ -23,30 +29,35 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from posekit.io.atomic import atomic_writer
 from posekit.serve.limits import ApiError
 
-__all__ = ["RESULT_FILES", "Job", "JobManager", "VideoOptions"]
+__all__ = ["RESULT_FILES", "VIDEO_FORMATS", "Cancelled", "Job", "JobManager", "VideoOptions"]
 
 RESULT_FILES = {"jsonl": "poses.jsonl", "csv": "poses.csv", "summary": "summary.json"}
 """Result kind -> file name in the job folder (the annotated video is ``annotated.<format>``)."""
 VIDEO_FORMATS = {"mp4": "mp4v", "webm": "VP80"}
 """Annotated video container -> FourCC (WebM/VP8 plays in browsers; MPEG-4 Part 2 in any OpenCV build)."""
+ACTIVE = ("receiving", "queued", "running")
+STATE, CANCEL = "job.json", "cancel"
+PROGRESS_EVERY_S = 0.5
 _ID = re.compile(r"[0-9a-f]{32}")
 
 
 class Cancelled(Exception):
-    """Raised inside a running job when it is cancelled (stops :func:`run_video` after the current frame)."""
+    """Raised inside a running job once it is cancelled (stops :func:`run_video` after the current frame)."""
 
 
 @dataclass(frozen=True)
 class VideoOptions:
-    """What to run on a video: model cache key, tracking, smoothing (``None``/``"one-euro"``/``"savgol"``), every
-    n-th frame, annotated video ``format`` (``mp4``/``webm``), keypoint threshold for drawing."""
+    """What to run on a video: model cache key ``(model, detector)``, tracking, smoothing (``None``,
+    ``"one-euro"``, ``"savgol"``), every n-th frame, annotated video ``format`` (``mp4``/``webm``), keypoint
+    threshold for drawing."""
 
     model: tuple[str, str | None]
     track: bool = True
@@ -58,177 +69,250 @@ class VideoOptions:
 
 @dataclass
 class Job:
-    """One job's state (read under the manager's lock; :meth:`JobManager.describe` gives the JSON)."""
+    """A job as its owner process holds it: folder, options, the uploaded file, frames expected."""
 
     id: str
     folder: Path
-    created_s: float
     options: VideoOptions | None = None
     video: Path | None = None
-    status: str = "receiving"  # receiving -> queued -> running -> done | failed | cancelled
-    frames: int = 0
     total: int | None = None
-    error: dict | None = None
-    warning: str | None = None
-    summary: dict | None = None
-    finished_s: float | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
 
 
 class JobManager:
-    """The jobs of one app. ``run(job, on_frame)`` does the work of a job (called in the worker thread; see
-    :func:`posekit.serve.videos.run_job`); ``on_frame(frames, total)`` raises :class:`Cancelled` once cancelled."""
+    """The video jobs under one root folder. ``run(job, on_frame)`` does a job's work in this process's worker
+    thread and returns its summary; ``on_frame(frames, total)`` records progress and raises :class:`Cancelled`."""
 
     def __init__(self, *, run: Callable[[Job, Callable[[int, int | None], None]], dict], max_jobs: int,
-                 ttl_s: float, retry_after_s: int, root: str | None = None) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="posekit-serve-jobs-", dir=root))
+                 ttl_s: float, retry_after_s: int, root: str | os.PathLike | None = None) -> None:
+        self._own_root = root is None
+        self.root = Path(tempfile.mkdtemp(prefix="posekit-serve-jobs-")) if root is None else Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
         self._run, self._max_jobs, self._ttl_s = run, max_jobs, ttl_s
         self._retry_after = str(retry_after_s)
-        self._jobs: dict[str, Job] = {}
-        self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._mark_interrupted()
+        self.expire()
         self._worker = threading.Thread(target=self._work, name="posekit-serve-jobs", daemon=True)
         self._worker.start()
+
+    # ------------------------------------------------------------------ state files
+
+    def _folder(self, job_id: str) -> Path | None:
+        return self.root / job_id if _ID.fullmatch(job_id) else None
+
+    @staticmethod
+    def _read(folder: Path) -> dict | None:
+        try:
+            return json.loads((folder / STATE).read_text())
+        except (OSError, ValueError):
+            return None
+
+    @staticmethod
+    def _write(folder: Path, state: dict) -> None:
+        with atomic_writer(folder / STATE) as f:
+            f.write(json.dumps(state).encode())
+
+    def _update(self, folder: Path, **changes: Any) -> dict:
+        state = {**(self._read(folder) or {}), **changes}
+        self._write(folder, state)
+        return state
+
+    def _states(self) -> Iterator[tuple[Path, dict]]:
+        for folder in self.root.iterdir():
+            state = self._read(folder) if _ID.fullmatch(folder.name) else None
+            if state is not None:
+                yield folder, state
+
+    @staticmethod
+    def _status(folder: Path, state: dict) -> str:
+        cancelled = state["status"] in ACTIVE and (folder / CANCEL).exists()
+        return "cancelled" if cancelled else state["status"]
 
     # ------------------------------------------------------------------ lifecycle of one job
 
     def create(self) -> Job:
-        """A new job with its empty folder (status ``receiving``); 503 when ``max_jobs`` are active."""
+        """A new job with its folder (status ``receiving``); 503 ``too_many_jobs`` when ``max_jobs`` are active."""
         self.expire()
-        with self._lock:
-            active = sum(j.status in ("receiving", "queued", "running") for j in self._jobs.values())
-            if active >= self._max_jobs:
-                raise ApiError(503, "too_many_jobs", f"{active} video jobs are queued or running (the limit is "
-                                                     f"{self._max_jobs}); retry later",
-                               {"Retry-After": self._retry_after})
-            job_id = secrets.token_hex(16)
-            folder = self.root / job_id
-            folder.mkdir()
-            job = Job(job_id, folder, time.time())
-            self._jobs[job_id] = job
+        active = sum(self._status(f, s) in ACTIVE for f, s in self._states())
+        if active >= self._max_jobs:
+            raise ApiError(503, "too_many_jobs", f"{active} video jobs are queued or running (the limit is "
+                                                 f"{self._max_jobs}); retry later", {"Retry-After": self._retry_after})
+        job = Job(secrets.token_hex(16), Path())
+        job.folder = self.root / job.id
+        job.folder.mkdir()
+        self._write(job.folder, {"id": job.id, "status": "receiving", "pid": os.getpid(), "options": None,
+                                 "frames": 0, "total": None, "error": None, "warning": None,
+                                 "created_s": time.time(), "finished_s": None, "summary": None})
         return job
 
     def submit(self, job: Job, video: Path, options: VideoOptions, total: int | None) -> None:
-        """Queue ``job`` (its upload is in ``video``)."""
-        with self._lock:
-            job.video, job.options, job.total, job.status = video, options, total, "queued"
+        """Queue ``job``, whose upload is ``video``."""
+        job.video, job.options, job.total = video, options, total
+        self._update(job.folder, status="queued", options=asdict(options), total=total)
         self._queue.put(job)
 
     def discard(self, job: Job) -> None:
-        """Forget a job whose upload failed, and delete its folder."""
-        with self._lock:
-            self._jobs.pop(job.id, None)
+        """Delete a job whose upload failed."""
         shutil.rmtree(job.folder, ignore_errors=True)
 
-    def get(self, job_id: str) -> Job:
-        """The job ``job_id``; 404 ``job_not_found`` for a malformed, unknown, expired or deleted id."""
+    def get(self, job_id: str) -> tuple[Path, dict]:
+        """``(folder, state)`` of job ``job_id``; 404 ``job_not_found`` for a malformed, unknown, expired or
+        deleted id."""
         self.expire()
-        with self._lock:
-            job = self._jobs.get(job_id) if _ID.fullmatch(job_id) else None
-        if job is None:
+        folder = self._folder(job_id)
+        state = None if folder is None else self._read(folder)
+        if folder is None or state is None:
             raise ApiError(404, "job_not_found", f"no video job {job_id!r} (unknown, expired or deleted; results "
                                                  f"are kept {self._ttl_s:g} s after a job ends)")
-        return job
+        return folder, state
 
     def cancel(self, job_id: str) -> str:
-        """Cancel a queued or running job, or delete a finished one (its folder goes either way); returns
-        ``"cancelled"`` or ``"deleted"``."""
-        job = self.get(job_id)
-        with self._lock:
-            active = job.status in ("receiving", "queued", "running")
-            job.cancel.set()
-            if job.status != "running":  # a running job's folder is deleted by the worker when it stops
-                self._jobs.pop(job.id, None)
-                shutil.rmtree(job.folder, ignore_errors=True)
-            if active:
-                job.status, job.finished_s = "cancelled", time.time()
-        return "cancelled" if active else "deleted"
+        """Cancel a queued or running job (``"cancelled"``: its owner stops after the current frame and deletes
+        its files) or delete an ended one (``"deleted"``: its folder goes)."""
+        folder, state = self.get(job_id)
+        if state["status"] in ACTIVE:
+            (folder / CANCEL).touch()
+            return "cancelled"
+        shutil.rmtree(folder, ignore_errors=True)
+        return "deleted"
 
-    def describe(self, job: Job) -> dict[str, Any]:
+    def describe(self, job_id: str) -> dict[str, Any]:
         """The JSON of ``GET /v1/jobs/{id}``."""
-        with self._lock:
-            fraction = None if not job.total else min(1.0, job.frames / job.total)
-            files = None
-            if job.status == "done":
-                names = {**RESULT_FILES, "video": f"annotated.{job.options.format}"}  # type: ignore[union-attr]
-                files = {kind: f"/v1/jobs/{job.id}/files/{name}" for kind, name in names.items()
-                         if (job.folder / name).exists()}
-            return {
-                "id": job.id, "status": job.status, "model": None if job.options is None else job.options.model[0],
-                "progress": {"frames": job.frames, "total": job.total, "fraction": fraction},
-                "error": job.error, "warning": job.warning, "created_s": round(job.created_s, 3),
-                "expires_s": None if job.finished_s is None else round(job.finished_s + self._ttl_s, 3),
-                "files": files, "summary": job.summary,
-            }
+        folder, state = self.get(job_id)
+        status, total = self._status(folder, state), state["total"]
+        options = state["options"] or {}
+        files = None
+        if status == "done":
+            names = {**RESULT_FILES, "video": f"annotated.{options.get('format', 'mp4')}"}
+            files = {kind: f"/v1/jobs/{job_id}/files/{name}" for kind, name in names.items()
+                     if (folder / name).is_file()}
+        finished = state["finished_s"]
+        return {
+            "id": job_id, "status": status, "model": (options.get("model") or [None])[0],
+            "progress": {"frames": state["frames"], "total": total,
+                         "fraction": None if not total else min(1.0, state["frames"] / total)},
+            "error": state["error"], "warning": state["warning"], "created_s": round(state["created_s"], 3),
+            "expires_s": None if finished is None else round(finished + self._ttl_s, 3), "files": files,
+            "summary": state["summary"],
+        }
 
     def result_file(self, job_id: str, name: str) -> Path:
-        """The path of result ``name`` of a finished job; 404 for any other name or a job not done."""
-        job = self.get(job_id)
+        """The path of result ``name`` of a finished job; 404 ``file_not_found`` for any other name or a job not
+        done."""
+        folder, state = self.get(job_id)
         allowed = {*RESULT_FILES.values(), *(f"annotated.{f}" for f in VIDEO_FORMATS)}
-        path = job.folder / name if name in allowed else None
-        if job.status != "done" or path is None or not path.is_file():
-            raise ApiError(404, "file_not_found", f"job {job_id} has no file {name!r} (status {job.status}; files: "
-                                                  f"GET /v1/jobs/{job_id})")
+        path = folder / name if name in allowed else None
+        if state["status"] != "done" or path is None or not path.is_file():
+            raise ApiError(404, "file_not_found", f"job {job_id} has no file {name!r} (status {state['status']}; "
+                                                  f"its files: GET /v1/jobs/{job_id})")
         return path
 
-    # ------------------------------------------------------------------ the worker, expiry, shutdown
+    # ------------------------------------------------------------------ the worker
 
     def _work(self) -> None:
-        while (job := self._queue.get()) is not None:
-            with self._lock:
-                if job.cancel.is_set():
-                    continue
-                job.status = "running"
-
-            def on_frame(frames: int, total: int | None, job: Job = job) -> None:
-                job.frames = frames
-                if total is not None:
-                    job.total = total
-                if job.cancel.is_set():
-                    raise Cancelled
-
+        while not self._stopping.is_set():
             try:
-                summary = self._run(job, on_frame)
-            except Cancelled:
-                shutil.rmtree(job.folder, ignore_errors=True)
+                job = self._queue.get(timeout=30.0)
+            except queue.Empty:
+                self.expire()
                 continue
-            except ApiError as exc:
-                self._finish(job, "failed", error=exc.body()["error"])
-            except Exception as exc:  # noqa: BLE001 (a failed job is reported in its status, the worker goes on)
-                self._finish(job, "failed", error={"code": "job_failed", "message": f"{type(exc).__name__}: {exc}"})
-            else:
-                self._finish(job, "done", summary=summary)
-            finally:
-                if job.video is not None:
-                    job.video.unlink(missing_ok=True)
-
-    def _finish(self, job: Job, status: str, *, error: dict | None = None, summary: dict | None = None) -> None:
-        with self._lock:
-            if job.cancel.is_set():  # cancelled after its last frame: delete as cancel() promised
-                shutil.rmtree(job.folder, ignore_errors=True)
+            if job is None:
                 return
-            job.status, job.error, job.summary, job.finished_s = status, error, summary, time.time()
-            if summary is not None and summary.get("video", {}).get("error"):
-                job.warning = summary["video"]["error"]
-            if summary is not None:
-                (job.folder / RESULT_FILES["summary"]).write_text(json.dumps(summary, indent=2))
+            self._run_one(job)
+
+    def _run_one(self, job: Job) -> None:
+        folder, cancel_file = job.folder, job.folder / CANCEL
+        if cancel_file.exists() or self._stopping.is_set():
+            self._end(job, "cancelled")
+            return
+        self._update(folder, status="running")
+        last = [0.0]
+
+        def on_frame(frames: int, total: int | None) -> None:
+            if cancel_file.exists() or self._stopping.is_set():
+                raise Cancelled
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_EVERY_S or frames == total:
+                last[0] = now
+                self._update(folder, frames=frames, total=total if total is not None else job.total)
+
+        try:
+            summary = self._run(job, on_frame)
+        except Cancelled:
+            self._end(job, "cancelled")
+        except ApiError as exc:
+            self._end(job, "failed", error=exc.body()["error"])
+        except Exception as exc:  # noqa: BLE001 (a failed job is reported in its state, the worker goes on)
+            self._end(job, "failed", error={"code": "job_failed", "message": f"{type(exc).__name__}: {exc}"})
+        else:
+            self._end(job, "done", summary=summary)
+
+    def _end(self, job: Job, status: str, *, error: dict | None = None, summary: dict | None = None) -> None:
+        folder = job.folder
+        if job.video is not None:
+            job.video.unlink(missing_ok=True)
+        if status == "done" and (folder / CANCEL).exists():
+            status = "cancelled"  # cancelled after its last frame: its files go, as cancel() promised
+        if status == "cancelled" and self._stopping.is_set() and not (folder / CANCEL).exists():
+            status, error = "failed", {"code": "interrupted", "message": "the server stopped while the job ran"}
+        if status != "done":
+            for path in folder.iterdir():
+                if path.name != STATE:
+                    path.unlink(missing_ok=True)
+        changes: dict[str, Any] = {"status": status, "error": error, "finished_s": time.time()}
+        if summary is not None:
+            (folder / RESULT_FILES["summary"]).write_text(json.dumps(summary, indent=2))
+            changes.update(summary=summary, warning=summary.get("video", {}).get("error"),
+                           frames=summary.get("video", {}).get("frames", 0))
+        self._update(folder, **changes)
+
+    # ------------------------------------------------------------------ expiry, recovery, shutdown
 
     def expire(self, now: float | None = None) -> int:
-        """Delete the finished jobs older than ``job_ttl_s``; returns how many."""
+        """Delete the jobs that ended more than ``job_ttl_s`` ago; returns how many."""
         now = time.time() if now is None else now
-        with self._lock:
-            old = [j for j in self._jobs.values() if j.finished_s is not None and now - j.finished_s > self._ttl_s]
-            for job in old:
-                del self._jobs[job.id]
-        for job in old:
-            shutil.rmtree(job.folder, ignore_errors=True)
+        old = [f for f, s in self._states() if s["finished_s"] is not None and now - s["finished_s"] > self._ttl_s]
+        for folder in old:
+            shutil.rmtree(folder, ignore_errors=True)
         return len(old)
 
+    def _mark_interrupted(self) -> None:
+        """Jobs still active whose owner process is gone (a crash or restart) end as ``failed``."""
+        for folder, state in self._states():
+            if state["status"] in ACTIVE and not _alive(state.get("pid")):
+                for path in folder.iterdir():
+                    if path.name != STATE:
+                        path.unlink(missing_ok=True)
+                self._update(folder, status="failed", finished_s=time.time(), error={
+                    "code": "interrupted", "message": "the server stopped before the job ended; submit it again"})
+
     def shutdown(self, timeout_s: float = 30.0) -> None:
-        """Cancel every job, stop the worker and delete all job folders."""
-        with self._lock:
-            for job in self._jobs.values():
-                job.cancel.set()
+        """Stop the worker (a running job stops after its current frame and ends ``failed``/``interrupted``); a
+        temporary root is deleted with every job in it, a given ``jobs_dir`` keeps the finished ones."""
+        self._stopping.set()
         self._queue.put(None)
         self._worker.join(timeout=timeout_s)
-        shutil.rmtree(self.root, ignore_errors=True)
+        while True:  # jobs queued but never started
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                self._end(job, "cancelled")
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -116,12 +116,12 @@ def add_video_routes(app: FastAPI, manager: Callable[[], JobManager | None], mod
             jobs().discard(job)
             raise
         jobs().submit(job, video, options, total)
-        return JSONResponse(jobs().describe(job), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
+        return JSONResponse(jobs().describe(job.id), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
 
     @app.get("/v1/jobs/{job_id}", tags=["videos"], responses=JOB_RESPONSES)
     async def get_job(job_id: str) -> Any:
         """A job's status, progress and (when done) result URLs and summary."""
-        return JSONResponse(jobs().describe(jobs().get(job_id)))
+        return JSONResponse(jobs().describe(job_id))
 
     @app.get("/v1/jobs/{job_id}/files/{name}", tags=["videos"], response_class=FileResponse,
              responses=JOB_RESPONSES)

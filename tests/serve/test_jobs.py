@@ -53,7 +53,21 @@ def wait_for(url: str, job_id: str, states: tuple[str, ...], timeout: float = 12
 
 
 def job_folders(root: Path) -> list[Path]:
-    return [p for p in root.glob("posekit-serve-jobs-*/*")]
+    return [p for p in root.iterdir() if p.is_dir()]
+
+
+def leftovers(root: Path) -> list[Path]:
+    """Job folders of uploads that never became a job, or holding an uploaded video after the job ended."""
+    out = []
+    for folder in job_folders(root):
+        state = json.loads((folder / "job.json").read_text()) if (folder / "job.json").exists() else None
+        if state is None or state["status"] == "receiving" or list(folder.glob("input.*")):
+            out.append(folder)
+    return out
+
+
+def state_of(folder: Path) -> dict:
+    return json.loads((folder / "job.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +81,8 @@ def server(jobs_dir):
     config = ServeConfig(model="blazepose_full", jobs_dir=str(jobs_dir), max_video_bytes=3 * 2**20, max_jobs=2)
     with Server(config) as s:
         yield s
-    assert not list(jobs_dir.iterdir()), "the jobs folder was not deleted when the server stopped"
+    assert not leftovers(jobs_dir)
+    assert not [f for f in job_folders(jobs_dir) if state_of(f)["status"] in ("queued", "running")]
 
 
 def test_video_job_results_equal_the_in_process_runner(server, jobs_dir, tmp_path):
@@ -115,7 +130,8 @@ def test_video_job_results_equal_the_in_process_runner(server, jobs_dir, tmp_pat
 
     # the uploaded video is gone; deleting the job deletes its folder
     folder = next(p for p in job_folders(jobs_dir) if p.name == job["id"])
-    assert sorted(p.name for p in folder.iterdir()) == ["annotated.webm", "poses.csv", "poses.jsonl", "summary.json"]
+    assert sorted(p.name for p in folder.iterdir()) == ["annotated.webm", "job.json", "poses.csv", "poses.jsonl",
+                                                         "summary.json"]
     assert json.loads(http(f"{server.url}/v1/jobs/{job['id']}", method="DELETE")[2]) == {
         "id": job["id"], "status": "deleted"}
     assert not folder.exists()
@@ -134,10 +150,12 @@ def test_cancel_stops_a_running_job_and_deletes_its_folder(server, jobs_dir):
         time.sleep(0.05)
     status, _, body = http(f"{server.url}/v1/jobs/{job['id']}", method="DELETE")
     assert status == 200 and json.loads(body)["status"] == "cancelled"
+    folder = jobs_dir / job["id"]
     deadline = time.monotonic() + 30
-    while any(p.name == job["id"] for p in job_folders(jobs_dir)):
-        assert time.monotonic() < deadline, "the cancelled job's folder is still there"
+    while state_of(folder)["status"] != "cancelled":  # the owner stopped after its current frame
+        assert time.monotonic() < deadline, "the cancelled job never stopped"
         time.sleep(0.05)
+    assert [p.name for p in folder.iterdir()] == ["job.json"]  # the upload and the partial results are gone
     after = json.loads(http(f"{server.url}/v1/jobs/{job['id']}")[2])
     assert after["status"] == "cancelled" and after["progress"]["frames"] < 247 and after["files"] is None
     assert http(f"{server.url}/v1/jobs/{job['id']}/files/poses.jsonl")[0] == 404
@@ -159,7 +177,7 @@ def _cut(data: bytes, n: int) -> bytes:
 def test_bad_video_uploads_leave_nothing(server, jobs_dir, name, make, status, code):
     got, _, body = submit(server.url, make(shared_path(*SHORT).read_bytes()))
     assert (got, body["error"]["code"]) == (status, code), body
-    assert not [p for p in job_folders(jobs_dir) if not (p / "summary.json").exists()]
+    assert not leftovers(jobs_dir)
     assert http(server.url + "/healthz")[0] == 200
 
 
@@ -185,16 +203,17 @@ def test_client_disconnect_mid_upload_leaves_no_files(server, jobs_dir):
             assert time.monotonic() < deadline, "the upload never started"
             time.sleep(0.02)
     deadline = time.monotonic() + 20  # ... and is deleted, with its folder, once the client is gone
-    while [p for p in job_folders(jobs_dir) if not (p / "summary.json").exists()]:
+    while leftovers(jobs_dir):
         assert time.monotonic() < deadline, f"left behind: {job_folders(jobs_dir)}"
         time.sleep(0.05)
     assert http(server.url + "/healthz")[0] == 200
 
 
-def test_job_bound_expiry_and_shutdown(tmp_path):
+def test_job_bound_expiry_and_ephemeral_root():
     need_blazepose()
-    config = ServeConfig(model="blazepose_full", jobs_dir=str(tmp_path), max_jobs=1, job_ttl_s=1.0)
+    config = ServeConfig(model="blazepose_full", max_jobs=1, job_ttl_s=1.0)  # no jobs_dir: a temporary root
     with Server(config) as s:
+        root = s.server.config.app.state.service.jobs.root
         first = submit(s.url, shared_path(*LONG).read_bytes(), "?every=4")
         assert first[0] == 202
         second = submit(s.url, shared_path(*SHORT).read_bytes())
@@ -206,5 +225,22 @@ def test_job_bound_expiry_and_shutdown(tmp_path):
         while http(f"{s.url}/v1/jobs/{first[2]['id']}")[0] != 404:  # expired after job_ttl_s
             assert time.monotonic() < deadline
             time.sleep(0.2)
-        assert not any(p.name == first[2]["id"] for p in job_folders(tmp_path))
-    assert not list(tmp_path.iterdir())  # results are ephemeral: the server's jobs folder goes when it stops
+        assert not (root / first[2]["id"]).exists()
+    assert not root.exists()  # results are ephemeral without --jobs-dir: the root goes when the server stops
+
+
+def test_results_persist_across_a_restart_and_running_jobs_end_interrupted(tmp_path):
+    need_blazepose()
+    config = ServeConfig(model="blazepose_full", jobs_dir=str(tmp_path))
+    with Server(config) as s:
+        done_id = submit(s.url, shared_path(*SHORT).read_bytes())[2]["id"]
+        assert wait_for(s.url, done_id, ("done", "failed"))["status"] == "done"
+        jsonl = http(f"{s.url}/v1/jobs/{done_id}/files/poses.jsonl")[2]
+        cut_id = submit(s.url, shared_path(*LONG).read_bytes())[2]["id"]
+        wait_for(s.url, cut_id, ("running",))
+    with Server(config) as s:  # a new server on the same --jobs-dir
+        job = json.loads(http(f"{s.url}/v1/jobs/{done_id}")[2])
+        assert job["status"] == "done" and http(f"{s.url}/v1/jobs/{done_id}/files/poses.jsonl")[2] == jsonl
+        cut = json.loads(http(f"{s.url}/v1/jobs/{cut_id}")[2])
+        assert cut["status"] == "failed" and cut["error"]["code"] == "interrupted"
+        assert [p.name for p in (tmp_path / cut_id).iterdir()] == ["job.json"]
