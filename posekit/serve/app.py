@@ -2,18 +2,21 @@
 
 Endpoints (OpenAPI schema at ``/openapi.json``, docs at ``/docs``):
 
+* ``GET /``: the web page (``static/``: plain HTML/CSS/JS served by posekit itself, no CDN).
 * ``POST /v1/poses``: an image (multipart field ``image`` or the raw body; JPEG/PNG/WebP by content) -> JSON
-  (:class:`~posekit.serve.schema.PosesResponse`); query ``skeleton=NAME`` (convert, e.g. ``coco17``) and
-  ``min_score`` (drop instances whose COCO score is lower).
+  (:class:`~posekit.serve.schema.PosesResponse`); query ``model`` / ``detector`` (:mod:`posekit.serve.models`),
+  ``skeleton=NAME`` (convert, e.g. ``coco17``) and ``min_score`` (drop instances whose COCO score is lower).
 * ``POST /v1/poses:render``: the same upload -> the image with the skeletons drawn (PNG, or JPEG with
   ``format=jpeg``).
+* ``POST /v1/videos``, ``GET``/``DELETE /v1/jobs/{id}``, ``GET /v1/jobs/{id}/files/{name}``: background video
+  jobs (:mod:`posekit.serve.videos`, :mod:`posekit.serve.jobs`).
 * ``GET /v1/models``, ``GET /healthz`` (process up), ``GET /readyz`` (503 until the model is loaded),
   ``GET /metrics`` (Prometheus text).
 
-The model loads once per process, in a thread started by the lifespan handler (so ``/healthz`` answers while it
-loads), and is shared by the ``concurrency`` inference threads of a :class:`~posekit.serve.inference.BoundedPool`.
-Errors are JSON ``{"error": {"code", "message"}}``. No global state: each app holds its own model, pool and
-metrics.
+The served model loads once per process, in a thread started by the lifespan handler (so ``/healthz`` answers while
+it loads); other models load on their first request; all are shared by the ``concurrency`` inference threads of a
+:class:`~posekit.serve.inference.BoundedPool` (a bounded queue: 503 beyond it). Errors are JSON ``{"error":
+{"code", "message"}}``. No global state: each app holds its own models, pool, jobs and metrics.
 """
 
 from __future__ import annotations
@@ -292,8 +295,9 @@ def create_app(config: ServeConfig) -> FastAPI:
 
     @app.get("/metrics", tags=["service"], response_class=PlainTextResponse)
     async def metrics() -> Any:
-        """Prometheus text: requests, latency histogram, queue depth, errors."""
-        return PlainTextResponse(service.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+        """Prometheus text: requests, latency histogram, queue depth, errors, video jobs by status."""
+        jobs = None if service.jobs is None else service.jobs.counts()
+        return PlainTextResponse(service.metrics.render(jobs), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     add_video_routes(app, lambda: service.jobs, service.models, config.max_video_bytes)
     return app

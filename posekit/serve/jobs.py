@@ -197,6 +197,13 @@ class JobManager:
             "summary": state["summary"],
         }
 
+    def counts(self) -> dict[str, int]:
+        """Jobs under the root by status (every status, zeros included)."""
+        out = dict.fromkeys((*ACTIVE, "done", "failed", "cancelled"), 0)
+        for folder, state in self._states():
+            out[self._status(folder, state)] += 1
+        return out
+
     def result_file(self, job_id: str, name: str) -> Path:
         """The path of result ``name`` of a finished job; 404 ``file_not_found`` for any other name or a job not
         done."""

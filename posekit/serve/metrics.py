@@ -54,8 +54,8 @@ class Metrics:
             self.waiting += waiting
             self.running += running
 
-    def render(self) -> str:
-        """The Prometheus text of every metric."""
+    def render(self, jobs: dict[str, int] | None = None) -> str:
+        """The Prometheus text of every metric; ``jobs``: video jobs by status (a gauge, counted by the caller)."""
         with self._lock:
             lines = ["# HELP posekit_requests_total HTTP requests answered, by endpoint, method and status.",
                      "# TYPE posekit_requests_total counter"]
@@ -79,4 +79,8 @@ class Metrics:
                       "# TYPE posekit_inference_running gauge", f"posekit_inference_running {self.running}",
                       "# HELP posekit_model_loaded 1 once the model is loaded.",
                       "# TYPE posekit_model_loaded gauge", f"posekit_model_loaded {self.loaded}"]
+        if jobs is not None:
+            lines += ["# HELP posekit_video_jobs Video jobs kept by the server, by status.",
+                      "# TYPE posekit_video_jobs gauge"]
+            lines += [f'posekit_video_jobs{{status="{status}"}} {n}' for status, n in sorted(jobs.items())]
         return "\n".join(lines) + "\n"

@@ -158,6 +158,8 @@ def test_cancel_stops_a_running_job_and_deletes_its_folder(server, jobs_dir):
     assert [p.name for p in folder.iterdir()] == ["job.json"]  # the upload and the partial results are gone
     after = json.loads(http(f"{server.url}/v1/jobs/{job['id']}")[2])
     assert after["status"] == "cancelled" and after["progress"]["frames"] < 247 and after["files"] is None
+    metrics = http(server.url + "/metrics")[2].decode()
+    assert 'posekit_video_jobs{status="cancelled"} 1' in metrics and 'posekit_video_jobs{status="running"} 0' in metrics
     assert http(f"{server.url}/v1/jobs/{job['id']}/files/poses.jsonl")[0] == 404
     assert http(server.url + "/healthz")[0] == 200
 
