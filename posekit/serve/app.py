@@ -70,7 +70,7 @@ STATIC = Path(__file__).parent / "static"
 """The web page's files (plain HTML/CSS/JS, served by posekit itself: no CDN, works offline)."""
 Upload = tuple[bytes, str, tuple[int, int]]
 """A checked image upload: ``(bytes, type, (width, height))`` (:func:`posekit.serve.limits.check_upload`)."""
-_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (400, 401, 413, 415, 503, 504)}
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (400, 401, 408, 413, 415, 503, 504)}
 
 
 class _Service:
@@ -215,7 +215,7 @@ def create_app(config: ServeConfig) -> FastAPI:
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"])
 
     async def checked_upload(request: Request) -> Upload:
-        data = await read_image(request, config.max_upload_bytes)
+        data = await read_image(request, config.max_upload_bytes, config.timeout_s)
         kind, size = check_upload(data, max_bytes=config.max_upload_bytes, max_pixels=config.max_pixels)
         service.ready()
         return data, kind, size
@@ -299,7 +299,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         jobs = None if service.jobs is None else service.jobs.counts()
         return PlainTextResponse(service.metrics.render(jobs), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    add_video_routes(app, lambda: service.jobs, service.models, config.max_video_bytes)
+    add_video_routes(app, lambda: service.jobs, service.models, config.max_video_bytes, config.timeout_s)
     return app
 
 

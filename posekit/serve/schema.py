@@ -135,4 +135,4 @@ VIDEO_BODY = {
     }
 }
 JOB_RESPONSES: dict[int | str, dict] = {200: {"model": JobResponse}, 202: {"model": JobResponse},
-                                        **{s: {"model": ErrorBody} for s in (400, 401, 404, 413, 415, 503)}}
+                                        **{s: {"model": ErrorBody} for s in (400, 401, 404, 408, 413, 415, 503)}}

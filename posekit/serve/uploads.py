@@ -10,6 +10,8 @@ refused, the partial file is deleted before the error propagates.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -40,22 +42,37 @@ def _too_large(n: int, limit: int, option: str, over: bool = False) -> ApiError:
     return ApiError(413, "payload_too_large", f"the upload is {size}; the limit is {megabytes(limit)} ({option})")
 
 
+async def _chunks(request: Request, idle_s: float) -> AsyncIterator[bytes]:
+    """The body's chunks; 408 ``upload_timeout`` when none arrives for ``idle_s`` seconds (a stalled client)."""
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), idle_s)
+        except StopAsyncIteration:
+            return
+        except asyncio.TimeoutError:
+            raise ApiError(408, "upload_timeout", f"the upload stalled: no data for {idle_s:g} s (--timeout-s)"
+                           ) from None
+        yield chunk
+
+
 def _is_multipart(request: Request) -> bool:
     return request.headers.get("content-type", "").lower().startswith("multipart/form-data")
 
 
-async def read_image(request: Request, limit: int) -> bytes:
+async def read_image(request: Request, limit: int, idle_s: float) -> bytes:
     """The image bytes of ``request``: the multipart field ``image`` or the raw body.
 
     Raises:
-        ApiError: 413 past ``limit`` bytes (``--max-upload-mb``), 400 for a broken form or one without ``image``.
+        ApiError: 413 past ``limit`` bytes (``--max-upload-mb``), 400 for a broken form or one without ``image``,
+            408 when the client sends nothing for ``idle_s`` seconds.
     """
     drain = DRAIN_FACTOR * limit  # read (and drop) up to this much of an oversized upload: the client sees the 413
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > drain:
         raise _too_large(int(declared), limit, "--max-upload-mb")
     chunks, n = [], 0
-    async for chunk in request.stream():
+    async for chunk in _chunks(request, idle_s):
         n += len(chunk)
         if n <= limit + MULTIPART_SLACK:
             chunks.append(chunk)
@@ -177,7 +194,7 @@ class _VideoPart:
         self._in_video = False
 
 
-async def receive_video(request: Request, folder: Path, limit: int) -> Path:
+async def receive_video(request: Request, folder: Path, limit: int, idle_s: float) -> Path:
     """Stream the request's video (multipart field ``video`` or the raw body) into ``folder/input.<ext>``.
 
     Returns:
@@ -185,7 +202,8 @@ async def receive_video(request: Request, folder: Path, limit: int) -> Path:
 
     Raises:
         ApiError: 413 past ``limit`` bytes (``--max-video-mb``), 415 when the content is not a video container,
-            400 for an empty upload, a broken form or one without ``video``.
+            400 for an empty upload, a broken form or one without ``video``, 408 when the client sends nothing for
+            ``idle_s`` seconds.
         ClientDisconnect: the client went away mid-upload.
         In every case the partial file is deleted first.
     """
@@ -201,7 +219,7 @@ async def receive_video(request: Request, folder: Path, limit: int) -> Path:
                 raise ApiError(400, "bad_multipart", "the multipart Content-Type has no boundary")
             part = _VideoPart(target)
             parser = MultipartParser(boundary, part.callbacks)
-            async for chunk in request.stream():
+            async for chunk in _chunks(request, idle_s):
                 try:
                     parser.write(chunk)
                 except ApiError:
@@ -212,7 +230,7 @@ async def receive_video(request: Request, folder: Path, limit: int) -> Path:
             if not part.found:
                 raise ApiError(400, "missing_video", "the multipart form has no file field 'video'")
         else:
-            async for chunk in request.stream():
+            async for chunk in _chunks(request, idle_s):
                 target.write(chunk)
         return target.finish()
     except BaseException:  # refused, client gone (ClientDisconnect or the task cancelled), disk full: nothing stays

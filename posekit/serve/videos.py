@@ -81,7 +81,7 @@ def _probe(path: Any, every: int) -> int | None:
 
 
 def add_video_routes(app: FastAPI, manager: Callable[[], JobManager | None], models: ModelCache,
-                     max_video_bytes: int) -> None:
+                     max_video_bytes: int, idle_s: float) -> None:
     """Register the video endpoints (see the module docstring) on ``app``; ``manager()`` is the app's
     :class:`JobManager` (made when the app starts)."""
 
@@ -107,7 +107,7 @@ def add_video_routes(app: FastAPI, manager: Callable[[], JobManager | None], mod
                                every=every, format=format, kpt_thr=kpt_thr)
         job = jobs().create()
         try:
-            video = await receive_video(request, job.folder, max_video_bytes)
+            video = await receive_video(request, job.folder, max_video_bytes, idle_s)
             total = await asyncio.to_thread(_probe, video, every)
         except ClientDisconnect:
             jobs().discard(job)

@@ -246,3 +246,23 @@ def test_results_persist_across_a_restart_and_running_jobs_end_interrupted(tmp_p
         cut = json.loads(http(f"{s.url}/v1/jobs/{cut_id}")[2])
         assert cut["status"] == "failed" and cut["error"]["code"] == "interrupted"
         assert [p.name for p in (tmp_path / cut_id).iterdir()] == ["job.json"]
+
+
+def test_a_stalled_upload_gets_408_and_leaves_nothing(tmp_path):
+    need_blazepose()
+    with Server(ServeConfig(model="blazepose_full", jobs_dir=str(tmp_path), timeout_s=1.0)) as s:
+        host, port = s.url.removeprefix("http://").split(":")
+        head = shared_path(*SHORT).read_bytes()[:4096]
+        for path in ("/v1/videos", "/v1/poses"):
+            with socket.create_connection((host, int(port)), timeout=20) as sock:
+                sock.sendall((f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/octet-stream\r\n"
+                              f"Content-Length: 100000\r\n\r\n").encode() + head)  # ... and then nothing
+                t0 = time.monotonic()
+                answer = b""
+                while b"upload_timeout" not in answer and (chunk := sock.recv(65536)):
+                    answer += chunk
+                answer = answer.decode(errors="replace")
+                assert answer.startswith("HTTP/1.1 408") and "upload_timeout" in answer, answer
+                assert 0.5 < time.monotonic() - t0 < 10
+        assert not leftovers(tmp_path) and not job_folders(tmp_path)
+        assert http(s.url + "/healthz")[0] == 200
