@@ -48,15 +48,16 @@ from posekit.serve.inference import (
     decode_image,
     encode_image,
     poses_payload,
+    skeleton_payload,
     timed,
 )
 from posekit.serve.jobs import JobManager
 from posekit.serve.limits import ApiError, check_api_key, check_upload
 from posekit.serve.metrics import Metrics
 from posekit.serve.models import Key, ModelCache
+from posekit.serve.schema import UPLOAD_BODY, ErrorBody, ModelsResponse, PosesResponse
 from posekit.serve.uploads import read_image
 from posekit.serve.videos import add_video_routes, run_job
-from posekit.serve.schema import UPLOAD_BODY, ErrorBody, ModelsResponse, PosesResponse
 from posekit.types import Poses
 from posekit.viz import draw
 
@@ -239,7 +240,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         body = {
             "model": key[0], "detector": key[1], "posekit_version": __version__,
             "image": {"width": width, "height": height}, "poses": poses_payload(result),
-            "skeleton": {"name": result.skeleton.name, "keypoints": list(result.skeleton.keypoints)},
+            "skeleton": skeleton_payload(result.skeleton),
             "coco": result.to_coco(0),
             "timing_ms": {"decode": round(decode_ms, 3), "inference": round(infer_ms, 3),
                           "total": round((time.perf_counter() - t0) * 1000.0, 3)},

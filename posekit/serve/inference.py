@@ -22,9 +22,10 @@ from PIL import Image, ImageOps
 from posekit.io.image import load_image
 from posekit.serve.limits import ApiError
 from posekit.serve.metrics import Metrics
+from posekit.skeletons import Skeleton
 from posekit.types import Poses
 
-__all__ = ["BoundedPool", "decode_image", "encode_image", "poses_payload", "timed"]
+__all__ = ["BoundedPool", "decode_image", "encode_image", "poses_payload", "skeleton_payload", "timed"]
 
 T = TypeVar("T")
 
@@ -70,6 +71,15 @@ def poses_payload(poses: Poses) -> list[dict]:
             item["keypoints_3d"] = _nulls(poses.keypoints_3d[i].astype(np.float64))
         out.append(item)
     return out
+
+
+def skeleton_payload(skeleton: Skeleton) -> dict:
+    """``name``, ``keypoints`` (K names), ``links`` (index pairs drawn as limbs) and ``link_colors`` /
+    ``keypoint_colors`` (RGB 0-255, posekit's palette): what a client needs to draw any skeleton."""
+    return {"name": skeleton.name, "keypoints": list(skeleton.keypoints),
+            "links": [list(pair) for pair in skeleton.links],
+            "link_colors": [list(c) for c in skeleton.link_colors],
+            "keypoint_colors": [list(c) for c in skeleton.keypoint_colors]}
 
 
 def encode_image(image: np.ndarray, fmt: str) -> bytes:

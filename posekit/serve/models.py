@@ -15,7 +15,11 @@ from collections import OrderedDict
 from typing import Any
 
 from posekit.models.registry import get_entry, list_models
-from posekit.pipelines.registry import build_estimator, estimator_entries, estimator_entry
+from posekit.pipelines.registry import (
+    build_estimator,
+    estimator_entries,
+    estimator_entry,
+)
 from posekit.serve.config import ServeConfig
 from posekit.serve.limits import ApiError
 

@@ -9,9 +9,9 @@ __all__ = [
     "JOB_RESPONSES",
     "UPLOAD_BODY",
     "VIDEO_BODY",
-    "JobResponse",
     "ErrorBody",
     "ImageSize",
+    "JobResponse",
     "ModelInfo",
     "ModelsResponse",
     "PoseInstance",
@@ -49,6 +49,9 @@ class PoseInstance(BaseModel):
 class SkeletonInfo(BaseModel):
     name: str
     keypoints: list[str]
+    links: list[list[int]] = Field(description="Keypoint index pairs drawn as limbs.")
+    link_colors: list[list[int]] = Field(description="RGB (0-255) per link: posekit's left/right/centre palette.")
+    keypoint_colors: list[list[int]] = Field(description="RGB (0-255) per keypoint.")
 
 
 class Timing(BaseModel):

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 
 from posekit.serve.limits import ApiError, megabytes, sniff_type, sniff_video
 

@@ -26,7 +26,13 @@ from starlette.requests import ClientDisconnect
 
 from posekit.analysis.report import analyze_results, summary
 from posekit.io.video import VideoReader
-from posekit.serve.jobs import RESULT_FILES, VIDEO_FORMATS, Job, JobManager, VideoOptions
+from posekit.serve.jobs import (
+    RESULT_FILES,
+    VIDEO_FORMATS,
+    Job,
+    JobManager,
+    VideoOptions,
+)
 from posekit.serve.limits import ApiError
 from posekit.serve.models import ModelCache
 from posekit.serve.schema import JOB_RESPONSES, VIDEO_BODY

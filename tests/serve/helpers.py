@@ -11,7 +11,11 @@ import urllib.request
 
 import uvicorn
 
-from posekit.models.mediapipe_wheel import POSE_DETECTION, POSE_LANDMARK_FULL, load_mediapipe_module
+from posekit.models.mediapipe_wheel import (
+    POSE_DETECTION,
+    POSE_LANDMARK_FULL,
+    load_mediapipe_module,
+)
 from posekit.serve import ServeConfig, create_app
 
 IMAGE = ("data", "coco", "openpose_examples", "COCO_val2014_000000000241.jpg")

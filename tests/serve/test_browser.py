@@ -36,7 +36,7 @@ from tests.serve.helpers import IMAGE, Server, http, need_blazepose, post_image
 REPO = Path(__file__).resolve().parents[2]
 WAIT_S = 60  # bound on every wait for the page
 KPT_THR = 0.3  # app.js draws keypoints scored at least this
-COLORS = {"left": (0, 255, 0), "right": (255, 128, 0), "center": (51, 153, 255)}  # app.js's palette (posekit's)
+COLORS = {"left": skeletons.LEFT_COLOR, "right": skeletons.RIGHT_COLOR, "center": skeletons.CENTER_COLOR}
 CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-dev-shm-usage", "--window-size=1280,1200")
@@ -155,14 +155,6 @@ def shown(pose: dict, k: int) -> bool:
     return pose["keypoints"][k] is not None and pose["scores"][k] >= KPT_THR
 
 
-def side(name: str) -> str:
-    """posekit's colour rule (as app.js has it)."""
-    tokens = set(name.split("_"))
-    if tokens & {"eye", "ear", "nose", "mouth"}:
-        return "center"
-    return "left" if "left" in tokens else "right" if "right" in tokens else "center"
-
-
 def isolated_keypoint(result: dict) -> tuple[int, int, float, float]:
     """``(person, keypoint, x, y)`` image pixels: a confident keypoint well inside the image, farthest from every
     other drawn keypoint and away from the person-number tags, so hover and pixel checks are unambiguous."""
@@ -183,29 +175,29 @@ def isolated_keypoint(result: dict) -> tuple[int, int, float, float]:
     return best
 
 
-def limb_midpoints(result: dict) -> list[tuple[float, float, str]]:
-    """``(x, y, colour name)`` of the midpoints of long drawn limbs (posekit's own link table) that no other limb
+def limb_midpoints(result: dict) -> list[tuple[float, float, tuple]]:
+    """``(x, y, RGB)`` of the midpoints of long drawn limbs (posekit's own link table) that no other limb
     or keypoint comes near: there the canvas must show the limb's colour."""
     skeleton = getattr(skeletons, result["skeleton"]["name"])
-    names = skeleton.keypoints
-    limbs = [(np.array(p["keypoints"][a]), np.array(p["keypoints"][b]), names[a], names[b])
-             for p in result["poses"] for a, b in skeleton.links if shown(p, a) and shown(p, b)]
+    limbs = [(np.array(p["keypoints"][a]), np.array(p["keypoints"][b]), color)
+             for p in result["poses"] for (a, b), color in zip(skeleton.links, skeleton.link_colors)
+             if shown(p, a) and shown(p, b)]
     points = [np.array(p["keypoints"][k]) for p in result["poses"] for k in range(len(p["scores"])) if shown(p, k)]
     def distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:  # point to segment
         t = np.clip(np.dot(p - a, b - a) / max(float(np.dot(b - a, b - a)), 1e-9), 0.0, 1.0)
         return float(np.linalg.norm(p - (a + t * (b - a))))
 
     out = []
-    for j, (a, b, na, nb) in enumerate(limbs):
+    for j, (a, b, color) in enumerate(limbs):
         mid = (a + b) / 2
         if np.linalg.norm(b - a) < 40 or not (0 < mid[0] < result["image"]["width"] - 1
                                               and 0 < mid[1] < result["image"]["height"] - 1):
             continue
         if min(np.linalg.norm(mid - q) for q in points) < 12:
             continue
-        if any(distance(mid, c, d) < 6 for i, (c, d, _, _) in enumerate(limbs) if i != j):
+        if any(distance(mid, c, d) < 6 for i, (c, d, _) in enumerate(limbs) if i != j):
             continue
-        out.append((float(mid[0]), float(mid[1]), side(na) if side(na) == side(nb) else "center"))
+        out.append((float(mid[0]), float(mid[1]), color))
     return out
 
 
@@ -251,11 +243,11 @@ def test_upload_draws_skeletons_and_lists_people(server, driver, image_path, exp
     for name, rgb in COLORS.items():  # limbs of all three colours drawn, well beyond what the photo has of them
         assert stats["counts"][name] > (np.abs(photo - rgb) <= 6).all(-1).sum() + 300, (name, stats["counts"])
     mids = limb_midpoints(expected)  # limbs drawn where the API put them, in posekit's colours
-    assert {c for _, _, c in mids} == set(COLORS), mids
+    assert {tuple(c) for _, _, c in mids} == set(COLORS.values()), mids
     for x, y, color in mids:
-        assert_pixel(driver, x, y, COLORS[color])
+        assert_pixel(driver, x, y, color)
     _, k, x, y = isolated_keypoint(expected)  # the dot sits where the API put the keypoint
-    assert_pixel(driver, x, y, COLORS[side(expected["skeleton"]["keypoints"][k])])
+    assert_pixel(driver, x, y, skeletons.blazepose33.keypoint_colors[k])
 
     check_hover(driver, expected)
     assert [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []

@@ -18,8 +18,8 @@ import pytest
 pytest.importorskip("fastapi", reason="posekit serve needs the serve extra: pip install 'posekit[serve]'")
 
 from posekit.io.video import VideoReader
-from posekit.serve import ServeConfig
 from posekit.lift.io import read_results_jsonl
+from posekit.serve import ServeConfig
 from tests.conftest import shared_path
 from tests.serve.helpers import Server, http, need_blazepose
 

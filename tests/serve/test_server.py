@@ -74,7 +74,10 @@ def test_poses_json_equals_in_process_estimator(server, image_bytes, expected):
     assert set(out) == {"model", "detector", "posekit_version", "image", "poses", "skeleton", "coco", "timing_ms"}
     assert out["model"] == "blazepose_full"
     assert out["image"] == {"width": 480, "height": 640}
-    assert out["skeleton"] == {"name": "blazepose33", "keypoints": list(skeletons.blazepose33.keypoints)}
+    assert out["skeleton"]["name"] == "blazepose33"
+    assert out["skeleton"]["keypoints"] == list(skeletons.blazepose33.keypoints)
+    assert out["skeleton"]["links"] == [list(p) for p in skeletons.blazepose33.links]
+    assert out["skeleton"]["link_colors"] == [list(c) for c in skeletons.blazepose33.link_colors]
     _assert_poses_equal(out["poses"], expected)
     for item, k3d in zip(out["poses"], expected.keypoints_3d):
         assert set(item) == {"keypoints", "scores", "box", "box_score", "score", "keypoints_3d"}

@@ -9,17 +9,6 @@
 const KPT_THR = 0.3; // keypoints below this score are not drawn or counted (the server render's default kpt_thr)
 const POLL_MS = 500; // video job polling period (video.js)
 const KEY_STORE = "posekit.apiKey";
-const COLORS = { left: "rgb(0,255,0)", right: "rgb(255,128,0)", center: "rgb(51,153,255)" }; // posekit's palette
-const COCO17_EDGES = [[15, 13], [13, 11], [16, 14], [14, 12], [11, 12], [5, 11], [6, 12], [5, 6], [5, 7], [6, 8],
-  [7, 9], [8, 10], [1, 2], [0, 1], [0, 2], [1, 3], [2, 4], [3, 5], [4, 6]];
-const EDGES = { // limbs by skeleton name (posekit/_skeleton_tables.py); an unknown skeleton draws points only
-  coco17: COCO17_EDGES,
-  posetrack18: COCO17_EDGES,
-  blazepose33: [[0, 1], [0, 4], [1, 2], [2, 3], [3, 7], [4, 5], [5, 6], [6, 8], [9, 10], [11, 12], [11, 13],
-    [11, 23], [12, 14], [12, 24], [13, 15], [14, 16], [15, 17], [15, 19], [15, 21], [16, 18], [16, 20], [16, 22],
-    [17, 19], [18, 20], [23, 24], [23, 25], [24, 26], [25, 27], [26, 28], [27, 29], [27, 31], [28, 30], [28, 32],
-    [29, 31], [30, 32]],
-};
 const VIDEO_EXT = /\.(mp4|m4v|mov|webm|avi|mkv)$/i;
 
 const $ = (id) => document.getElementById(id);
@@ -208,15 +197,6 @@ function clearResult() {
   ui.dlJson.disabled = ui.dlImage.disabled = true;
 }
 
-/** The colour of a keypoint name by posekit's rule: head points centre, then left / right, else centre. */
-function side(name) {
-  const t = new Set(String(name).toLowerCase().split(/[_-]/));
-  if (["eye", "ear", "nose", "mouth"].some((w) => t.has(w))) return "center";
-  if (t.has("left") && !t.has("right")) return "left";
-  if (t.has("right") && !t.has("left")) return "right";
-  return "center";
-}
-
 /** Is keypoint k of pose p drawn (present and scored at least KPT_THR)? */
 function shown(p, k) { return p.keypoints[k] !== null && p.scores[k] >= KPT_THR; }
 
@@ -228,28 +208,27 @@ function draw(bitmap, result) {
   c.height = h;
   const ctx = c.getContext("2d");
   ctx.drawImage(bitmap, 0, 0, w, h);
-  const names = result.skeleton.keypoints;
-  const edges = EDGES[result.skeleton.name] || [];
+  const sk = result.skeleton; // links and colours come with the answer: any skeleton draws like the server's
+  const rgb = (c) => `rgb(${c[0]},${c[1]},${c[2]})`;
   const lw = Math.max(2, Math.round(Math.max(w, h) / 250));
   ctx.lineCap = "round";
   ctx.lineWidth = lw;
   for (const p of result.poses) {
-    for (const [a, b] of edges) {
-      if (!shown(p, a) || !shown(p, b)) continue;
-      const sa = side(names[a]);
-      ctx.strokeStyle = COLORS[sa === side(names[b]) ? sa : "center"];
+    sk.links.forEach(([a, b], j) => {
+      if (!shown(p, a) || !shown(p, b)) return;
+      ctx.strokeStyle = rgb(sk.link_colors[j]);
       ctx.beginPath();
       ctx.moveTo(...p.keypoints[a]);
       ctx.lineTo(...p.keypoints[b]);
       ctx.stroke();
-    }
+    });
   }
   ctx.lineWidth = 1;
   ctx.strokeStyle = "rgba(0,0,0,0.6)";
   result.poses.forEach((p, i) => {
     p.keypoints.forEach((xy, k) => {
       if (!shown(p, k)) return;
-      ctx.fillStyle = COLORS[side(names[k])];
+      ctx.fillStyle = rgb(sk.keypoint_colors[k]);
       ctx.beginPath();
       ctx.arc(xy[0], xy[1], lw + 1.5, 0, 2 * Math.PI);
       ctx.fill();
