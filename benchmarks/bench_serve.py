@@ -1,116 +1,78 @@
 """Requests/s and latency of ``posekit serve`` on single images, and its overhead over the estimator in-process.
 
-    python benchmarks/bench_serve.py                              # 40 images, concurrency 1 4 8, posekit's default model
-    python benchmarks/bench_serve.py --model blazepose_full --images 100 --json bench_serve.json
+    python benchmarks/bench_serve.py          # movenet_thunder and blazepose_full, 40 images, concurrency 1 4 8
+    python benchmarks/bench_serve.py --model blazepose_full --images 100 --out /tmp/bench_serve.json
 
-The server runs in a subprocess (``posekit.cli_serve.serve`` on 127.0.0.1, a free port, ``--threads`` network
-threads, ``--max-queue`` large enough that no request is refused); the client sends each of the N images of
-``../shared/data/coco/train2017_subset`` (sorted names; cycled when N is larger) as a raw ``POST /v1/poses`` from
-C threads (``urllib``, a new connection per request, as a simple client does) and records each request's latency
-(send to last byte of the JSON). The in-process baseline is the same model built in this process with the same
-threads, timing ``estimator(path)`` (decode + inference) on the same images, interleaved image by image with the
-concurrency-1 requests. Overhead at concurrency 1 = mean server latency / mean in-process time (goal of issue 20: <= 1.10). Run the in-process baseline and the server on the
-same quiet machine: the load average is printed, other processes slow every figure down.
+For each model the server runs in a subprocess (``posekit serve`` on 127.0.0.1, a free port, ``--max-queue`` large
+enough that no request is refused), first with one inference thread (``--server-concurrency 1``, the default
+server) and ``--threads`` network threads, then with each further ``--server-concurrency S`` and ``--threads // S``
+threads (S inference threads sharing the cores). The client sends each of the N images of
+``../shared/data/coco/train2017_subset`` (sorted names; cycled when N is larger) as a raw ``POST /v1/poses`` from C
+threads (``urllib``, a new connection per request, as a simple client does; see ``bench_serve_client.py``) and
+records each request's latency (send to the last byte of the JSON). The in-process baseline is the same model built
+in this process with the same threads, timing ``estimator(path)`` (read + decode + inference) on the same images,
+interleaved image by image with the concurrency-1 requests (ABBA order). Overhead at concurrency 1 = mean server
+latency / mean in-process time (goal of issue 20: <= 1.10). With S > 1 only the concurrencies above 1 are run.
+
+Writes ``docs/results/bench_serve.json`` (``--out``; ``--json`` is the old name) and a Markdown table next to it
+(same name, ``.md``), with the command, the CPU count and model, the versions and the load average (``uptime``)
+before and after: other processes on the machine slow every figure down, so run it on a quiet machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import platform
-import socket
+import shlex
 import statistics
 import subprocess
 import sys
-import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-import numpy as np
+from bench_serve_client import (
+    REPO,
+    SHARED,
+    ServerProcess,
+    images,
+    load_run,
+    paired_run,
+    post,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data" / "coco" / "train2017_subset"
-SERVER = "import typer; from posekit.cli_serve import serve; app = typer.Typer(); app.command()(serve); app()"
-
-
-def images(n: int) -> list[Path]:
-    files = sorted(p for p in SHARED.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    if not files:
-        sys.exit(f"no images in {SHARED}")
-    return [files[i % len(files)] for i in range(n)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+DEFAULT_OUT = REPO / "docs" / "results" / "bench_serve.json"
+PACKAGES = ("posekit", "torch", "numpy", "fastapi", "starlette", "uvicorn", "h11", "python-multipart", "pillow")
 
 
-def start_server(model: str, threads: int, concurrency: int, max_queue: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [sys.executable, "-c", SERVER, "--model", model, "--port", str(port), "--threads", str(threads),
-           "--concurrency", str(concurrency), "--max-queue", str(max_queue), "--max-upload-mb", "50"]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"the server exited: {proc.stderr.read().decode()[-2000:]}")
+def uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], check=False, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu_count": os.cpu_count(), "cpu_model": cpu, "platform": platform.platform(),
+            "python": platform.python_version()}
+
+
+def versions() -> dict:
+    out = {}
+    for name in PACKAGES:
         try:
-            with urllib.request.urlopen(url + "/readyz", timeout=5) as r:
-                if r.status == 200:
-                    return proc, url
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    proc.kill()
-    sys.exit("the server did not become ready within 300 s")
-
-
-def post(url: str, data: bytes) -> float:
-    t0 = time.perf_counter()
-    request = urllib.request.Request(url + "/v1/poses", data=data, headers={"Content-Type": "image/jpeg"},
-                                     method="POST")
-    with urllib.request.urlopen(request, timeout=300) as r:
-        json.loads(r.read())
-    return time.perf_counter() - t0
-
-
-def load_run(url: str, payloads: list[bytes], concurrency: int) -> dict:
-    latencies: list[float] = []
-    failures: list[str] = []
-    lock = threading.Lock()
-    todo = iter(range(len(payloads)))
-
-    def worker() -> None:
-        while True:
-            with lock:
-                i = next(todo, None)
-            if i is None:
-                return
-            try:
-                dt = post(url, payloads[i])
-            except Exception as exc:  # noqa: BLE001 (counted and reported)
-                with lock:
-                    failures.append(f"{type(exc).__name__}: {exc}")
-                continue
-            with lock:
-                latencies.append(dt)
-
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
-    lat = np.array(latencies) * 1000.0
-    return {"concurrency": concurrency, "requests": len(payloads), "failures": len(failures),
-            "requests_per_s": len(latencies) / wall, "mean_ms": float(lat.mean()) if len(lat) else None,
-            "p50_ms": float(np.percentile(lat, 50)) if len(lat) else None,
-            "p99_ms": float(np.percentile(lat, 99)) if len(lat) else None, "first_failures": failures[:3]}
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
 
 
 def build_in_process(model: str, threads: int):
@@ -121,87 +83,137 @@ def build_in_process(model: str, threads: int):
     return build_estimator(model)
 
 
-def paired_run(url: str, estimator, files: list[Path], payloads: list[bytes]) -> tuple[dict, dict]:
-    """Concurrency 1, interleaved with the in-process baseline image by image (so that a change in the machine's
-    load hits both alike): ``(in-process stats, server stats)``."""
-    local, remote, failures = [], [], []
-    t_server = 0.0
-    for path, data in zip(files, payloads):
-        t0 = time.perf_counter()
+def bench_model(model: str, args: argparse.Namespace, files: list[Path], payloads: list[bytes]) -> dict:
+    """The in-process baseline, the server runs and the overhead of one model."""
+    result: dict = {"model": model, "load_average_before": list(os.getloadavg())}
+    t0 = time.perf_counter()
+    try:
+        estimator = build_in_process(model, args.threads)
+    except Exception as exc:  # noqa: BLE001 (e.g. movenet_thunder without $POSEKIT_HUMAN_MODELS: reported, skipped)
+        print(f"{model}: cannot build the estimator, skipped: {type(exc).__name__}: {exc}")
+        return {**result, "error": f"{type(exc).__name__}: {exc}"}
+    for path in files[:args.warmup]:
         estimator(path)
-        local.append(time.perf_counter() - t0)
-        try:
-            remote.append(post(url, data))
-        except Exception as exc:  # noqa: BLE001 (counted and reported)
-            failures.append(f"{type(exc).__name__}: {exc}")
-            remote.append(float("nan"))
-        t_server += remote[-1] if remote[-1] == remote[-1] else 0.0
-    ok = ~np.isnan(remote)
-    lat, ms = np.array(remote)[ok] * 1000.0, np.array(local) * 1000.0
-    base = {"mean_ms": float(ms.mean()), "p50_ms": float(np.percentile(ms, 50)),
-            "p99_ms": float(np.percentile(ms, 99)), "requests_per_s": len(ms) / (ms.sum() / 1000.0)}
-    server = {"concurrency": 1, "requests": len(payloads), "failures": len(failures),
-              "requests_per_s": int(ok.sum()) / t_server if t_server else 0.0,
-              "mean_ms": float(lat.mean()) if len(lat) else None,
-              "p50_ms": float(np.percentile(lat, 50)) if len(lat) else None,
-              "p99_ms": float(np.percentile(lat, 99)) if len(lat) else None, "first_failures": failures[:3],
-              "paired_ratio_median": float(np.median(np.array(remote)[ok] / np.array(local)[ok])) if ok.any()
-              else None}
-    return base, server
+    runs = []
+    queue = max(args.concurrency) + 8
+    for s in args.server_concurrency:
+        threads = args.threads if s == args.server_concurrency[0] else max(1, args.threads // s)
+        levels = args.concurrency if s == args.server_concurrency[0] else [c for c in args.concurrency if c > 1]
+        with ServerProcess(model, threads=threads, concurrency=s, max_queue=queue) as server:
+            for data in payloads[:args.warmup]:
+                post(server.url, data)
+            for c in levels:
+                if c == 1 and s == args.server_concurrency[0]:
+                    base, run = paired_run(server.url, estimator, files, payloads)
+                    result["in_process"] = base
+                else:
+                    run = load_run(server.url, payloads, c)
+                runs.append({"server_concurrency": s, "threads": threads, **run})
+                print(f"  {model} server concurrency {s} ({threads} threads), client concurrency {c}: "
+                      f"{run['requests_per_s']:.2f} req/s, {run['failures']} failures")
+    result["runs"] = runs
+    c1 = next((r for r in runs if r["concurrency"] == 1 and r["mean_ms"] is not None and "paired_ratio_median" in r),
+              None)
+    if c1 is not None and "in_process" in result:
+        result["overhead_c1"] = c1["mean_ms"] / result["in_process"]["mean_ms"]
+        result["overhead_c1_median_ratio"] = c1["paired_ratio_median"]
+    result["load_average_after"] = list(os.getloadavg())
+    result["seconds"] = time.perf_counter() - t0
+    return result
+
+
+def table(results: list[dict]) -> list[str]:
+    """Markdown rows: one per run, the in-process baseline first."""
+    header = "| model | server concurrency | threads | client concurrency | req/s | mean ms | p50 ms | p99 ms | failed"
+    header += " |"
+    rows = [header, "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        if "error" in r:
+            rows.append(f"| {r['model']} | skipped: {r['error'][:80]} | | | | | | | |")
+            continue
+        b = r.get("in_process")
+        if b:
+            rows.append(f"| {r['model']} | in-process | {r['runs'][0]['threads']} | 1 | {b['requests_per_s']:.2f} | "
+                        f"{b['mean_ms']:.1f} | {b['p50_ms']:.1f} | {b['p99_ms']:.1f} | - |")
+        for run in r["runs"]:
+            if run["mean_ms"] is None:
+                rows.append(f"| {r['model']} | {run['server_concurrency']} | {run['threads']} | "
+                            f"{run['concurrency']} | all {run['requests']} failed | | | | |")
+                continue
+            rows.append(f"| {r['model']} | {run['server_concurrency']} | {run['threads']} | {run['concurrency']} | "
+                        f"{run['requests_per_s']:.2f} | {run['mean_ms']:.1f} | {run['p50_ms']:.1f} | "
+                        f"{run['p99_ms']:.1f} | {run['failures']} |")
+    return rows
+
+
+def overheads(results: list[dict]) -> list[str]:
+    lines = []
+    for r in results:
+        if r.get("overhead_c1") is None:
+            continue
+        timing = next(run for run in r["runs"] if "paired_ratio_median" in run).get("server_timing_ms") or {}
+        lines.append(f"- {r['model']}: overhead at concurrency 1 = {r['overhead_c1']:.3f} x the in-process time "
+                     f"(mean; median of the per-image ratios {r['overhead_c1_median_ratio']:.3f}; goal <= 1.10); "
+                     f"inside the server: decode {timing.get('decode', float('nan')):.1f} ms, inference "
+                     f"{timing.get('inference', float('nan')):.1f} ms, handler total "
+                     f"{timing.get('total', float('nan')):.1f} ms (means)")
+    return lines
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    return "\n".join([
+        "# posekit serve: single-image requests (benchmarks/bench_serve.py)", "",
+        (f"`{report['command']}` on {report['date_utc']}: {m['cpu_count']} CPUs ({m['cpu_model']}), "
+         f"{report['settings']['images']} images of {report['settings']['image_folder']} per run."), "",
+        f"Load before: `{report['uptime_before']}`; after: `{report['uptime_after']}`.", "",
+        *table(report["models"]), "", *overheads(report["models"]), "",
+        "Latency: send to the last byte of the JSON (a new connection per request, raw JPEG body). p99 of "
+        f"{report['settings']['images']} samples is close to the maximum. Versions: "
+        + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v) + ".", ""])
 
 
 def main() -> None:
     from posekit.cli_common import DEFAULT_MODEL
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--model", nargs="+", default=[DEFAULT_MODEL, "blazepose_full"],
+                        help=f"models (default: {DEFAULT_MODEL} and blazepose_full)")
     parser.add_argument("--images", type=int, default=40, help="requests per concurrency level (N)")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8], help="client concurrencies")
     parser.add_argument("--threads", type=int, default=2, help="network threads, server and in-process")
-    parser.add_argument("--server-concurrency", type=int, default=1, help="the server's inference threads")
+    parser.add_argument("--server-concurrency", type=int, nargs="+", default=[1, 2],
+                        help="the server's inference threads; the first is compared with the in-process baseline")
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--out", "--json", dest="out", type=Path, default=DEFAULT_OUT,
+                        help="write the results here (JSON; a Markdown table beside it)")
     args = parser.parse_args()
 
     files = images(args.images)
     payloads = [p.read_bytes() for p in files]
-    print(f"{args.model}, {len(files)} images of {SHARED}, {args.threads} threads; load average "
-          f"{os.getloadavg()[0]:.2f}; {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
-    estimator = build_in_process(args.model, args.threads)
-    for path in files[:args.warmup]:
-        estimator(path)
-    proc, url = start_server(args.model, args.threads, args.server_concurrency,
-                             max_queue=max(args.concurrency) + 8)
-    try:
-        for data in payloads[:args.warmup]:
-            post(url, data)
-        base, c1 = paired_run(url, estimator, files, payloads)
-        runs = [c1 if c == 1 else load_run(url, payloads, c) for c in args.concurrency]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    print(f"\n{'':>14} {'req/s':>7} {'mean ms':>8} {'p50 ms':>8} {'p99 ms':>8} {'failed':>6}")
-    print(f"{'in-process':>14} {base['requests_per_s']:7.2f} {base['mean_ms']:8.1f} {base['p50_ms']:8.1f} "
-          f"{base['p99_ms']:8.1f} {'-':>6}")
-    for r in runs:
-        if r["mean_ms"] is None:
-            print(f"{'concurrency ' + str(r['concurrency']):>14} all {r['requests']} failed: {r['first_failures']}")
-            continue
-        print(f"{'concurrency ' + str(r['concurrency']):>14} {r['requests_per_s']:7.2f} {r['mean_ms']:8.1f} "
-              f"{r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['failures']:6d}")
-        if r["failures"]:
-            print(f"{'':>14} first failures: {r['first_failures']}")
-    c1 = next((r for r in runs if r["concurrency"] == 1 and r["mean_ms"] is not None), None)
-    overhead = c1["mean_ms"] / base["mean_ms"] if c1 else None
-    if overhead is not None:
-        print(f"\noverhead at concurrency 1: {overhead:.3f} x the in-process time (mean; median of the per-image "
-              f"ratios {c1['paired_ratio_median']:.3f}; goal <= 1.10)")
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
-    if args.json:
-        result = {"model": args.model, "images": len(files), "threads": args.threads,
-                  "server_concurrency": args.server_concurrency, "in_process": base, "server": runs,
-                  "overhead_c1": overhead, "median_image_bytes": statistics.median(len(p) for p in payloads)}
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    report = {"command": shlex.join(["python", *sys.argv]), "date_utc": time.strftime("%Y-%m-%d %H:%M UTC",
+                                                                                     time.gmtime()),
+              "machine": machine(), "versions": versions(), "uptime_before": uptime(),
+              "load_average_before": list(os.getloadavg()),
+              "settings": {"images": len(files), "image_folder": str(SHARED.relative_to(REPO.parent)),
+                           "median_image_bytes": statistics.median(len(p) for p in payloads),
+                           "concurrency": args.concurrency, "threads": args.threads,
+                           "server_concurrency": args.server_concurrency, "warmup": args.warmup,
+                           "client": "urllib, a new connection per request, raw JPEG body"}}
+    print(f"{', '.join(args.model)}: {len(files)} images of {SHARED}, {args.threads} threads; "
+          f"{report['machine']['cpu_count']} CPUs; {report['uptime_before']}")
+    t0 = time.perf_counter()
+    report["models"] = [bench_model(model, args, files, payloads) for model in args.model]
+    report["seconds"] = time.perf_counter() - t0
+    report["uptime_after"] = uptime()
+    report["load_average_after"] = list(os.getloadavg())
+    print("\n" + "\n".join(table(report["models"])) + "\n")
+    print("\n".join(overheads(report["models"])))
+    print(f"\nload before: {report['uptime_before']}\nload after:  {report['uptime_after']}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(report))
+    print(f"wrote {args.out} and {args.out.with_suffix('.md')} ({report['seconds']:.0f} s)")
 
 
 if __name__ == "__main__":

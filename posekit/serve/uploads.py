@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from posekit.serve.limits import ApiError, megabytes, sniff_type, sniff_video
 
@@ -64,20 +64,24 @@ async def read_image(request: Request, limit: int, idle_s: float) -> bytes:
     """The image bytes of ``request``: the multipart field ``image`` or the raw body.
 
     Raises:
-        ApiError: 413 past ``limit`` bytes (``--max-upload-mb``), 400 for a broken form or one without ``image``,
-            408 when the client sends nothing for ``idle_s`` seconds.
+        ApiError: 413 past ``limit`` bytes (``--max-upload-mb``), 400 for a broken form or one without ``image``
+            or a client gone mid-upload, 408 when the client sends nothing for ``idle_s`` seconds.
     """
     drain = DRAIN_FACTOR * limit  # read (and drop) up to this much of an oversized upload: the client sees the 413
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > drain:
         raise _too_large(int(declared), limit, "--max-upload-mb")
     chunks, n = [], 0
-    async for chunk in _chunks(request, idle_s):
-        n += len(chunk)
-        if n <= limit + MULTIPART_SLACK:
-            chunks.append(chunk)
-        elif n > drain:
-            break
+    try:
+        async for chunk in _chunks(request, idle_s):
+            n += len(chunk)
+            if n <= limit + MULTIPART_SLACK:
+                chunks.append(chunk)
+            elif n > drain:
+                break
+    except ClientDisconnect:  # nobody reads the answer; an ApiError keeps it out of the server's error log
+        raise ApiError(400, "client_disconnected", "the client closed the connection before the upload ended"
+                       ) from None
     if n > limit + MULTIPART_SLACK:
         raise _too_large(min(n, drain), limit, "--max-upload-mb", over=n > drain)
     body = b"".join(chunks)

@@ -32,7 +32,7 @@ class Server:
     """uvicorn running ``create_app(config)`` in a daemon thread on a free loopback port."""
 
     def __init__(self, config: ServeConfig) -> None:
-        self.sock = socket.socket()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY set
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning"))
