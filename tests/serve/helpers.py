@@ -4,10 +4,14 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 
 import uvicorn
 
@@ -40,15 +44,8 @@ class Server:
 
     def __enter__(self) -> Server:  # noqa: PYI034
         self.thread.start()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if http(self.url + "/readyz")[0] == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"{self.url}/readyz did not answer 200 within 120 s")
+        wait_ready(self.url)
+        return self
 
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
@@ -79,3 +76,58 @@ def post_image(url: str, data: bytes, *, raw: bool = False, headers: dict | None
         return http(url, data, {"Content-Type": "image/jpeg", **(headers or {})}, "POST")
     body, form_headers = multipart(data)
     return http(url, body, {**form_headers, **(headers or {})}, "POST")
+
+
+def wait_ready(url: str, *, timeout_s: float = 120.0, alive: Callable[[], bool] | None = None,
+               log: Callable[[], str] | None = None) -> None:
+    """Poll ``url/readyz`` until it answers 200; ``TimeoutError`` after ``timeout_s``, ``RuntimeError`` once
+    ``alive()`` turns false (the server process exited), both quoting ``log()``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if alive is not None and not alive():
+            raise RuntimeError(f"the server exited before it was ready: {log() if log else ''}")
+        try:
+            if http(url + "/readyz")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url}/readyz did not answer 200 within {timeout_s:g} s: {log() if log else ''}")
+
+
+class ServeProcess:
+    """``posekit serve ARGS`` in a child process on a free loopback port, ready (``/readyz`` 200) when entered,
+    stopped (SIGTERM, then SIGKILL) on exit; its log goes to a temporary file, quoted when it fails."""
+
+    def __init__(self, *args: str) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.cmd = [sys.executable, "-c", "from posekit.cli import app; app()", "serve", "--host", "127.0.0.1",
+                    "--port", str(port), *args]
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by __exit__)
+        self.proc: subprocess.Popen | None = None
+
+    def tail(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-3000:]
+
+    def __enter__(self) -> ServeProcess:  # noqa: PYI034
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=self.log)
+        try:
+            wait_ready(self.url, alive=lambda: self.proc.poll() is None, log=self.tail)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=20)
+        self.log.close()

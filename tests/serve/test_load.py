@@ -20,9 +20,6 @@ import logging
 import os
 import re
 import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +35,7 @@ from posekit.serve import ServeConfig
 from tests.conftest import shared_path
 from tests.serve.helpers import (
     IMAGE,
+    ServeProcess,
     Server,
     http,
     multipart,
@@ -100,49 +98,6 @@ def check_good(status: int, body: bytes) -> str | None:
         return f"status {status}: {body[:200]!r}"
     n = len(json.loads(body)["poses"])
     return None if n == PEOPLE else f"{n} poses, not {PEOPLE}"
-
-
-class ServeProcess:
-    """``posekit serve ARGS`` in a child process on a free loopback port, ready (``/readyz`` 200) when entered,
-    stopped (SIGTERM, then SIGKILL) on exit; its log goes to a temporary file, quoted when it fails."""
-
-    def __init__(self, *args: str) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.cmd = [sys.executable, "-c", "from posekit.cli import app; app()", "serve", "--host", "127.0.0.1",
-                    "--port", str(port), *args]
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by __exit__)
-        self.proc: subprocess.Popen | None = None
-
-    def tail(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-3000:]
-
-    def __enter__(self) -> ServeProcess:  # noqa: PYI034
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=self.log)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"posekit serve exited ({self.proc.returncode}): {self.tail()}"
-            try:
-                if http(self.url + "/readyz")[0] == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.1)
-        self.__exit__()
-        raise TimeoutError(f"{self.url}/readyz did not answer 200 within 120 s: {self.tail()}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=20)
-        self.log.close()
 
 
 def test_1000_requests_at_concurrency_8(image_bytes):
