@@ -19,6 +19,7 @@ from posekit.cli_datamap import datamap as datamap_command
 from posekit.cli_ood import ood as ood_command
 from posekit.cli_predict import predict as predict_command
 from posekit.cli_robustness import robustness as robustness_command
+from posekit.cli_batch import batch as batch_command
 from posekit.cli_serve import serve as serve_command
 from posekit.cli_triangulate import triangulate as triangulate_command
 from posekit.cli_weights import weights_app
@@ -53,6 +54,7 @@ app.command(name="datamap")(datamap_command)  # options and help: posekit.cli_da
 app.command(name="ood")(ood_command)  # options and help: posekit.cli_ood.ood
 app.command(name="crosseval")(crosseval_command)  # options and help: posekit.cli_crosseval.crosseval
 app.command(name="serve")(serve_command)  # options and help: posekit.cli_serve.serve
+app.command(name="batch")(batch_command)  # options and help: posekit.cli_batch.batch
 
 
 @app.command()

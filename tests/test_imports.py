@@ -23,7 +23,7 @@ LAZY_IMPORTS: dict[tuple[str, ...], tuple[frozenset[str], str]] = {
     ),
     ("posekit.cli", "posekit.cli_common", "posekit.cli_predict", "posekit.cli_weights", "posekit.cli_eval3d",
      "posekit.cli_triangulate", "posekit.cli_robustness", "posekit.cli_datamap", "posekit.cli_ood",
-     "posekit.cli_crosseval", "posekit.cli_serve", "posekit.bench"): (
+     "posekit.cli_crosseval", "posekit.cli_serve", "posekit.cli_batch", "posekit.bench"): (
         frozenset({
             "torch", "posekit", "posekit.pipelines", "posekit.runtime.torch_runner", "posekit.runtime.onnx_export",
             "posekit.runtime.onnx_files", "posekit.runtime.threads",
@@ -31,11 +31,15 @@ LAZY_IMPORTS: dict[tuple[str, ...], tuple[frozenset[str], str]] = {
             "posekit.models.npm_models",
             "posekit.codecs", "posekit.detect", "posekit.video", "posekit.analysis", "posekit.eval", "posekit.train",
             "posekit.lift", "posekit.cli_eval3d", "posekit.threed", "posekit.generalization",
-            "posekit.types", "posekit.serve", "uvicorn",
+            "posekit.types", "posekit.serve", "uvicorn", "posekit.batch",
             "posekit.models.lifters.normalize",
         }),
         "CLI start-up: verbs import what they run (torch, scipy, h5py, yaml and the modules that load them) when "
         "they run, so `posekit --help` and `posekit models` do not",
+    ),
+    ("posekit.batch.engine",): (
+        frozenset({"posekit.batch.ray_engine"}),
+        "Ray is the optional [ray] extra: the Ray engine is imported only when a run asks for it",
     ),
     ("posekit.generalization.embed",): (
         frozenset({"umap"}),
