@@ -50,7 +50,9 @@ def _read(path: str, max_pixels: int) -> np.ndarray:
     try:
         with Image.open(path) as probe:
             width, height = probe.size
-    except (OSError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # PIL's own guard, for headers far beyond any sane size
+        raise ValueError(f"the image is over the limit of {max_pixels:,} pixels (--max-pixels): {exc}") from None
+    except OSError as exc:
         raise ValueError(f"cannot read the image: {exc}") from None
     if width * height > max_pixels:
         raise ValueError(f"the image is {width} x {height} = {width * height:,} pixels, over the limit of "
