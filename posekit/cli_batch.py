@@ -17,8 +17,6 @@ from posekit.cli_common import (
     Backend,
     DetectorName,
     Device,
-    Threads,
-    configure_threads,
     detector_options,
     fail,
 )
@@ -58,7 +56,9 @@ def batch(
     detector: DetectorName = None,
     device: Device = "cpu",
     backend: Backend = "torch",
-    threads: Threads = None,
+    threads: Annotated[int, typer.Option(
+        min=1, help="Compute threads of each worker (this process, or each Ray actor, which takes as many CPUs); "
+                    "part of the run, since results depend on it in their last bits.")] = 1,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar over tasks.")] = True,
 ) -> None:
     """Run a model over a corpus: one row per person per image or video frame in sharded Parquet, with an errors
@@ -80,11 +80,10 @@ def batch(
     options = {"backend": backend, "device": device, **detector_options(detector, None)}
     try:
         spec = RunSpec(model=model, options=options, batch_size=batch_size, shard_size=shard_size, track=track,
-                       smooth=smooth, every=every, video_chunk=video_chunk, max_pixels=max_pixels)
+                       smooth=smooth, every=every, video_chunk=video_chunk, max_pixels=max_pixels,
+                       threads=threads)
     except ValueError as exc:
         fail(str(exc))
-    if engine != "ray":
-        configure_threads(threads)
     try:
         summary = run_batch(source, out, spec, engine=engine, root=root, address=address, num_workers=num_workers,
                             progress=progress)

@@ -2,9 +2,9 @@
 :mod:`posekit.batch.ray_engine`; both run :func:`posekit.batch.work.run_task` on each task not yet done and write it
 with :class:`posekit.batch.rundir.RunDir`, so their results are the same.
 
-The local engine runs the tasks one after another in this process (one model load; images read by a thread pool
-while nothing else waits on them). The Ray engine runs them in a pool of actors, each with its own model and one
-CPU thread.
+The local engine runs the tasks one after another in this process (one model load, ``spec.threads`` compute
+threads; images read by a thread pool). The Ray engine runs them in a pool of actors, each with its own model and
+``spec.threads`` threads.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from tqdm import tqdm
 from posekit.batch.inputs import expand_inputs
 from posekit.batch.plan import RunSpec, Task, plan_tasks
 from posekit.batch.rundir import RunDir
-from posekit.batch.work import run_task
-from posekit.pipelines.registry import build_estimator
+from posekit.batch.work import build, compute_threads, run_task
 
 __all__ = ["ENGINES", "default_engine", "run_batch", "run_local"]
 
@@ -33,18 +32,14 @@ def default_engine() -> str:
     return "ray" if importlib.util.find_spec("ray") is not None else "local"
 
 
-def build(spec: RunSpec) -> Any:
-    """The estimator of ``spec`` (one per process or actor)."""
-    return build_estimator(spec.model, **spec.options)
-
-
 def run_local(spec: RunSpec, tasks: list[Task], rundir: RunDir, *, progress: bool = True) -> dict[str, Any]:
     """Run the pending ``tasks`` in this process; returns ``{"ran": n}``."""
     pending = [t for t in tasks if not rundir.is_done(t)]
     if pending:
-        estimator = build(spec)
-        for task in tqdm(pending, desc="posekit batch", unit="task", disable=not progress):
-            rundir.write(task, run_task(estimator, task, spec))
+        with compute_threads(spec.threads):
+            estimator = build(spec)
+            for task in tqdm(pending, desc="posekit batch", unit="task", disable=not progress):
+                rundir.write(task, run_task(estimator, task, spec))
     return {"ran": len(pending)}
 
 

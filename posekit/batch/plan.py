@@ -35,6 +35,10 @@ class RunSpec:
         every: process every n-th video frame.
         video_chunk: frames per task of a video without tracking.
         max_pixels: larger images (width x height from the header) are an error row, not decoded.
+        threads: compute threads of each worker (the local process or each Ray actor, which then takes as many
+            CPUs). Part of the spec because float results depend on it in their last bits (up to 0.3 px on LSP
+            images with BlazePose between 1 and 2 threads): with the same spec both engines write byte-identical
+            shards.
     """
 
     model: str
@@ -46,9 +50,10 @@ class RunSpec:
     every: int = 1
     video_chunk: int = 512
     max_pixels: int = 40_000_000
+    threads: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "shard_size", "every", "video_chunk", "max_pixels"):
+        for name in ("batch_size", "shard_size", "every", "video_chunk", "max_pixels", "threads"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")

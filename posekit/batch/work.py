@@ -11,20 +11,26 @@ the frames before the bad one and adds an error row.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
+import torch
 from PIL import Image
 
 from posekit.batch.plan import RunSpec, Task
 from posekit.batch.records import pose_rows
 from posekit.io.image import load_image
 from posekit.io.video import VideoReadError
+from posekit.pipelines.registry import build_estimator
+from posekit.runtime.threads import configure_threads
 from posekit.video.runner import iter_video
 
-__all__ = ["TaskResult", "run_task"]
+__all__ = ["TaskResult", "build", "compute_threads", "run_task"]
 
 READ_THREADS = 2
 
@@ -37,6 +43,24 @@ class TaskResult:
     poses: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     items: int = 0
+
+
+def build(spec: RunSpec) -> Any:
+    """The estimator of ``spec`` (one per process or actor)."""
+    return build_estimator(spec.model, **spec.options)
+
+
+@contextmanager
+def compute_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` PyTorch/OpenCV/ONNX Runtime threads (:func:`configure_threads`), then give PyTorch
+    and OpenCV their counts back."""
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    configure_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        cv2.setNumThreads(before[1])
 
 
 def _error(file: str, stage: str, exc: BaseException, frame: int | None = None) -> dict[str, Any]:
