@@ -17,7 +17,7 @@ import typer
 
 from posekit import skeletons
 from posekit.io.coco import write_coco_results
-from posekit.io.image import save_image
+from posekit.io.image import IMAGE_SUFFIXES, save_image
 from posekit.cli_common import (
     DEFAULT_MODEL, BatchSize, Backend, Compile, DetectorName, DetectorWeights, Device, Precision, Threads,
     build_estimator, check_boxes_option, check_detection_options, check_output_dir, check_output_file,
@@ -26,7 +26,6 @@ from posekit.cli_common import (
 
 __all__ = ["IMAGE_SUFFIXES", "expand_images", "image_id", "drawing_names", "predict"]
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 def expand_images(paths: list[Path]) -> list[Path]:

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from posekit.io.image import IMAGE_SUFFIXES
+from posekit.io.video import VIDEO_SUFFIXES
+
 __all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "InputItem", "expand_inputs"]
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
-VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg"})
 MANIFEST_COLUMNS = ("path", "file", "file_name", "filename", "image", "video")
 """Column names a CSV/Parquet manifest's path column may have (else its first column)."""
 

@@ -30,7 +30,10 @@ from posekit.io.atomic import atomic_destination
 
 ImageSource = Union[str, os.PathLike, np.ndarray, Image.Image]
 
-__all__ = ["ImageSource", "load_image", "save_image"]
+__all__ = ["IMAGE_SUFFIXES", "ImageSource", "load_image", "save_image"]
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+"""File suffixes (lower case) that folder searches take for images (``posekit predict``, ``posekit batch``)."""
 
 # Pillow modes whose ``convert("RGB")`` is a plain, lossless-enough colour conversion.
 _PIL_CONVERTIBLE = {"1", "L", "P", "RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "LA", "La", "PA"}

@@ -21,7 +21,10 @@ import numpy as np
 
 from posekit.io.atomic import reserve_temp_path
 
-__all__ = ["VideoReadError", "VideoReader", "VideoWriter", "read_video_frames"]
+__all__ = ["VIDEO_SUFFIXES", "VideoReadError", "VideoReader", "VideoWriter", "read_video_frames"]
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg"})
+"""File suffixes (lower case) that folder searches take for videos (``posekit batch``)."""
 
 
 class VideoReadError(ValueError):
