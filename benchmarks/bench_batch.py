@@ -39,7 +39,6 @@ import importlib.metadata
 import importlib.util
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -48,6 +47,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from posekit.bench.timing import machine_info, package_versions, uptime_text
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
 DEFAULT_OUT = REPO / "docs" / "results" / "bench_batch.json"
@@ -55,32 +56,10 @@ PACKAGES = ("posekit", "torch", "ray", "pyarrow", "numpy", "opencv-python-headle
 GOALS = {"ray_vs_local": 0.9, "ray_vs_plain": 1.6}
 
 
-def uptime() -> str:
-    try:
-        return subprocess.run(["uptime"], check=False, capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def machine() -> dict:
-    cpu = platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu_count": os.cpu_count(), "cpu_model": cpu, "platform": platform.platform(),
-            "python": platform.python_version()}
 
 
-def versions() -> dict:
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 def lsp_images(n: int) -> list[Path]:
@@ -388,8 +367,8 @@ def markdown(report: dict) -> str:
     m = report["machine"]
     return "\n".join([
         "# posekit batch: images/s and frames/s (benchmarks/bench_batch.py)", "",
-        (f"`{report['command']}` on {report['date_utc']}: model {report['settings']['model']}, {m['cpu_count']} CPUs "
-        f"({m['cpu_model']}); figures for the LSP images are the median of {report['settings']['repeats']} "
+        (f"`{report['command']}` on {report['date_utc']}: model {report['settings']['model']}, {m['cores']} CPUs "
+        f"({m['cpu']}); figures for the LSP images are the median of {report['settings']['repeats']} "
         "repeats (order plain, local, ray, then reversed)."), "",
         f"Load before: `{report['uptime_before']}`; after: `{report['uptime_after']}`.", "",
         *table(report), "", *ratio_lines(report), "",
@@ -422,8 +401,8 @@ def main() -> None:
     args.ray = not args.no_ray and all(importlib.util.find_spec(m) is not None for m in ("ray",
                                                                                        "posekit.batch.ray_engine"))
     report = {"command": shlex.join(["python", *sys.argv]),
-              "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
-              "versions": versions(), "uptime_before": uptime(), "load_average_before": list(os.getloadavg()),
+              "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine_info(),
+              "versions": package_versions(PACKAGES), "uptime_before": uptime_text(), "load_average_before": list(os.getloadavg()),
               "settings": {"model": args.model, "images": len(files), "threads": args.threads,
                            "predict_default_threads_now": default_threads(), "workers": args.workers,
                            "batch_size": args.batch_size, "repeats": args.repeats, "ray": args.ray,
@@ -436,7 +415,7 @@ def main() -> None:
         if args.videos:
             report["video_bench"] = bench_videos(args, Path(tmp))
     report["seconds"] = time.perf_counter() - t0
-    report["uptime_after"] = uptime()
+    report["uptime_after"] = uptime_text()
     report["load_average_after"] = list(os.getloadavg())
     deadline = time.monotonic() + 15
     while ray_processes() and time.monotonic() < deadline:

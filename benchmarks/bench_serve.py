@@ -22,13 +22,10 @@ before and after: other processes on the machine slow every figure down, so run 
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
-import platform
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,36 +40,16 @@ from bench_serve_client import (
     post,
 )
 
+from posekit.bench.timing import machine_info, package_versions, uptime_text
+
 DEFAULT_OUT = REPO / "docs" / "results" / "bench_serve.json"
 PACKAGES = ("posekit", "torch", "numpy", "fastapi", "starlette", "uvicorn", "h11", "python-multipart", "pillow")
 
 
-def uptime() -> str:
-    try:
-        return subprocess.run(["uptime"], check=False, capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu_count": os.cpu_count(), "cpu_model": cpu, "platform": platform.platform(),
-            "python": platform.python_version()}
 
 
-def versions() -> dict:
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 def build_in_process(model: str, threads: int):
@@ -164,7 +141,7 @@ def markdown(report: dict) -> str:
     m = report["machine"]
     return "\n".join([
         "# posekit serve: single-image requests (benchmarks/bench_serve.py)", "",
-        (f"`{report['command']}` on {report['date_utc']}: {m['cpu_count']} CPUs ({m['cpu_model']}), "
+        (f"`{report['command']}` on {report['date_utc']}: {m['cores']} CPUs ({m['cpu']}), "
          f"{report['settings']['images']} images of {report['settings']['image_folder']} per run."), "",
         f"Load before: `{report['uptime_before']}`; after: `{report['uptime_after']}`.", "",
         *table(report["models"]), "", *overheads(report["models"]), "",
@@ -193,7 +170,7 @@ def main() -> None:
     payloads = [p.read_bytes() for p in files]
     report = {"command": shlex.join(["python", *sys.argv]), "date_utc": time.strftime("%Y-%m-%d %H:%M UTC",
                                                                                      time.gmtime()),
-              "machine": machine(), "versions": versions(), "uptime_before": uptime(),
+              "machine": machine_info(), "versions": package_versions(PACKAGES), "uptime_before": uptime_text(),
               "load_average_before": list(os.getloadavg()),
               "settings": {"images": len(files), "image_folder": str(SHARED.relative_to(REPO.parent)),
                            "median_image_bytes": statistics.median(len(p) for p in payloads),
@@ -205,7 +182,7 @@ def main() -> None:
     t0 = time.perf_counter()
     report["models"] = [bench_model(model, args, files, payloads) for model in args.model]
     report["seconds"] = time.perf_counter() - t0
-    report["uptime_after"] = uptime()
+    report["uptime_after"] = uptime_text()
     report["load_average_after"] = list(os.getloadavg())
     print("\n" + "\n".join(table(report["models"])) + "\n")
     print("\n".join(overheads(report["models"])))

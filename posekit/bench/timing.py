@@ -7,9 +7,11 @@ import this file by path as the top-level module ``timing``.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 import statistics
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -75,6 +77,25 @@ def machine_info() -> dict[str, Any]:
     return {"cpu": _cpu_model(), "cores": os.cpu_count(), "usable_cores": usable,
             "system": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
             "load_average": load}
+
+
+def uptime_text() -> str:
+    """What ``uptime`` prints (time, up time, load averages), or the load averages alone where it is missing."""
+    try:
+        return subprocess.run(["uptime"], check=False, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def package_versions(names: Sequence[str]) -> dict[str, str | None]:
+    """Installed version of each distribution in ``names`` (``None`` when it is not installed)."""
+    out: dict[str, str | None] = {}
+    for name in names:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
 
 
 def load_average_text(load: Sequence[float] | None) -> str:
