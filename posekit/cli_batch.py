@@ -19,6 +19,7 @@ from posekit.cli_common import (
     Device,
     detector_options,
     fail,
+    model_entry,
 )
 
 __all__ = ["batch"]
@@ -70,12 +71,7 @@ def batch(
         from posekit.batch.plan import RunSpec
     except ImportError as exc:
         fail(f"{MISSING_EXTRA} ({exc})")
-    from posekit.pipelines.registry import estimator_entry
-
-    try:
-        estimator_entry(model)
-    except (KeyError, ValueError) as exc:
-        fail(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc))
+    model_entry(model)
     if engine is not None and engine not in ENGINES:
         fail(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     options = {"backend": backend, "device": device, **detector_options(detector, None)}

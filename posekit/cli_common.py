@@ -60,24 +60,33 @@ def configure_threads(threads: int | None) -> int:
     return configure(threads)
 
 
+def model_entry(model: str) -> Any:
+    """The registry's estimator entry of ``model`` (:func:`posekit.pipelines.registry.estimator_entry`); an unknown
+    name or a model that is not an estimator exits 2 with the registry's message."""
+    from posekit.pipelines.registry import estimator_entry  # imports torch: not at start-up
+
+    try:
+        return estimator_entry(model)
+    except KeyError as exc:
+        fail(str(exc.args[0]))
+    except ValueError as exc:
+        fail(str(exc))
+    raise AssertionError("unreachable")
+
+
 def build_estimator(model: str, *, device: str = "cpu", backend: str = "torch", precision: str = "fp32",
                     compile: bool = False, batch_size: int | None = None, weights: Path | None = None,
                     **options: Any) -> Any:
     """The registry's estimator (:func:`posekit.pipelines.registry.build_estimator`) from the command's options;
     bad values and load failures exit with a message naming the option."""
-    from posekit.pipelines.registry import build_estimator as build, estimator_entry  # imports torch: not at start-up
+    from posekit.pipelines.registry import build_estimator as build  # imports torch: not at start-up
     from posekit.runtime.torch_runner import PRECISIONS
 
     if backend not in BACKENDS:
         fail(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if precision not in PRECISIONS:
         fail(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    try:
-        entry = estimator_entry(model)
-    except KeyError as exc:
-        fail(str(exc.args[0]))
-    except ValueError as exc:
-        fail(str(exc))
+    entry = model_entry(model)
     if weights is not None and entry.capabilities.takes_weights and not Path(weights).is_file():
         fail(f"--weights {weights}: no such file")  # (the registry refuses weights for models that take none)
     engine = {"precision": precision, "compile": compile, "batch_size": batch_size}

@@ -25,6 +25,7 @@ from posekit.cli_common import (
     configure_threads,
     detector_options,
     fail,
+    model_entry,
 )
 
 __all__ = ["serve"]
@@ -86,15 +87,8 @@ def serve(
         from posekit.serve import ServeConfig, create_app
     except ImportError as exc:
         fail(f"{MISSING_EXTRA} ({exc})")
-    from posekit.pipelines.registry import estimator_entry
-
-    try:
-        for name in (model, *(allow_model or ())):
-            estimator_entry(name)
-    except KeyError as exc:
-        fail(str(exc.args[0]))
-    except ValueError as exc:
-        fail(str(exc))
+    for name in (model, *(allow_model or ())):
+        model_entry(name)
     if jobs_dir is not None and not jobs_dir.is_dir():
         fail(f"--jobs-dir {jobs_dir}: no such folder")
     try:
