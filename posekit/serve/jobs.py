@@ -264,9 +264,7 @@ class JobManager:
         if status == "cancelled" and self._stopping.is_set() and not (folder / CANCEL).exists():
             status, error = "failed", {"code": "interrupted", "message": "the server stopped while the job ran"}
         if status != "done":
-            for path in folder.iterdir():
-                if path.name != STATE:
-                    path.unlink(missing_ok=True)
+            _keep_state_only(folder)
         changes: dict[str, Any] = {"status": status, "error": error, "finished_s": time.time()}
         if summary is not None:
             (folder / RESULT_FILES["summary"]).write_text(json.dumps(summary, indent=2))
@@ -288,9 +286,7 @@ class JobManager:
         """Jobs still active whose owner process is gone (a crash or restart) end as ``failed``."""
         for folder, state in self._states():
             if state["status"] in ACTIVE and not _alive(state.get("pid")):
-                for path in folder.iterdir():
-                    if path.name != STATE:
-                        path.unlink(missing_ok=True)
+                _keep_state_only(folder)
                 self._update(folder, status="failed", finished_s=time.time(), error={
                     "code": "interrupted", "message": "the server stopped before the job ended; submit it again"})
 
@@ -309,6 +305,13 @@ class JobManager:
                 self._end(job, "cancelled")
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _keep_state_only(folder: Path) -> None:
+    """Delete every file of a job folder but its ``job.json`` (the upload, partial results, the cancel marker)."""
+    for path in folder.iterdir():
+        if path.name != STATE:
+            path.unlink(missing_ok=True)
 
 
 def _alive(pid: Any) -> bool:
