@@ -1,5 +1,5 @@
-"""Running a ``posekit batch`` plan (:func:`run_batch`): the local engine here, the Ray engine in
-:mod:`posekit.batch.ray_engine`; both run :func:`posekit.batch.work.run_task` on each task not yet done and write it
+"""Running a ``posekit batch`` plan (:func:`run_batch`): the local engine in :mod:`posekit.batch.local`, the Ray
+engine in :mod:`posekit.batch.ray_engine`; both run :func:`posekit.batch.work.run_task` on each task not yet done and write it
 with :class:`posekit.batch.rundir.RunDir`, so their results are the same.
 
 The local engine runs the tasks one after another in this process (one model load, ``spec.threads`` compute
@@ -15,12 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from posekit.batch.inputs import expand_inputs
-from posekit.batch.plan import RunSpec, Task, plan_tasks
+from posekit.batch.local import run_local
+from posekit.batch.plan import RunSpec, plan_tasks
 from posekit.batch.rundir import RunDir
-from posekit.batch.work import build, compute_threads, run_task
 
 __all__ = ["ENGINES", "default_engine", "run_batch", "run_local"]
 
@@ -30,17 +28,6 @@ ENGINES = ("local", "ray")
 def default_engine() -> str:
     """``"ray"`` when Ray (the ``posekit[batch]`` extra) is installed, else ``"local"``."""
     return "ray" if importlib.util.find_spec("ray") is not None else "local"
-
-
-def run_local(spec: RunSpec, tasks: list[Task], rundir: RunDir, *, progress: bool = True) -> dict[str, Any]:
-    """Run the pending ``tasks`` in this process; returns ``{"ran": n}``."""
-    pending = [t for t in tasks if not rundir.is_done(t)]
-    if pending:
-        with compute_threads(spec.threads):
-            estimator = build(spec)
-            for task in tqdm(pending, desc="posekit batch", unit="task", disable=not progress):
-                rundir.write(task, run_task(estimator, task, spec))
-    return {"ran": len(pending)}
 
 
 def run_batch(source: str | os.PathLike, out: str | os.PathLike, spec: RunSpec, *, engine: str | None = None,

@@ -40,7 +40,8 @@ from tqdm import tqdm
 
 from posekit.batch.plan import RunSpec, Task
 from posekit.batch.rundir import RunDir
-from posekit.batch.work import build, compute_threads, run_task
+from posekit.batch.local import run_local
+from posekit.batch.work import build, run_task
 from posekit.runtime.threads import configure_threads
 
 __all__ = ["OBJECT_STORE_BYTES", "TaskActor", "run_ray"]
@@ -75,14 +76,6 @@ class TaskActor:
             out["name"].append(task.name)
             out["pid"].append(os.getpid())
         return out
-
-
-def _run_here(spec: RunSpec, tasks: list[Task], rundir: RunDir) -> None:
-    """Run ``tasks`` in this process with ``spec.threads`` compute threads, as the actors do."""
-    with compute_threads(spec.threads):
-        estimator = build(spec)
-        for task in tasks:
-            rundir.write(task, run_task(estimator, task, spec))
 
 
 def _start_ray(address: str | None, num_workers: int) -> bool:
@@ -142,7 +135,7 @@ def run_ray(spec: RunSpec, tasks: list[Task], rundir: RunDir, *, address: str | 
             ray.shutdown()
     missing = [t for t in pending if not rundir.is_done(t)]
     if missing:  # not expected (Ray retries the tasks of dead actors); run them here rather than lose them
-        _run_here(spec, missing, rundir)
+        run_local(spec, missing, rundir, progress=False)
     still = [t.name for t in pending if not rundir.is_done(t)]
     if still:
         raise RuntimeError(f"{len(still)} task(s) not done after the Ray run and a retry: {', '.join(still)}")

@@ -172,7 +172,7 @@ def test_last_pass_writes_the_same_files(small_runs, tmp_path):
     import torch
 
     from posekit.batch.plan import Task
-    from posekit.batch.ray_engine import _run_here
+    from posekit.batch.local import run_local
     from posekit.batch.rundir import RunDir
 
     run = tmp_path / "run"
@@ -182,7 +182,7 @@ def test_last_pass_writes_the_same_files(small_runs, tmp_path):
     marker.unlink()
     (run / "shards" / "images-00001.parquet").unlink()
     torch.set_num_threads(2)  # the conftest fixture sets it back after the test
-    _run_here(SPEC, [task], RunDir(run))
+    run_local(SPEC, [task], RunDir(run), progress=False)  # the Ray engine's last pass
     assert torch.get_num_threads() == 2
     assert RunDir(run).is_done(task)
     _assert_same_shards(run, small_runs["ray"][0])
