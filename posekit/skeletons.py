@@ -364,6 +364,12 @@ _MAPPINGS = (
 )
 
 
+def named(name: object) -> Skeleton | None:
+    """The skeleton of this module called ``name`` (e.g. ``"coco17"``), or ``None`` for anything else."""
+    value = globals().get(name) if isinstance(name, str) else None
+    return value if isinstance(value, Skeleton) else None
+
+
 def mapping(source: Skeleton, target: Skeleton) -> KeypointMapping:
     """The defined :class:`KeypointMapping` from ``source`` to ``target`` (identity when they are equal).
 

@@ -40,8 +40,8 @@ __all__ = ["read_results_jsonl", "write_lift_json", "write_lift_csv", "plot_lift
 
 
 def _skeleton(name: Any) -> Skeleton:
-    sk = getattr(skeletons, str(name), None) if isinstance(name, str) else None
-    if not isinstance(sk, Skeleton):
+    sk = skeletons.named(name)
+    if sk is None:
         raise ValueError(f"unknown skeleton {name!r}")
     return sk
 

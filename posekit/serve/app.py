@@ -107,8 +107,8 @@ class _Service:
 def _target_skeleton(name: str | None) -> skeletons.Skeleton | None:
     if name is None:
         return None
-    skel = getattr(skeletons, name, None)
-    if not isinstance(skel, skeletons.Skeleton):
+    skel = skeletons.named(name)
+    if skel is None:
         raise ApiError(400, "bad_parameter", f"skeleton={name!r} is not a posekit skeleton (e.g. coco17, "
                                              f"blazepose33, h36m17)")
     return skel
