@@ -59,7 +59,7 @@ app.command(name="batch")(batch_command)  # options and help: posekit.cli_batch.
 
 @app.command()
 def models(
-    task: Annotated[Optional[str], typer.Option(help="Only models of this task: body, hand, face, lift3d, detect.")
+    task: Annotated[Optional[str], typer.Option(help="Only models of this task: body, wholebody, hand, face, animal, lift3d, detect.")
                     ] = None,
 ) -> None:
     """List the public model names with task, skeleton and where the weights come from: offline (the MediaPipe
@@ -68,7 +68,7 @@ def models(
         e = get_entry(name)
         weights = "offline" if e.offline else "downloads" if e.weights else "needs checkpoint"
         skeleton = e.skeleton.name if e.skeleton is not None else "-"
-        typer.echo(f"{name:34s} {e.task:6s} {skeleton:18s} {weights:16s} {e.description}")
+        typer.echo(f"{name:34s} {e.task:9s} {skeleton:18s} {weights:16s} {e.description}")
 
 
 @app.command()

@@ -12,7 +12,10 @@ def test_list_models_contains_offline_defaults():
     names = posekit.list_models()
     for name in ("blazepose_full", "mediapipe_hand_full", "mediapipe_hand_lite", "mediapipe_face_mesh"):
         assert name in names
-    assert posekit.list_models(task="hand") == ["mediapipe_hand_full", "mediapipe_hand_lite"]
+    assert posekit.list_models(task="hand") == [
+        "mediapipe_hand_full", "mediapipe_hand_lite", "rtmpose_m_hand5_256x256", "rtmpose_m_wholebody_hand_256x256"]
+    assert {"dwpose_l_wholebody_384x288", "dwpose_m_wholebody_256x192"} <= set(posekit.list_models(task="wholebody"))
+    assert posekit.list_models(task="animal") == ["hrnet_w32_ap10k_256x256", "rtmpose_m_ap10k_256x256"]
 
 
 def test_unknown_model_suggests_close_names():

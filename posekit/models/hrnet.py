@@ -61,6 +61,15 @@ CHECKPOINTS: tuple[MMPoseCheckpoint, ...] = (
         config="td-hm_hrnet-w48_8xb32-210e_coco-384x288", metrics={"coco_ap": 0.767},
         args={"width": 48, "sigma": 3.0}, codec="MSRAHeatmap(input/4, sigma=3)", flip=_FLIP, input_size=(288, 384),
     ),
+    # AP-10K animals (17 keypoints); metric: AP on AP-10K val, MMPose's model-zoo table.
+    MMPoseCheckpoint(
+        name="hrnet_w32_ap10k_256x256", description="HRNet-W32, AP-10K animals (17 keypoints), 256x256 (MMPose)",
+        url=MMPOSE_URL + "animal/hrnet/hrnet_w32_ap10k_256x256-18aac840_20211029.pth", sha256="18aac840",
+        config="td-hm_hrnet-w32_8xb64-210e_ap10k-256x256", metrics={"ap10k_ap": 0.722},
+        args={"width": 32, "sigma": 2.0}, codec="MSRAHeatmap(input/4, sigma=2)", flip=_FLIP, input_size=(256, 256),
+        skeleton=skeletons.ap10k17, task="animal",
+        notes="MMPose 0.x checkpoint (keys keypoint_head.*), renamed to head.* at load as MMPose 1.x does.",
+    ),
 )
 
 

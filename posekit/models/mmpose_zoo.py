@@ -6,10 +6,12 @@ A top-down family module (:mod:`~posekit.models.simplebaseline`, :mod:`~posekit.
 :class:`TopdownEntry`: a :class:`~posekit.models.weights.WeightsSpec` plus ``build_model`` (the end-to-end estimator
 of these names is built by :mod:`posekit.pipelines.registry`).
 
-Published metrics come from MMPose's model-zoo tables: COCO val2017 AP with a person detector of 56.4 AP, MPII
-val PCKh. The full sha256 of the files is not known here (they cannot be downloaded in this environment);
-OpenMMLab file names end with the first 8 hex digits of the file's sha256 (``...-04af38ce_20220923.pth``), and
-that prefix is stored and verified as a prefix.
+Published metrics come from MMPose's model-zoo tables (see :class:`MMPoseCheckpoint`). The full sha256 of the
+files is not known here (they cannot be downloaded in this environment); OpenMMLab file names end with the first 8
+hex digits of the file's sha256 (``...-04af38ce_20220923.pth``), and that prefix is stored and verified as a prefix.
+A few official files carry no such tag (RTMW-m/l: ``...-256x192-20231122.pth``; hand5's 7-digit ``-74fb594_``):
+their ``sha256`` is ``None`` and they are never downloaded automatically; a user's copy (``weights=``) is checked by
+strict loading.
 
 Nothing heavy is imported here: torch and the family builders load when a model is built.
 """
@@ -41,10 +43,13 @@ class MMPoseCheckpoint:
         name: the public model name, e.g. ``"rtmpose_t_coco_256x192"``.
         description: one line for ``posekit models``.
         url: the official checkpoint file; its name ends with ``-<sha256[:8]>[_<date>].pth``.
-        sha256: the first 8 hex digits of the file's sha256 (the tag in the file name), verified as a prefix.
+        sha256: the first 8 hex digits of the file's sha256 (the tag in the file name), verified as a prefix;
+            ``None`` when the file name carries no 8-digit tag (no automatic download).
         config: the MMPose 1.x config name (also the name of the layout manifest in the fixtures).
         metrics: published accuracy as fractions: ``coco_ap`` = AP on COCO val2017 (person detector of 56.4 AP),
-            ``mpii_pckh`` = PCKh@0.5 and ``mpii_pckh_0.1`` = PCKh@0.1 on MPII val.
+            ``mpii_pckh`` = PCKh@0.5 and ``mpii_pckh_0.1`` = PCKh@0.1 on MPII val; ``wholebody_ap`` /
+            ``wholebody_ar`` / ``body_ap`` / ``foot_ap`` / ``face_ap`` / ``hand_ap`` on COCO-WholeBody val;
+            ``ap10k_ap`` on AP-10K val; ``pck0.2`` / ``auc`` (fractions) and ``epe`` (pixels) on the hand test sets.
         args: keyword arguments of the family builder that select this architecture (``{"depth": 50}``,
             ``{"arch": "base", "decoder": "simple"}``, ...).
         codec: the codec settings in words (``WeightsSpec.meta["codec"]``).
@@ -53,12 +58,14 @@ class MMPoseCheckpoint:
         skeleton: keypoint layout of the output.
         mean, std: per-channel input normalisation ``(rgb - mean) / std``, RGB on the 0-255 scale.
         notes: free text (checkpoint layout, caveats).
+        task: what it estimates (:attr:`~posekit.models.registry.ModelEntry.task`): ``"body"``, ``"wholebody"``,
+            ``"hand"`` or ``"animal"``; the end-to-end pipeline picks its default detector by it.
     """
 
     name: str
     description: str
     url: str
-    sha256: str
+    sha256: str | None
     config: str
     metrics: Mapping[str, float]
     args: Mapping[str, Any]
@@ -69,6 +76,7 @@ class MMPoseCheckpoint:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     notes: str = ""
+    task: str = "body"
 
     @property
     def filename(self) -> str:
@@ -78,7 +86,7 @@ class MMPoseCheckpoint:
     def weights_spec(self) -> WeightsSpec:
         """The row as a :class:`WeightsSpec`; ``meta`` holds config, metrics, codec, skeleton name and flip test."""
         match = _HASH_IN_NAME.search(self.filename)
-        if match is None or match.group(1) != self.sha256[:8]:
+        if self.sha256 is not None and (match is None or match.group(1) != self.sha256[:8]):
             raise ValueError(f"{self.name}: checkpoint file name {self.filename!r} does not carry sha256 prefix "
                              f"{self.sha256!r}")
         return WeightsSpec(
@@ -100,7 +108,7 @@ def topdown_entry(row: MMPoseCheckpoint, family: Callable[[MMPoseCheckpoint], An
     """Register ``row``: ``family(row) -> (TopdownModel, TopdownSpec)`` builds its network (random weights)."""
     spec = row.weights_spec()
     build_model = _builder(lambda: family(row), spec, row.name)
-    return TopdownEntry(row.name, "body", row.skeleton, row.description, build_model, offline=False,
+    return TopdownEntry(row.name, row.task, row.skeleton, row.description, build_model, offline=False,
                         license=_LICENSE, weights=spec)
 
 
@@ -112,7 +120,7 @@ def _builder(family: Callable[[], Any], base: WeightsSpec, name: str) -> Callabl
         """The network in eval mode with ``model.spec`` (a TopdownSpec) attached.
 
         ``weights``: path to an official checkpoint (MMPose 1.x / 0.x / original ViTPose layout), loaded strictly;
-        ``check_sha256=True`` also checks it against the official file's hash prefix. Without ``weights``:
+        ``check_sha256=True`` also checks it against the official file's hash prefix (where one is published). Without ``weights``:
         ``pretrained=True`` downloads the official file (verified) into the cache, else random initialisation.
         """
         from posekit.models.topdown import load_weights

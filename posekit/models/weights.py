@@ -64,7 +64,9 @@ class WeightsSpec:
     Attributes:
         url: where the checkpoint is downloaded from (``https://`` or ``file://``).
         sha256: pinned sha256 of the file, lowercase hex; either all 64 digits or a prefix of at least 8
-            (OpenMMLab / torch.hub file names carry the first 8 digits).
+            (OpenMMLab / torch.hub file names carry the first 8 digits). ``None`` when no hash is published (the
+            official file name carries none): such a file is never downloaded automatically (an unverified
+            download is refused); the user downloads it and passes its path, which is checked by strict loading.
         filename: name of the file in the cache (``<cache>/checkpoints/<filename>``).
         input_size: image models: model input ``(width, height)`` in pixels; ``None`` for models whose input is
             not an image (the 2D -> 3D lifters take keypoint sequences).
@@ -81,7 +83,7 @@ class WeightsSpec:
     """
 
     url: str
-    sha256: str
+    sha256: str | None
     filename: str
     license: str
     source: str
@@ -92,8 +94,8 @@ class WeightsSpec:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not _HEX.fullmatch(self.sha256):
-            raise ValueError(f"sha256 must be 8 to 64 lowercase hex digits, got {self.sha256!r}")
+        if self.sha256 is not None and not _HEX.fullmatch(self.sha256):
+            raise ValueError(f"sha256 must be 8 to 64 lowercase hex digits or None, got {self.sha256!r}")
         if not self.filename or Path(self.filename).name != self.filename:
             raise ValueError(f"filename must be a bare file name, got {self.filename!r}")
         size = None if self.input_size is None else tuple(self.input_size)
@@ -215,8 +217,15 @@ def download_url(
 def fetch_weights(spec: WeightsSpec, *, force: bool = False, progress: bool = True) -> Path:
     """Path of ``spec``'s checkpoint in ``<cache>/checkpoints/``, downloading and verifying it when needed.
 
-    ``force=True`` downloads again even if a verified copy is cached.
+    ``force=True`` downloads again even if a verified copy is cached. Raises :class:`WeightsError` for a spec
+    without a published hash (``sha256=None``) unless the user put the file in the cache: posekit never downloads a
+    file it cannot verify.
     """
+    if spec.sha256 is None:
+        if _cached_path(spec).is_file() and not force:  # placed there by the user; strict loading checks it
+            return _cached_path(spec)
+        raise WeightsError(f"{spec.filename} has no published sha256 (its official file name carries none), so "
+                           "posekit does not download it unverified")
     return download_url(spec.url, _cached_path(spec), sha256=spec.sha256, progress=progress, force=force)
 
 
@@ -249,7 +258,8 @@ def fetch_pretrained(spec: WeightsSpec, *, what: str, alternative: str = "", pro
         return path
     except WeightsError as exc:
         reason = exc if isinstance(exc, ChecksumError) or exc.__cause__ is None else exc.__cause__
-        digest = f"sha256 {spec.sha256}" if len(spec.sha256) == 64 else f"sha256 starts with {spec.sha256}"
+        digest = ("no published sha256" if spec.sha256 is None else f"sha256 {spec.sha256}" if len(spec.sha256) == 64
+                  else f"sha256 starts with {spec.sha256}")
         raise type(exc)(
             f"{what} needs weights: its official checkpoint {spec.url} ({digest}; license: {spec.license}) "
             f"could not be downloaded ({reason}). Download it elsewhere and pass {flag} PATH (weights= in "

@@ -186,6 +186,28 @@ def test_weights_spec_validates_and_copies_meta(tmp_path, monkeypatch):
     assert path == tmp_path / "home" / "checkpoints" / "w.pth" and path.read_bytes() == PAYLOAD
 
 
+def test_unpinned_weights_are_never_downloaded_but_a_user_copy_is_used(tmp_path, monkeypatch):
+    """sha256=None (an official file name with no hash tag): no download; a file the user put in the cache is used."""
+    from posekit.models.registry import get_entry
+    from posekit.models.weights import fetch_pretrained
+
+    src = tmp_path / "official.pth"
+    src.write_bytes(PAYLOAD)
+    monkeypatch.setenv("POSEKIT_HOME", str(tmp_path / "home"))
+    spec = _spec(src.as_uri(), None)
+    with pytest.raises(WeightsError, match="no published sha256.*does not download it unverified"):
+        fetch_weights(spec, progress=False)
+    assert not (tmp_path / "home" / "checkpoints" / "w.pth").exists()
+    with pytest.raises(WeightsError, match=r"needs weights: .*no published sha256.*--weights PATH"):
+        fetch_pretrained(spec, what="model x", progress=False)
+    cached = tmp_path / "home" / "checkpoints" / "w.pth"
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(PAYLOAD)
+    assert fetch_weights(spec, progress=False) == cached
+    hand5 = get_entry("rtmpose_m_hand5_256x256").weights  # its file name's tag has 7 hex digits
+    assert hand5.sha256 is None and "74fb594" in hand5.notes
+
+
 def test_load_checkpoint_mmpose_fixture_matches_manifest():
     root = shared_path("fixtures", "mmpose")
     path = root / "parity" / "hrnet_tiny" / "model.pth"
