@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -59,16 +59,42 @@ app.command(name="batch")(batch_command)  # options and help: posekit.cli_batch.
 
 @app.command()
 def models(
-    task: Annotated[Optional[str], typer.Option(help="Only models of this task: body, wholebody, hand, face, animal, lift3d, detect.")
-                    ] = None,
+    task: Annotated[Optional[str], typer.Option(
+        help="Only models of this task: body, wholebody, hand, face, animal, lift3d, detect.")] = None,
 ) -> None:
-    """List the public model names with task, skeleton and where the weights come from: offline (the MediaPipe
-    wheel or an npm package, no account), downloads (the official checkpoint, on first use; or --weights PATH) or needs checkpoint."""
+    """List the public model names with task, skeleton, where the weights come from and the published accuracy of
+    the official checkpoint: offline (the MediaPipe wheel or an npm package, no account), downloads (the official
+    checkpoint, on first use, verified by its hash; or --weights PATH) or needs checkpoint (no published hash:
+    --weights PATH only)."""
     for name in list_models(task=task):
         e = get_entry(name)
-        weights = "offline" if e.offline else "downloads" if e.weights else "needs checkpoint"
+        fetches = e.weights is not None and e.weights.sha256 is not None  # no published hash: never downloaded
+        weights = "offline" if e.offline else "downloads" if fetches else "needs checkpoint"
         skeleton = e.skeleton.name if e.skeleton is not None else "-"
-        typer.echo(f"{name:34s} {e.task:9s} {skeleton:18s} {weights:16s} {e.description}")
+        accuracy = _published_accuracy(e)
+        typer.echo(f"{name:34s} {e.task:9s} {skeleton:18s} {weights:16s} {e.description}"
+                   + (f" | published: {accuracy}" if accuracy else ""))
+
+
+# How `posekit models` names the published metrics of the pose checkpoints (WeightsSpec.meta["metrics"], fractions
+# except EPE in pixels); detectors already state theirs in the description.
+_METRIC_LABELS = {
+    "coco_ap": "COCO AP", "mpii_pckh": "MPII PCKh@0.5", "mpii_pckh_0.1": "PCKh@0.1", "wholebody_ap": "COCO-WholeBody AP",
+    "wholebody_ar": "AR", "body_ap": "body AP", "foot_ap": "foot AP", "face_ap": "face AP", "hand_ap": "hand AP",
+    "ap10k_ap": "AP-10K AP", "pck0.2": "PCK@0.2", "auc": "AUC", "epe": "EPE (px)",
+}
+
+
+def _published_accuracy(entry: Any) -> str:
+    """The published accuracy of ``entry``'s official checkpoint in words ("" when none is declared)."""
+    meta = getattr(entry.weights, "meta", None) or {}
+    if entry.task == "detect":
+        return ""
+    if "mpjpe_mm" in meta:
+        return f"Human3.6M MPJPE {meta['mpjpe_mm']:.1f} mm"
+    metrics = meta.get("metrics") or {}
+    return ", ".join(f"{_METRIC_LABELS.get(k, k)} {v:.2f}" if k == "epe" else f"{_METRIC_LABELS.get(k, k)} {100 * v:.1f}"
+                     for k, v in metrics.items())
 
 
 @app.command()
