@@ -79,8 +79,8 @@ def models(
 # How `posekit models` names the published metrics of the pose checkpoints (WeightsSpec.meta["metrics"], fractions
 # except EPE in pixels); detectors already state theirs in the description.
 _METRIC_LABELS = {
-    "coco_ap": "COCO AP", "mpii_pckh": "MPII PCKh@0.5", "mpii_pckh_0.1": "PCKh@0.1", "wholebody_ap": "COCO-WholeBody AP",
-    "wholebody_ar": "AR", "body_ap": "body AP", "foot_ap": "foot AP", "face_ap": "face AP", "hand_ap": "hand AP",
+    "coco_ap": "COCO AP", "mpii_pckh": "MPII PCKh@0.5", "mpii_pckh_0.1": "PCKh@0.1",
+    "wholebody_ap": "COCO-WholeBody AP", "wholebody_ar": "AR", "body_ap": "body AP", "foot_ap": "foot AP", "face_ap": "face AP", "hand_ap": "hand AP",
     "ap10k_ap": "AP-10K AP", "pck0.2": "PCK@0.2", "auc": "AUC", "epe": "EPE (px)",
 }
 
@@ -93,8 +93,8 @@ def _published_accuracy(entry: Any) -> str:
     if "mpjpe_mm" in meta:
         return f"Human3.6M MPJPE {meta['mpjpe_mm']:.1f} mm"
     metrics = meta.get("metrics") or {}
-    return ", ".join(f"{_METRIC_LABELS.get(k, k)} {v:.2f}" if k == "epe" else f"{_METRIC_LABELS.get(k, k)} {100 * v:.1f}"
-                     for k, v in metrics.items())
+    return ", ".join(f"{_METRIC_LABELS.get(k, k)} {v:.2f}" if k == "epe"
+                     else f"{_METRIC_LABELS.get(k, k)} {100 * v:.1f}" for k, v in metrics.items())
 
 
 @app.command()
