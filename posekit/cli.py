@@ -80,7 +80,8 @@ def models(
 # except EPE in pixels); detectors already state theirs in the description.
 _METRIC_LABELS = {
     "coco_ap": "COCO AP", "mpii_pckh": "MPII PCKh@0.5", "mpii_pckh_0.1": "PCKh@0.1",
-    "wholebody_ap": "COCO-WholeBody AP", "wholebody_ar": "AR", "body_ap": "body AP", "foot_ap": "foot AP", "face_ap": "face AP", "hand_ap": "hand AP",
+    "wholebody_ap": "COCO-WholeBody AP", "wholebody_ar": "AR", "body_ap": "body AP", "foot_ap": "foot AP",
+    "face_ap": "face AP", "hand_ap": "hand AP",
     "ap10k_ap": "AP-10K AP", "pck0.2": "PCK@0.2", "auc": "AUC", "epe": "EPE (px)",
 }
 
