@@ -31,7 +31,7 @@ from posekit.skeletons import Skeleton
 __all__ = ["MMPOSE_URL", "MMPoseCheckpoint", "TopdownEntry", "topdown_entry"]
 
 MMPOSE_URL = "https://download.openmmlab.com/mmpose/"
-_HASH_IN_NAME = re.compile(r"-([0-9a-f]{8})(?:_\d{8})?\.pth$")
+_HASH_IN_NAME = re.compile(r"-([0-9a-f]{8})_\d{8}\.pth$")
 _LICENSE = "Apache-2.0 (OpenMMLab model zoo)"
 
 
@@ -42,7 +42,7 @@ class MMPoseCheckpoint:
     Attributes:
         name: the public model name, e.g. ``"rtmpose_t_coco_256x192"``.
         description: one line for ``posekit models``.
-        url: the official checkpoint file; its name ends with ``-<sha256[:8]>[_<date>].pth``.
+        url: the official checkpoint file; its name ends with ``-<sha256[:8]>_<date>.pth``.
         sha256: the first 8 hex digits of the file's sha256 (the tag in the file name), verified as a prefix;
             ``None`` when the file name carries no 8-digit tag (no automatic download).
         config: the MMPose 1.x config name (also the name of the layout manifest in the fixtures).

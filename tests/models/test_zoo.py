@@ -3,9 +3,12 @@ weights as data; checkpoints load strictly from every supported layout with erro
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,6 +34,30 @@ REQUIRED = {
 FAST = {"simplebaseline_res50_mpii_256x256", "hrnet_w32_coco_256x192", "vitpose_s_coco_256x192",
         "vitpose_s_simple_coco_256x192", "rtmpose_t_coco_256x192"}
 RTMPOSE_T = ("fixtures", "mmpose", "parity", "rtmpose_t", "model.pth")
+# manifests made by MMPose itself for the whole-body / hand / animal configs (tests/fixtures/mmpose_layouts/README.md);
+# the body configs' manifests are in the shared fixtures
+LAYOUTS = Path(__file__).resolve().parents[1] / "fixtures" / "mmpose_layouts"
+NEW_LAYOUTS = {  # public name -> MMPose config name (issue #22)
+    "rtmw_m_wholebody_256x192": "rtmw-m_8xb1024-270e_cocktail14-256x192",
+    "rtmw_l_wholebody_256x192": "rtmw-l_8xb1024-270e_cocktail14-256x192",
+    "rtmw_x_wholebody_256x192": "rtmw-x_8xb704-270e_cocktail14-256x192",
+    "rtmw_l_wholebody_384x288": "rtmw-l_8xb320-270e_cocktail14-384x288",
+    "rtmw_x_wholebody_384x288": "rtmw-x_8xb320-270e_cocktail14-384x288",
+    "dwpose_m_wholebody_256x192": "rtmpose-m_8xb64-270e_coco-ubody-wholebody-256x192",
+    "dwpose_l_wholebody_256x192": "rtmpose-l_8xb64-270e_coco-ubody-wholebody-256x192",
+    "dwpose_l_wholebody_384x288": "rtmpose-l_8xb32-270e_coco-ubody-wholebody-384x288",
+    "rtmpose_m_hand5_256x256": "rtmpose-m_8xb256-210e_hand5-256x256",
+    "rtmpose_m_wholebody_hand_256x256": "rtmpose-m_8xb32-210e_coco-wholebody-hand-256x256",
+    "rtmpose_m_ap10k_256x256": "rtmpose-m_8xb64-210e_ap10k-256x256",
+    "hrnet_w32_ap10k_256x256": "td-hm_hrnet-w32_8xb64-210e_ap10k-256x256",
+}
+
+
+def official_layout(config: str) -> dict:
+    """The MMPose-made manifest of ``config`` (a config name): the committed one, else the shared fixtures' one."""
+    local = LAYOUTS / f"{config}.json"
+    path = local if local.exists() else shared_path("fixtures", "mmpose", "layouts", f"{config}.json")
+    return json.loads(path.read_text())
 
 
 def test_required_names_are_registered():
@@ -39,13 +66,26 @@ def test_required_names_are_registered():
         assert name in list_models()  # the MediaPipe entries stay
 
 
+def test_new_configs_are_registered_with_a_committed_layout():
+    made = sorted(p.stem for p in LAYOUTS.glob("*.json"))
+    assert made == sorted(NEW_LAYOUTS.values())  # one manifest per new entry, none left over
+    for name, config in NEW_LAYOUTS.items():
+        assert name in TOPDOWN, f"{name} is not a registered top-down model"
+        assert get_entry(name).weights.meta["config"] == config, name
+
+
 @pytest.mark.parametrize("name", TOPDOWN)
 def test_entry_matches_official_layout_and_weights_spec(name: str):
     entry = get_entry(name)
     spec = entry.weights
-    layout = json.loads(shared_path("fixtures", "mmpose", "layouts", spec.meta["config"] + ".json").read_text())
+    layout = official_layout(spec.meta["config"])
     assert spec.url == layout["official_weights_url"]
-    assert spec.filename == spec.url.rsplit("/", 1)[-1] and spec.filename.split("-")[-1][:8] == spec.sha256[:8]
+    assert spec.filename == spec.url.rsplit("/", 1)[-1]
+    tag = re.search(r"-([0-9a-f]{8})_\d{8}\.pth$", spec.filename)  # OpenMMLab's <sha256[:8]>_<date> name end
+    if spec.sha256 is None:  # only where the official name carries no such tag (RTMW-m/l, hand5's 7 digits)
+        assert tag is None, f"{name}: {spec.filename} carries sha256 tag {tag.group(1)}"
+    else:
+        assert tag is not None and tag.group(1) == spec.sha256[:8]
     assert spec.license == "Apache-2.0" and set(spec.meta["metrics"])
     assert tuple(spec.mean) == tuple(layout["data_preprocessor"]["mean"])
     assert tuple(spec.std) == tuple(layout["data_preprocessor"]["std"])
@@ -54,16 +94,25 @@ def test_entry_matches_official_layout_and_weights_spec(name: str):
         model = posekit.create_model(name, device="meta")
     got = {k: list(v.shape) for k, v in model.state_dict().items()}
     assert list(got) == list(layout["state_dict"]) and got == layout["state_dict"]
+    dtypes = {k: str(v.dtype).replace("torch.", "") for k, v in model.state_dict().items() if v.dtype != torch.float32}
+    assert dtypes == layout["state_dict_non_float32"]
     assert sum(p.numel() for p in model.parameters()) == layout["num_params"]
     # test-time settings equal the config's
     td = model.spec
     assert td.skeleton is entry.skeleton and td.skeleton.num_keypoints == layout["dataset_meta"]["num_keypoints"]
     assert list(td.skeleton.flip_indices) == layout["dataset_meta"]["flip_indices"]
+    if td.skeleton.sigmas is not None:  # OKS sigmas = the dataset's (MMPose keeps them as float32)
+        np.testing.assert_array_equal(np.float32(td.skeleton.sigmas), np.float32(layout["dataset_meta"]["sigmas"]))
     assert td.input_size == tuple(layout["codec"]["input_size"])
     assert td.flip_test == layout["test_cfg_effective"]["flip_test"]
     assert td.shift_heatmap == layout["test_cfg_effective"]["shift_heatmap"]
     assert type(td.codec).__name__ == {"SimCCLabel": "SimCC"}.get(layout["codec"]["type"], layout["codec"]["type"])
     assert td.udp == (layout["codec"]["type"] == "UDPHeatmap")
+    # every codec setting MMPose's built codec also has (defaults filled in) is the same, e.g. RTMW-384's
+    # decode_visibility=True
+    codec = {f.name: getattr(td.codec, f.name) for f in dataclasses.fields(td.codec)}
+    codec = json.loads(json.dumps({k: v for k, v in codec.items() if k in layout["codec_effective"]}))
+    assert "input_size" in codec and codec == {k: layout["codec_effective"][k] for k in codec}, name
     # the manifest's own MMPose config builds the same network and settings
     with torch.device("meta"):
         cfg_model, cfg_spec = from_mmpose_cfg(layout["model_cfg"], skeleton=entry.skeleton)
