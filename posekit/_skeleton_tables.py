@@ -105,6 +105,12 @@ HAND21_LINKS = (
     (10, 11), (11, 12), (13, 14), (14, 15), (15, 16), (17, 18), (18, 19), (19, 20),
 )
 
+# Per-finger parts (names as in skeletons.FINGER_COLORS; the wrist is its own part).
+HAND21_PARTS = (
+    ("wrist", (0,)), ("thumb", (1, 2, 3, 4)), ("index", (5, 6, 7, 8)), ("middle", (9, 10, 11, 12)),
+    ("ring", (13, 14, 15, 16)), ("pinky", (17, 18, 19, 20)),
+)
+
 # COCO-WholeBody hand sigmas (MMPose coco_wholebody_hand.py).
 HAND21_SIGMAS = (
     0.029, 0.022, 0.035, 0.037, 0.047, 0.026, 0.025, 0.024, 0.035, 0.018, 0.024, 0.022, 0.026, 0.017, 0.021, 0.021,
@@ -145,6 +151,12 @@ WHOLEBODY133_LINKS = (
     (112, 113), (113, 114), (114, 115), (115, 116), (112, 117), (117, 118), (118, 119), (119, 120), (112, 121),
     (121, 122), (122, 123), (123, 124), (112, 125), (125, 126), (126, 127), (127, 128), (112, 129), (129, 130),
     (130, 131), (131, 132),
+)
+
+# Parts as MMPose's COCO-WholeBody evaluation splits them (body, foot, face, lefthand, righthand).
+WHOLEBODY133_PARTS = (
+    ("body", tuple(range(17))), ("foot", tuple(range(17, 23))), ("face", tuple(range(23, 91))),
+    ("left_hand", tuple(range(91, 112))), ("right_hand", tuple(range(112, 133))),
 )
 
 WHOLEBODY133_SIGMAS = (

@@ -34,6 +34,12 @@ keypoints likewise, with eyes/ears/nose/mouth counted as head (blue). Hand finge
 ``coco_wholebody133``) use MMPose's per-finger colours, face points and links are white. Skeletons built without
 colours get the side palette.
 
+Parts (:attr:`Skeleton.parts`): ``coco_wholebody133`` has ``body`` (0-16), ``foot`` (17-22), ``face`` (23-90),
+``left_hand`` (91-111) and ``right_hand`` (112-132); ``hand21`` has ``wrist`` and one part per finger (``thumb``,
+``index``, ``middle``, ``ring``, ``pinky``). :meth:`Skeleton.part_indices` gives a part's indices and
+:meth:`Skeleton.part` the part as a skeleton of its own (with its sigmas, e.g. for per-part OKS).
+:func:`posekit.viz.draw` draws face parts thinner and hand parts slightly thinner than the body.
+
 Mappings between tables are :class:`KeypointMapping` constants (``BLAZEPOSE33_TO_COCO17`` ...) found by
 :func:`mapping`. They pair only joints that are the same anatomical point; see each constant's comment.
 """
@@ -72,10 +78,14 @@ class Skeleton:
         sigmas: K per-keypoint OKS sigmas (COCO convention), or ``None`` when undefined.
         link_colors: one RGB colour per link (defaults to the side palette, see the module docstring).
         keypoint_colors: one RGB colour per keypoint (defaults to the side palette).
+        parts: named groups of keypoint indices, ``((part name, indices), ...)``, e.g. ``coco_wholebody133``'s
+            body / foot / face / left_hand / right_hand; empty by default. A keypoint is in at most one part;
+            keypoints in none are allowed. See :meth:`part_indices` and :meth:`part`.
 
     Sequences are normalised to tuples, so skeletons are hashable and compare by value.
     Raises ``ValueError`` naming the skeleton on duplicate names, out-of-range or self links, a keypoint in
-    two flip pairs, or sigma/colour counts that do not match.
+    two flip pairs, sigma/colour counts that do not match, or parts that repeat a name, are empty, hold an
+    out-of-range index or share a keypoint.
     """
 
     name: str
@@ -85,6 +95,7 @@ class Skeleton:
     sigmas: tuple[float, ...] | None = None
     link_colors: tuple[Color, ...] = field(default=(), repr=False)
     keypoint_colors: tuple[Color, ...] = field(default=(), repr=False)
+    parts: tuple[tuple[str, tuple[int, ...]], ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         def pairs(what: str, value) -> tuple[tuple[int, int], ...]:
@@ -118,6 +129,18 @@ class Skeleton:
             if len(sigmas) != k or not all(s > 0 for s in sigmas):
                 raise ValueError(f"skeleton {self.name!r}: sigmas must be {k} positive numbers, got {len(sigmas)}")
         default_links, default_kpts = side_colors(names, links)
+        parts = tuple((str(p), tuple(int(i) for i in idx)) for p, idx in self.parts)
+        seen: dict[int, str] = {}
+        for p, idx in parts:
+            if not idx or not all(0 <= i < k for i in idx):
+                raise ValueError(f"skeleton {self.name!r}: part {p!r} must list indices in [0, {k}), got {idx}")
+            if len(set(idx)) != len(idx):
+                raise ValueError(f"skeleton {self.name!r}: part {p!r} lists a keypoint twice")
+            for i in idx:
+                if seen.setdefault(i, p) != p:
+                    raise ValueError(f"skeleton {self.name!r}: keypoint {i} is in parts {seen[i]!r} and {p!r}")
+        if len({p for p, _ in parts}) != len(parts):
+            raise ValueError(f"skeleton {self.name!r}: duplicate part names {[p for p, _ in parts]}")
         set_ = object.__setattr__
         set_(self, "keypoints", names)
         set_(self, "links", links)
@@ -125,6 +148,7 @@ class Skeleton:
         set_(self, "sigmas", sigmas)
         set_(self, "link_colors", colors("link_colors", self.link_colors or default_links, len(links)))
         set_(self, "keypoint_colors", colors("keypoint_colors", self.keypoint_colors or default_kpts, k))
+        set_(self, "parts", parts)
 
     @property
     def num_keypoints(self) -> int:
@@ -144,6 +168,29 @@ class Skeleton:
             return self.keypoints.index(name)
         except ValueError:
             raise KeyError(f"skeleton {self.name!r} has no keypoint {name!r}") from None
+
+    def part_indices(self, name: str) -> tuple[int, ...]:
+        """Keypoint indices of part ``name`` (in the order the part lists them); ``KeyError`` naming the
+        skeleton and its parts when there is no such part."""
+        for p, idx in self.parts:
+            if p == name:
+                return idx
+        raise KeyError(f"skeleton {self.name!r} has no part {name!r}; parts: {[p for p, _ in self.parts]}")
+
+    def part(self, name: str) -> Skeleton:
+        """Part ``name`` as its own skeleton ``"{self.name}.{name}"``: keypoint ``j`` of it is keypoint
+        ``part_indices(name)[j]`` here (so ``keypoints[..., part_indices(name), :]`` is in its order); links and
+        flip pairs with both ends in the part, with their colours; the part's sigmas (``None`` when undefined).
+        """
+        idx = self.part_indices(name)
+        new = {old: j for j, old in enumerate(idx)}
+        links = [(li, (new[a], new[b])) for li, (a, b) in enumerate(self.links) if a in new and b in new]
+        return Skeleton(
+            f"{self.name}.{name}", tuple(self.keypoints[i] for i in idx), tuple(pair for _, pair in links),
+            tuple((new[a], new[b]) for a, b in self.flip_pairs if a in new and b in new),
+            None if self.sigmas is None else tuple(self.sigmas[i] for i in idx),
+            tuple(self.link_colors[li] for li, _ in links), tuple(self.keypoint_colors[i] for i in idx),
+        )
 
     def sigmas_array(self) -> np.ndarray:
         """(K,) float64 OKS sigmas; raises ``ValueError`` when the skeleton defines none."""
@@ -205,12 +252,12 @@ def _flip_pairs_by_name(names: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
     return tuple((i, index[mirror(n)]) for i, n in enumerate(names) if index.get(mirror(n), i) > i)
 
 
-def _named(name: str, names, links, *, sigmas=None, flip_pairs=None, fingers: bool = False) -> Skeleton:
+def _named(name: str, names, links, *, sigmas=None, flip_pairs=None, fingers: bool = False, parts=()) -> Skeleton:
     names = tuple(names)
     link_colors, kpt_colors = side_colors(names, tuple(links), fingers=fingers)
     return Skeleton(
         name, names, tuple(links), _flip_pairs_by_name(names) if flip_pairs is None else tuple(flip_pairs),
-        None if sigmas is None else tuple(sigmas), link_colors, kpt_colors,
+        None if sigmas is None else tuple(sigmas), link_colors, kpt_colors, tuple(parts),
     )
 
 
@@ -225,7 +272,8 @@ posetrack18 = _named("posetrack18", ("nose", "head_bottom", "head_top") + _t.COC
                      sigmas=[s / 10.0 for s in _t.COCO17_SIGMAS_X10])
 h36m17 = _named("h36m17", _t.H36M17_NAMES, _t.H36M17_LINKS)
 ap10k17 = _named("ap10k17", _t.AP10K17_NAMES, _t.AP10K17_LINKS, sigmas=_t.AP10K17_SIGMAS)
-hand21 = _named("hand21", _t.HAND21_NAMES, _t.HAND21_LINKS, sigmas=_t.HAND21_SIGMAS, fingers=True)
+hand21 = _named("hand21", _t.HAND21_NAMES, _t.HAND21_LINKS, sigmas=_t.HAND21_SIGMAS, fingers=True,
+                parts=_t.HAND21_PARTS)
 face68 = _named("face68", [f"face_{i}" for i in range(68)], _t.FACE68_LINKS, flip_pairs=_t.FACE68_FLIP_PAIRS)
 blazepose33 = _named("blazepose33", _t.BLAZEPOSE33_NAMES, _t.BLAZEPOSE33_LINKS)
 mediapipe_face468 = _named(
@@ -234,11 +282,13 @@ mediapipe_face468 = _named(
     + _t.FACEMESH_RIGHT_EYEBROW + _t.FACEMESH_FACE_OVAL,
     flip_pairs=(),
 )
+# Links: MMPose's 65 (body, feet, hands; same order and indices) followed by face68's contours on the face
+# keypoints (MMPose draws the face as dots only; the contours are for drawing, they change no metric).
 coco_wholebody133 = _named(
     "coco_wholebody133",
     _t.COCO17_NAMES + _t.WHOLEBODY_FEET_NAMES + face68.keypoints
     + tuple(f"left_hand_{n}" for n in _t.HAND21_NAMES) + tuple(f"right_hand_{n}" for n in _t.HAND21_NAMES),
-    _t.WHOLEBODY133_LINKS,
+    _t.WHOLEBODY133_LINKS + tuple((a + 23, b + 23) for a, b in _t.FACE68_LINKS),
     sigmas=_t.WHOLEBODY133_SIGMAS,
     flip_pairs=(
         _flip_pairs_by_name(_t.COCO17_NAMES + _t.WHOLEBODY_FEET_NAMES)
@@ -246,6 +296,7 @@ coco_wholebody133 = _named(
         + tuple((91 + i, 112 + i) for i in range(21))
     ),
     fingers=True,
+    parts=_t.WHOLEBODY133_PARTS,
 )
 
 
@@ -358,9 +409,34 @@ COCO17_TO_H36M17 = _by_name(coco17, h36m17, (("right_ankle", "right_foot"), ("le
 COCO17_TO_POSETRACK18 = _by_name(coco17, posetrack18)
 POSETRACK18_TO_COCO17 = _by_name(posetrack18, coco17)
 
+# COCO-WholeBody's first 17 keypoints are COCO's (same names, order and definitions).
+COCO_WHOLEBODY133_TO_COCO17 = _by_name(coco_wholebody133, coco17)
+# The 17 COCO points and the heels by name, plus points both define as the same anatomical landmark:
+# - eye corners and mouth corners: 300-W face points 36/39 (right eye outer/inner canthus), 42/45 (left eye
+#   inner/outer), 48/54 (right/left mouth corner), subject's sides, against BlazePose's eye_inner/eye_outer and
+#   mouth_left/right;
+# - BlazePose's left/right_pinky and left/right_index, which MediaPipe's landmark figure labels "pinky #1 knuckle"
+#   and "index #1 knuckle": the finger's base knuckle, i.e. the hand's pinky_mcp / index_finger_mcp.
+# Not mapped: BlazePose's thumb ("thumb #2 knuckle": which thumb joint that counts as #2 -- MCP or IP -- is
+# not defined) and foot_index (MediaPipe names it only "foot index", not the big-toe tip that WholeBody's
+# big_toe is); WholeBody's small toes have no BlazePose counterpart.
+COCO_WHOLEBODY133_TO_BLAZEPOSE33 = _by_name(coco_wholebody133, blazepose33, (
+    ("face_36", "right_eye_outer"), ("face_39", "right_eye_inner"), ("face_42", "left_eye_inner"),
+    ("face_45", "left_eye_outer"), ("face_48", "mouth_right"), ("face_54", "mouth_left"),
+    ("left_hand_pinky_mcp", "left_pinky"), ("right_hand_pinky_mcp", "right_pinky"),
+    ("left_hand_index_finger_mcp", "left_index"), ("right_hand_index_finger_mcp", "right_index"),
+))
+# One WholeBody hand as hand21 (same 21 points, same order): left hand 91-111, right hand 112-132. There are two,
+# so mapping(coco_wholebody133, hand21) is ambiguous and raises, naming both.
+COCO_WHOLEBODY133_TO_HAND21_LEFT = KeypointMapping(coco_wholebody133, hand21, tuple((91 + i, i) for i in range(21)))
+COCO_WHOLEBODY133_TO_HAND21_RIGHT = KeypointMapping(coco_wholebody133, hand21, tuple((112 + i, i) for i in range(21)))
+# ap10k17 (animals) maps to no human table.
+
 _MAPPINGS = (
     BLAZEPOSE33_TO_COCO17, LSP14_TO_COCO17, COCO17_TO_LSP14, MPII16_TO_LSP14, LSP14_TO_MPII16,
     H36M17_TO_COCO17, COCO17_TO_H36M17, COCO17_TO_POSETRACK18, POSETRACK18_TO_COCO17,
+    COCO_WHOLEBODY133_TO_COCO17, COCO_WHOLEBODY133_TO_BLAZEPOSE33, COCO_WHOLEBODY133_TO_HAND21_LEFT,
+    COCO_WHOLEBODY133_TO_HAND21_RIGHT,
 )
 
 
@@ -374,12 +450,17 @@ def mapping(source: Skeleton, target: Skeleton) -> KeypointMapping:
     """The defined :class:`KeypointMapping` from ``source`` to ``target`` (identity when they are equal).
 
     Raises ``ValueError`` listing the defined mappings when there is none (use :meth:`KeypointMapping.then`
-    to compose two).
+    to compose two), or naming the candidate constants when there are several (``coco_wholebody133`` ->
+    ``hand21``: ``COCO_WHOLEBODY133_TO_HAND21_LEFT`` / ``_RIGHT``).
     """
     if source == target:
         return KeypointMapping(source, target, tuple((i, i) for i in range(source.num_keypoints)))
-    for m in _MAPPINGS:
-        if m.source == source and m.target == target:
-            return m
+    found = [m for m in _MAPPINGS if m.source == source and m.target == target]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        names = [n for m in found for n, v in globals().items() if v is m]
+        raise ValueError(f"the mapping from skeleton {source.name!r} to {target.name!r} is ambiguous: use one of "
+                         f"posekit.skeletons.{', posekit.skeletons.'.join(names)}")
     known = ", ".join(f"{m.source.name} -> {m.target.name}" for m in _MAPPINGS)
     raise ValueError(f"no keypoint mapping from skeleton {source.name!r} to {target.name!r}; defined: {known}")

@@ -293,3 +293,147 @@ def test_mapping_lookup() -> None:
     assert {S.coco17: 1}[Skeleton(**{f: getattr(S.coco17, f) for f in S.coco17.__dataclass_fields__})] == 1
     with pytest.raises(ValueError, match="no keypoint mapping from skeleton 'coco17' to 'mpii16'; defined: "):
         mapping(S.coco17, S.mpii16)
+
+
+# ------------------------------------------------------------------------------------------- parts
+
+
+def test_wholebody_and_hand21_parts() -> None:
+    wb = S.coco_wholebody133
+    assert [p for p, _ in wb.parts] == ["body", "foot", "face", "left_hand", "right_hand"]
+    assert sorted(i for _, idx in wb.parts for i in idx) == list(range(133))  # every keypoint in exactly one part
+    assert wb.part_indices("foot") == tuple(range(17, 23)) and wb.part_indices("right_hand")[0] == 112
+    body = wb.part("body")
+    assert (body.keypoints, body.links, body.flip_pairs, body.sigmas) == (
+        S.coco17.keypoints, S.coco17.links, S.coco17.flip_pairs, wb.sigmas[:17])
+    face = wb.part("face")
+    assert face.name == "coco_wholebody133.face" and face.keypoints == S.face68.keypoints
+    assert face.links == S.face68.links and face.flip_pairs == S.face68.flip_pairs  # drawn as face68's contours
+    np.testing.assert_array_equal(face.sigmas_array(), wb.sigmas_array()[23:91])
+    for side in ("left", "right"):
+        hand = wb.part(f"{side}_hand")
+        assert hand.keypoints == tuple(f"{side}_hand_{n}" for n in S.hand21.keypoints)
+        assert hand.sigmas == S.hand21.sigmas and hand.flip_pairs == ()
+        # MMPose's hand links: the wrist to each finger's base, then along each finger (hand21's palm differs).
+        assert set(hand.links) == {(0, 1), (0, 5), (0, 9), (0, 13), (0, 17)} | {
+            (b + j, b + j + 1) for b in (1, 5, 9, 13, 17) for j in range(3)}
+        finger_of = {i: f for f, idx in S.hand21.parts for i in idx}
+        fingers = dict(S.FINGER_COLORS)
+        assert hand.link_colors == tuple(fingers[finger_of[b]] for _, b in hand.links)  # per-finger colours
+    assert wb.part("foot").links == () and wb.part("foot").sigmas == wb.sigmas[17:23]  # feet link to the ankles
+    assert [p for p, _ in S.hand21.parts] == ["wrist", *fingers]
+    for finger, color in fingers.items():
+        part = S.hand21.part(finger)
+        assert part.num_keypoints == 4 and all(finger in n for n in part.keypoints)
+        assert part.links == ((0, 1), (1, 2), (2, 3)) and set(part.link_colors) == {color}
+    with pytest.raises(KeyError, match=r"'coco_wholebody133' has no part 'hands'; parts: \['body'"):
+        wb.part_indices("hands")
+    assert S.coco17.parts == () and hash(wb) == hash(S.coco_wholebody133)
+
+
+def test_part_validation() -> None:
+    names = ("a", "b", "c")
+    sk = Skeleton("t", names, ((0, 1), (1, 2)), sigmas=(0.1, 0.2, 0.3), parts=[("x", [0, 1]), ("y", (2,))])
+    assert sk.parts == (("x", (0, 1)), ("y", (2,))) and sk.part("x").links == ((0, 1),)
+    assert sk != Skeleton("t", names, ((0, 1), (1, 2)), sigmas=(0.1, 0.2, 0.3))  # parts are part of the value
+    with pytest.raises(ValueError, match=r"keypoint 1 is in parts 'x' and 'y'"):
+        Skeleton("t", names, (), parts=(("x", (0, 1)), ("y", (1, 2))))
+    with pytest.raises(ValueError, match=r"part 'x' must list indices in \[0, 3\)"):
+        Skeleton("t", names, (), parts=(("x", (0, 3)),))
+    with pytest.raises(ValueError, match=r"part 'x' must list indices"):
+        Skeleton("t", names, (), parts=(("x", ()),))
+    with pytest.raises(ValueError, match="part 'x' lists a keypoint twice"):
+        Skeleton("t", names, (), parts=(("x", (0, 0)),))
+    with pytest.raises(ValueError, match="duplicate part names"):
+        Skeleton("t", names, (), parts=(("x", (0,)), ("x", (1,))))
+
+
+# ------------------------------------------------------------------------------------------- WholeBody mappings
+
+
+def _wholebody_annotations() -> list[tuple[dict, np.ndarray]]:
+    """(annotation, (133, 3) x, y, v) for every annotation of MMPose's COCO-WholeBody test file."""
+    path = shared_path("data", "mmpose_testdata", "tests", "data", "coco", "test_coco_wholebody.json")
+    keys = ("keypoints", "foot_kpts", "face_kpts", "lefthand_kpts", "righthand_kpts")
+    return [(a, np.concatenate([np.reshape(a[k], (-1, 3)) for k in keys]).astype(np.float64))
+            for a in json.loads(path.read_text())["annotations"]]
+
+
+def test_wholebody_mapping_contents() -> None:
+    wb = S.coco_wholebody133
+    assert S.COCO_WHOLEBODY133_TO_COCO17.pairs == tuple((i, i) for i in range(17))
+    assert S.COCO_WHOLEBODY133_TO_COCO17.named_pairs == tuple(zip(S.coco17.keypoints, S.coco17.keypoints))
+    renamed = {(s, d) for s, d in S.COCO_WHOLEBODY133_TO_BLAZEPOSE33.named_pairs if s != d}
+    assert renamed == {
+        ("face_36", "right_eye_outer"), ("face_39", "right_eye_inner"), ("face_42", "left_eye_inner"),
+        ("face_45", "left_eye_outer"), ("face_48", "mouth_right"), ("face_54", "mouth_left"),
+        ("left_hand_pinky_mcp", "left_pinky"), ("right_hand_pinky_mcp", "right_pinky"),
+        ("left_hand_index_finger_mcp", "left_index"), ("right_hand_index_finger_mcp", "right_index"),
+    }
+    same = {d for s, d in S.COCO_WHOLEBODY133_TO_BLAZEPOSE33.named_pairs if s == d}
+    assert same == set(S.coco17.keypoints) | {"left_heel", "right_heel"}
+    unmapped = set(S.blazepose33.keypoints) - same - {d for _, d in renamed}
+    assert unmapped == {"left_thumb", "right_thumb", "left_foot_index", "right_foot_index"}
+    for side, m in (("left", S.COCO_WHOLEBODY133_TO_HAND21_LEFT), ("right", S.COCO_WHOLEBODY133_TO_HAND21_RIGHT)):
+        assert m.named_pairs == tuple((f"{side}_hand_{n}", n) for n in S.hand21.keypoints)
+        assert [s for s, _ in m.pairs] == list(wb.part_indices(f"{side}_hand"))
+    assert mapping(wb, S.coco17) is S.COCO_WHOLEBODY133_TO_COCO17
+    assert mapping(wb, S.blazepose33) is S.COCO_WHOLEBODY133_TO_BLAZEPOSE33
+    with pytest.raises(ValueError, match="'coco_wholebody133' to 'hand21' is ambiguous: use one of "
+                       "posekit.skeletons.COCO_WHOLEBODY133_TO_HAND21_LEFT, "
+                       "posekit.skeletons.COCO_WHOLEBODY133_TO_HAND21_RIGHT"):
+        mapping(wb, S.hand21)
+    with pytest.raises(ValueError, match="no keypoint mapping from skeleton 'coco_wholebody133' to 'ap10k17'"):
+        mapping(wb, S.ap10k17)
+    # Composition: WholeBody -> BlazePose -> COCO is WholeBody -> COCO.
+    composed = S.COCO_WHOLEBODY133_TO_BLAZEPOSE33.then(S.BLAZEPOSE33_TO_COCO17)
+    assert composed.pairs == S.COCO_WHOLEBODY133_TO_COCO17.pairs
+
+
+def test_wholebody_mappings_on_real_annotations() -> None:
+    """On real COCO-WholeBody labels the mapped BlazePose / hand points sit where their names say: eye corners
+    around the eye they belong to, the subject's left hand, heel and mouth corner on the subject's left."""
+    anns = _wholebody_annotations()
+    kpts = np.stack([k[:, :2] for _, k in anns])
+    flags = np.stack([k[:, 2] for _, k in anns])
+    kpts[flags == 0] = np.nan  # unlabelled
+    bp, bp_flags = S.COCO_WHOLEBODY133_TO_BLAZEPOSE33.apply(kpts, flags)
+    assert bp.shape == (len(anns), 33, 2) and bp_flags.shape == (len(anns), 33)
+    np.testing.assert_array_equal(bp[:, :1], kpts[:, :1])
+    i = {n: j for j, n in enumerate(S.blazepose33.keypoints)}
+    assert np.isnan(bp[:, [i["left_thumb"], i["right_foot_index"]]]).all()
+    assert (bp_flags[:, [i["left_thumb"], i["right_foot_index"]]] == 0).all()
+
+    def near(point: str, to: str, other: str) -> int:
+        """How many annotations label all three points; asserts ``point`` is nearer ``to`` than ``other``."""
+        p, a, b = bp[:, i[point]], bp[:, i[to]], bp[:, i[other]]
+        ok = np.isfinite(p + a + b).all(1)
+        da, db = np.hypot(*(p - a)[ok].T), np.hypot(*(p - b)[ok].T)
+        assert (da < db).all(), (point, da, db)
+        return int(ok.sum())
+
+    for side, other in (("left", "right"), ("right", "left")):
+        assert near(f"{side}_heel", f"{side}_ankle", f"{other}_ankle") >= 6
+        assert near(f"{side}_index", f"{side}_wrist", f"{other}_wrist") >= 4
+        assert near(f"{side}_pinky", f"{side}_wrist", f"{other}_wrist") >= 4
+    # Along the axis from the (COCO-labelled) right eye to the left eye, the face's corners come in the order
+    # right outer, right inner, left inner, left outer, and the right mouth corner before the left one (this holds
+    # for the three-quarter face of image 197388 too, where distances to the eye centres do not tell the sides).
+    faces = np.isfinite(bp[:, [i["left_eye_outer"], i["right_eye"], i["left_eye"]]]).all((1, 2))
+    axis = bp[faces, i["left_eye"]] - bp[faces, i["right_eye"]]
+    along = {n: ((bp[faces, i[n]] - bp[faces, i["right_eye"]]) * axis).sum(1) for n in i}
+    order = ["right_eye_outer", "right_eye_inner", "left_eye_inner", "left_eye_outer"]
+    assert faces.sum() >= 4
+    for a, b in itertools.pairwise(order):
+        assert (along[a] < along[b]).all(), (a, b)
+    assert (along["mouth_right"] < along["mouth_left"]).all()
+    # Each hand mapping takes the hand of its side: its wrist is that side's body wrist's neighbour, and the
+    # hand keypoints come out unchanged (left and right differ).
+    for m, side, other in ((S.COCO_WHOLEBODY133_TO_HAND21_LEFT, 9, 10), (S.COCO_WHOLEBODY133_TO_HAND21_RIGHT, 10, 9)):
+        hand, _ = m.apply(kpts)
+        ok = np.isfinite(hand[:, 0] + kpts[:, side] + kpts[:, other]).all(1)
+        assert ok.sum() >= 4
+        assert (np.hypot(*(hand[ok, 0] - kpts[ok, side]).T) < np.hypot(*(hand[ok, 0] - kpts[ok, other]).T)).all()
+        np.testing.assert_array_equal(hand, kpts[:, [s for s, _ in m.pairs]])
+    body, _ = S.COCO_WHOLEBODY133_TO_COCO17.apply(kpts)
+    np.testing.assert_array_equal(body, kpts[:, :17])
