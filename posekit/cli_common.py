@@ -35,10 +35,12 @@ Compile = Annotated[bool, typer.Option(
 BatchSize = Annotated[Optional[int], typer.Option(
     min=1, help="Crops (persons) per forward pass (default: the model's, 32 for top-down).")]
 DetectorName = Annotated[Optional[str], typer.Option(
-    "--detector", help="Person detector of the models that run on person boxes: nanodet, mediapipe (BlazePose's "
-                       "face-anchored detector), rtmdet_nano_person, rtmdet_m_person, rtmdet_tiny/s/m/l or "
-                       "yolox_nano/tiny/s/m/l/x (official checkpoints: --detector-weights) [default: the model's; "
-                       "see `posekit models --task detect`]. --boxes wins over it.")]
+    "--detector", help="Detector of the models that run on boxes: nanodet, mediapipe (BlazePose's face-anchored "
+                       "detector), rtmdet_nano_person, rtmdet_m_person, rtmdet_nano_hand, rtmdet_tiny/s/m/l or "
+                       "yolox_nano/tiny/s/m/l/x (official checkpoints: --detector-weights); it keeps the classes of "
+                       "the model's task (persons; hands; COCO's animals) [default: by task, nanodet for people "
+                       "and animals, rtmdet_nano_hand for hands; see `posekit models --task detect`]. --boxes wins "
+                       "over it.")]
 DetectorWeights = Annotated[Optional[Path], typer.Option(
     "--detector-weights", help="Official checkpoint file of the --detector (RTMDet: MMDet/MMPose .pth; YOLOX: the "
                                "Megvii release .pth) [default: downloaded into the cache on first use].")]

@@ -83,7 +83,7 @@ def test_models_lists_the_detectors():
     res = posekit("models", "--task", "detect")
     assert res.returncode == 0, res.stderr
     rows = {line.split()[0]: line.split() for line in res.stdout.splitlines()}
-    official = [f"rtmdet_{v}" for v in ("l", "m", "m_person", "nano_person", "s", "tiny")] + \
+    official = [f"rtmdet_{v}" for v in ("l", "m", "m_person", "nano_hand", "nano_person", "s", "tiny")] + \
         [f"yolox_{v}" for v in ("l", "m", "nano", "s", "tiny", "x")]
     assert sorted(rows) == ["mediapipe", "nanodet", *official]
     assert rows["nanodet"][3] == "offline" and all(rows[n][3] == "downloads" for n in official)

@@ -1,7 +1,9 @@
-"""Official detector checkpoints as data: RTMDet (MMDetection 3.x / MMPose's person detectors) and YOLOX (Megvii).
+"""Official detector checkpoints as data: RTMDet (MMDetection 3.x / MMPose's person and hand detectors) and YOLOX
+(Megvii).
 
-* :data:`CHECKPOINTS` -- one :class:`DetectorCheckpoint` row per public name (family, variant, classes, input size,
-  URL, sha256, published accuracy, config).
+* :data:`CHECKPOINTS` -- one :class:`DetectorCheckpoint` row per public name (family, variant, class names, input
+  size, URL, sha256, published accuracy, config).
+* :data:`COCO_CLASSES` -- the 80 COCO class names in the order of the COCO-80 detectors' class ids (0 = person).
 * :data:`MODELS` -- their registry entries (task ``"detect"``): ``posekit.create_model(name, weights=PATH)`` builds
   the network (:class:`~posekit.models.rtmdet.RTMDet` or :class:`~posekit.models.yolox.YOLOX`) and loads the official
   file strictly; :func:`posekit.detect.create_detector` wraps it into a detector (image in, boxes out).
@@ -28,14 +30,28 @@ from posekit.models.convert import load_official_file
 from posekit.models.registry import ModelEntry
 from posekit.models.weights import WeightsSpec, fetch_pretrained
 
-__all__ = ["CHECKPOINTS", "DetectorCheckpoint", "MODELS", "build_detector_network", "detector_checkpoint",
-           "load_detector_weights"]
+__all__ = ["CHECKPOINTS", "COCO_CLASSES", "DetectorCheckpoint", "MODELS", "build_detector_network",
+           "detector_checkpoint", "load_detector_weights"]
 
 _MMDET = "https://download.openmmlab.com/mmdetection/v3.0/rtmdet/"
 _MMPOSE_DET = "https://download.openmmlab.com/mmpose/v1/projects/rtmpose/"
+_MMPOSE_DET_V1 = "https://download.openmmlab.com/mmpose/v1/projects/rtmposev1/"
 _YOLOX = "https://github.com/Megvii-BaseDetection/YOLOX/releases/download/0.1.1rc0/"
 _OPENMMLAB = "Apache-2.0 (OpenMMLab model zoo)"
 _MEGVII = "Apache-2.0 (Megvii-BaseDetection/YOLOX)"
+
+COCO_CLASSES: tuple[str, ...] = (
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
+    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
+    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
+    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
+    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
+    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
+    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
+    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
+    "hair drier", "toothbrush",
+)
+"""The COCO detection classes by class id (MMDet's ``CocoDataset.METAINFO["classes"]`` order, 0 = person)."""
 
 
 @dataclass(frozen=True)
@@ -43,18 +59,21 @@ class DetectorCheckpoint:
     """One official detector checkpoint: one public model name.
 
     Attributes:
-        name: the public name (``"rtmdet_nano_person"``, ``"yolox_s"``, ...).
+        name: the public name (``"rtmdet_nano_person"``, ``"rtmdet_nano_hand"``, ``"yolox_s"``, ...).
         family: ``"rtmdet"`` or ``"yolox"`` (which network and detector build it).
         variant: the family's size (``"nano"``, ``"tiny"``, ``"s"``, ``"m"``, ``"l"``, ``"x"``).
-        num_classes: 1 (MMPose's person-only detectors) or 80 (COCO; class 0 is person).
+        num_classes: 1 (MMPose's person-only and hand-only detectors) or 80 (COCO; class 0 is person).
         input_size: the square network input side in pixels the variant was trained and tested at.
         url: the official file; sha256: its full sha256 or the first 8 hex digits (OpenMMLab file names).
-        metrics: published accuracy as fractions: ``coco_box_ap`` (COCO val2017 box AP, 80 classes) or
-            ``coco_person_ap`` (person AP on COCO val2017).
+        metrics: published accuracy as fractions: ``coco_box_ap`` (COCO val2017 box AP, 80 classes),
+            ``coco_person_ap`` (person AP on COCO val2017) or ``hand_ap`` (hand box AP as the RTMPose project
+            publishes it for its hand detector, trained on five hand datasets).
         config: the upstream config (MMDet/MMPose config name, or the YOLOX ``exps/default`` file).
         container: the key the official file keeps its state dict under (``"state_dict"``: OpenMMLab,
             ``"model"``: YOLOX releases); :func:`posekit.models.weights.load_checkpoint` unwraps both.
         license: the weights' license.
+        class_names: the name of each class id (``num_classes`` names: :data:`COCO_CLASSES`, ``("person",)``,
+            ``("hand",)``).
     """
 
     name: str
@@ -68,15 +87,20 @@ class DetectorCheckpoint:
     config: str
     container: str
     license: str
+    class_names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.class_names) != self.num_classes:
+            raise ValueError(f"{self.name}: {len(self.class_names)} class names for {self.num_classes} classes")
 
     @property
     def description(self) -> str:
         """One line for ``posekit models``."""
-        classes = "persons" if self.num_classes == 1 else "COCO 80 classes"
+        classes = f"{self.class_names[0]}s" if self.num_classes == 1 else "COCO 80 classes"
         (metric, value), = self.metrics.items()
-        what = "person AP" if metric == "coco_person_ap" else "box AP"
+        what = {"coco_person_ap": "COCO val person AP", "coco_box_ap": "COCO val box AP", "hand_ap": "hand AP"}[metric]
         family, upstream = {"rtmdet": ("RTMDet", "MMDet/MMPose"), "yolox": ("YOLOX", "Megvii")}[self.family]
-        return (f"{family}-{self.variant} ({classes}), {self.input_size}x{self.input_size}, COCO val {what} "
+        return (f"{family}-{self.variant} ({classes}), {self.input_size}x{self.input_size}, {what} "
                 f"{100 * value:.1f} ({upstream})")
 
     def weights_spec(self) -> WeightsSpec:
@@ -95,35 +119,42 @@ class DetectorCheckpoint:
         )
 
 
-def _rtmdet(name: str, variant: str, classes: int, size: int, url: str, metric: str, value: float,
+def _rtmdet(name: str, variant: str, classes: tuple[str, ...], size: int, url: str, metric: str, value: float,
             config: str) -> DetectorCheckpoint:
-    return DetectorCheckpoint(name, "rtmdet", variant, classes, size, url, url.rsplit("-", 1)[1][:8],
-                              {metric: value}, config, "state_dict", _OPENMMLAB)
+    return DetectorCheckpoint(name, "rtmdet", variant, len(classes), size, url, url.rsplit("-", 1)[1][:8],
+                              {metric: value}, config, "state_dict", _OPENMMLAB, classes)
 
 
 def _yolox(variant: str, size: int, ap: float, sha256: str) -> DetectorCheckpoint:
     return DetectorCheckpoint(f"yolox_{variant}", "yolox", variant, 80, size, f"{_YOLOX}yolox_{variant}.pth", sha256,
-                              {"coco_box_ap": ap}, f"exps/default/yolox_{variant}.py", "model", _MEGVII)
+                              {"coco_box_ap": ap}, f"exps/default/yolox_{variant}.py", "model", _MEGVII,
+                              COCO_CLASSES)
 
 
-# Metrics: MMPose's RTMPose README (person detectors), MMDet's configs/rtmdet/metafile.yml, YOLOX's model zoo (val).
+# Metrics: MMPose's RTMPose README (person detectors; the hand detector's "AP (hand)" 76.0, trained on COCO-WholeBody
+# hands, OneHand10K, FreiHand, RHD and Halpe hands), MMDet's configs/rtmdet/metafile.yml, YOLOX's model zoo (val).
+# The hand detector's URL and config are MMPose 1.3.2's default hand detector (apis/inferencers/utils/
+# default_det_models.py); the config is rtmdet_nano_320-8xb32_coco-person's network with one "hand" class.
 CHECKPOINTS: tuple[DetectorCheckpoint, ...] = (
-    _rtmdet("rtmdet_nano_person", "nano", 1, 320,
+    _rtmdet("rtmdet_nano_person", "nano", ("person",), 320,
             _MMPOSE_DET + "rtmdet_nano_8xb32-100e_coco-obj365-person-05d8511e.pth", "coco_person_ap", 0.403,
             "rtmdet_nano_320-8xb32_coco-person"),
-    _rtmdet("rtmdet_m_person", "m", 1, 640,
+    _rtmdet("rtmdet_m_person", "m", ("person",), 640,
             _MMPOSE_DET + "rtmdet_m_8xb32-100e_coco-obj365-person-235e8209.pth", "coco_person_ap", 0.625,
             "rtmdet_m_640-8xb32_coco-person"),
-    _rtmdet("rtmdet_tiny", "tiny", 80, 640,
+    _rtmdet("rtmdet_nano_hand", "nano", ("hand",), 320,
+            _MMPOSE_DET_V1 + "rtmdet_nano_8xb32-300e_hand-267f9c8f.pth", "hand_ap", 0.760,
+            "rtmdet_nano_320-8xb32_hand"),
+    _rtmdet("rtmdet_tiny", "tiny", COCO_CLASSES, 640,
             _MMDET + "rtmdet_tiny_8xb32-300e_coco/rtmdet_tiny_8xb32-300e_coco_20220902_112414-78e30dcc.pth",
             "coco_box_ap", 0.409, "rtmdet_tiny_8xb32-300e_coco"),
-    _rtmdet("rtmdet_s", "s", 80, 640,
+    _rtmdet("rtmdet_s", "s", COCO_CLASSES, 640,
             _MMDET + "rtmdet_s_8xb32-300e_coco/rtmdet_s_8xb32-300e_coco_20220905_161602-387a891e.pth",
             "coco_box_ap", 0.445, "rtmdet_s_8xb32-300e_coco"),
-    _rtmdet("rtmdet_m", "m", 80, 640,
+    _rtmdet("rtmdet_m", "m", COCO_CLASSES, 640,
             _MMDET + "rtmdet_m_8xb32-300e_coco/rtmdet_m_8xb32-300e_coco_20220719_112220-229f527c.pth",
             "coco_box_ap", 0.491, "rtmdet_m_8xb32-300e_coco"),
-    _rtmdet("rtmdet_l", "l", 80, 640,
+    _rtmdet("rtmdet_l", "l", COCO_CLASSES, 640,
             _MMDET + "rtmdet_l_8xb32-300e_coco/rtmdet_l_8xb32-300e_coco_20220719_112030-5a0be7c4.pth",
             "coco_box_ap", 0.513, "rtmdet_l_8xb32-300e_coco"),
     _yolox("nano", 416, 0.258, "cd28f55fbbc1829f99d9ac9b38a16d259a22889739c8728ea877610201feff7b"),

@@ -12,6 +12,11 @@ engine options ``device=``, ``precision=``, ``compile=``, ``channels_last=``, ``
 :class:`posekit.runtime.torch_runner.EngineOptions`), ``weights=`` where :attr:`Capabilities.takes_weights`, and
 its pipeline's own options (e.g. ``flip_test=``, ``min_presence=``, ``tiles=``, ``detector=`` with
 ``detector_weights=`` for a detector that loads an official checkpoint).
+
+Top-down models run behind the detector of their task (:attr:`posekit.models.registry.ModelEntry.task`), given as
+data in :data:`posekit.detect.tasks.TASK_DETECTORS`: body and whole-body models behind NanoDet persons, hand models
+behind RTMDet-nano hands (official checkpoint: fetched on first use, or ``detector_weights=`` alone), animal models
+behind NanoDet's COCO animals; a detector named with ``detector=`` keeps the task's classes among its own.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
 
-from posekit.detect import LazyDetector, create_detector
+from posekit.detect import create_detector
+from posekit.detect.tasks import detector_for_task, task_detector
 from posekit.models.mmpose_zoo import TopdownEntry
 from posekit.models.registry import create_model, get_entry, list_models
 from posekit.pipelines.base import PoseEstimator
@@ -84,11 +90,12 @@ class EstimatorEntry:
 
 
 def _topdown(name: str) -> Callable[..., PoseEstimator]:
-    """The builder of a registered top-down network: official (or ``weights``) checkpoint + person detector."""
+    """The builder of a registered top-down network: official (or ``weights``) checkpoint + its task's detector."""
 
     def build(*, weights: Any = None, device: str = "cpu", detector: Any = None, **options: Any) -> PoseEstimator:
         model = create_model(name, weights=weights, pretrained=weights is None)  # the runner places it on device
-        return topdown_estimator(model, name=name, detector=detector, device=device, **options)
+        return topdown_estimator(model, name=name, detector=detector, device=device, task=get_entry(name).task,
+                                 **options)
 
     return build
 
@@ -173,6 +180,10 @@ def build_estimator(name: str, *, backend: str = "torch", weights: Any = None, *
             raise ValueError(weights_refusal(name))
         options["weights"] = weights
     detector_weights = options.pop("detector_weights", None)
+    if options.get("detector") is None and detector_weights is not None and isinstance(get_entry(name), TopdownEntry):
+        default = task_detector(get_entry(name).task).detector  # the weights of the task's default detector
+        if get_entry(default).weights is not None:
+            options["detector"] = default
     if options.get("detector") is not None:
         options["detector"] = _detector(entry, backend, options, detector_weights)
     elif detector_weights is not None:
@@ -183,10 +194,12 @@ def build_estimator(name: str, *, backend: str = "torch", weights: Any = None, *
 
 def _detector(entry: EstimatorEntry, backend: str, options: dict[str, Any], weights: Any = None) -> Any:
     """``options["detector"]`` for ``entry``: a detector object as given, a registry name built with the estimator's
-    device and back end (on first use; now for a detector that loads an official checkpoint, ``weights`` or the
-    cached download, so that a missing or wrong file fails here);
+    device and back end keeping the classes of the model's task (:func:`posekit.detect.tasks.detector_for_task`; on
+    first use; now for a detector that loads an official checkpoint, ``weights`` or the cached download, so that a
+    missing or wrong file fails here);
     ``"mediapipe"`` for BlazePose is its own detector (``None``: today's tiled search). ``ValueError`` for a model
-    that finds people itself and for ``weights`` given to a detector that takes none."""
+    that finds people itself, for a detector that finds none of the task's classes and for ``weights`` given to a
+    detector that takes none."""
     detector = options["detector"]
     if not entry.capabilities.detector:
         raise ValueError(f"{entry.name} finds people itself (one-stage or bottom-up): detector= / --detector is for "
@@ -196,16 +209,8 @@ def _detector(entry: EstimatorEntry, backend: str, options: dict[str, Any], weig
     detector_entry = get_entry(detector)  # unknown names: KeyError with the closest ones
     if detector_entry.task != "detect":
         create_detector(detector)  # raises ValueError naming the detectors, before any weights are fetched
-    if weights is not None:
-        if detector_entry.weights is None:
-            takers = [n for n in list_models(task="detect") if get_entry(n).weights is not None]
-            raise ValueError(f"detector {detector} fetches its own weights; detector_weights= (--detector-weights) "
-                             f"is for the detectors that load an official checkpoint ({', '.join(takers)})")
-    if detector == "mediapipe" and entry.name in _BLAZEPOSE:
+    if detector == "mediapipe" and entry.name in _BLAZEPOSE and weights is None:
         return None
     runtime, _ = split_backend_options(backend, options)
-    device = options.get("device", "cpu")
-    build = partial(create_detector, detector, device=device, backend=backend, **runtime)
-    if detector_entry.weights is not None:  # official checkpoint: a missing/wrong file fails now
-        return build() if weights is None else build(weights=weights)
-    return LazyDetector(build)
+    return detector_for_task(get_entry(entry.name).task, detector, weights=weights, model=entry.name,
+                             create=create_detector, device=options.get("device", "cpu"), backend=backend, **runtime)

@@ -5,9 +5,11 @@ The steps reproduce MMPose 1.3.2's ``inference_topdown`` with a config's test pi
 ``TopdownPoseEstimator.predict`` with its ``test_cfg`` -> ``add_pred_to_datasample``), batched over all persons
 of an image with array operations (no per-keypoint Python loops):
 
-1. boxes from the caller (``est(image, boxes=...)``), else from the detector (e.g. the NanoDet person detector
-   ``posekit.detect.create_detector("nanodet")``, or :class:`posekit.detect.BoxesFromFile` for a COCO detection-results
-   JSON, looked up by the image's file name or ``key=``), else the whole image as one box (as MMPose);
+1. boxes from the caller (``est(image, boxes=...)``), else from the detector (by default the one of the model's task,
+   :data:`posekit.detect.tasks.TASK_DETECTORS`: NanoDet persons for body and whole-body models, RTMDet-nano hands
+   for hand models, NanoDet's COCO animals for animal models; or :class:`posekit.detect.BoxesFromFile` for a COCO
+   detection-results JSON, looked up by the image's file name or ``key=``), else the whole image as one box (as
+   MMPose);
 2. centre / scale (padding, then the aspect ratio of the model input) and one affine crop per box
    (:mod:`posekit.crops`);
 3. ``(rgb - mean) / std`` on the crops, one forward pass per ``batch_size`` persons; with flip test the
@@ -39,8 +41,7 @@ import torch
 
 from posekit.crops import box_to_center_scale, crop_to_image, fix_aspect_ratio, warp_crops, warp_matrix
 from posekit.detect.boxes import BoxesFromFile
-from posekit.detect.lazy import LazyDetector
-from posekit.detect import create_detector
+from posekit.detect.tasks import detector_for_task
 from posekit.io.image import load_image
 from posekit.pipelines.base import PoseEstimator
 from posekit.runtime.runner import InputSpec, check_options, make_runner, split_backend_options
@@ -303,15 +304,17 @@ class TopDownEstimator(PoseEstimator):
 
 
 def topdown_estimator(model: Any, *, name: str | None = None, detector: Any = None, device: str | torch.device = "cpu",
-                      backend: str = "torch", **options: Any) -> TopDownEstimator:
-    """A :class:`TopDownEstimator` for a registry model: ``detector`` defaults to the NanoDet person detector
-    (:func:`posekit.detect.create_detector`, the registry's ``"nanodet"``) on the same ``backend`` and ``device``, built on first use (caller boxes never need it). The back end's own
-    options among ``options`` (e.g. ``intra_op_num_threads``, ``folder``) go to both networks' runners, the others
-    to the estimator; ``name`` names the network's files (see :class:`TopDownEstimator`)."""
+                      backend: str = "torch", task: str = "body", **options: Any) -> TopDownEstimator:
+    """A :class:`TopDownEstimator` for a registry model of ``task`` (``"body"``, ``"wholebody"``, ``"hand"``,
+    ``"animal"``): ``detector`` defaults to the task's (:func:`posekit.detect.tasks.detector_for_task`: NanoDet
+    persons, RTMDet-nano hands or NanoDet's COCO animals) on the same ``backend`` and ``device``, built on first use
+    (caller boxes never need it). The back end's own options among ``options`` (e.g. ``intra_op_num_threads``,
+    ``folder``) go to both networks' runners, the others to the estimator; ``name`` names the network's files (see
+    :class:`TopDownEstimator`)."""
     runtime, options = split_backend_options(backend, options)
     check_options(backend, EngineOptions(device=device, precision=options.get("precision", "fp32"),
                                          compile=options.get("compile", False),
                                          channels_last=options.get("channels_last")))
     if detector is None:
-        detector = LazyDetector(lambda: create_detector("nanodet", device=device, backend=backend, **runtime))
+        detector = detector_for_task(task, model=name or "the model", device=device, backend=backend, **runtime)
     return TopDownEstimator(model, detector, name=name, device=device, backend=backend, **runtime, **options)

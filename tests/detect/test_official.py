@@ -49,7 +49,8 @@ def real(tmp_path_factory) -> dict[str, Path]:
 
 def test_registry_rows_are_complete() -> None:
     names = posekit.list_models(task="detect")
-    expected = ["rtmdet_nano_person", "rtmdet_m_person", *(f"rtmdet_{v}" for v in ("tiny", "s", "m", "l")),
+    expected = ["rtmdet_nano_person", "rtmdet_m_person", "rtmdet_nano_hand",
+                *(f"rtmdet_{v}" for v in ("tiny", "s", "m", "l")),
                 *(f"yolox_{v}" for v in ("nano", "tiny", "s", "m", "l", "x"))]
     assert set(expected) <= set(names) and [r.name for r in CHECKPOINTS] == expected
     for row in CHECKPOINTS:
