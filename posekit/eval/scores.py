@@ -14,9 +14,25 @@ import numpy as np
 from posekit.boxes import box_iou
 from posekit.data.sample import PoseSample, box_from_keypoints
 from posekit.io.coco import write_coco_results
-from posekit.metrics.coco import KeypointPredictions, coco_keypoint_eval, coco_metric
+from posekit.metrics.coco import (
+    KeypointPredictions,
+    coco_keypoint_eval,
+    coco_keypoint_results,
+)
 from posekit.metrics.pck import bbox_size, mpii_pckh, pck, torso_size
-from posekit.skeletons import KeypointMapping, Skeleton, coco17, mapping
+from posekit.metrics.wholebody import (
+    WHOLEBODY_FIELDS,
+    WHOLEBODY_PARTS,
+    coco_wholebody_eval,
+    coco_wholebody_metric,
+)
+from posekit.skeletons import (
+    KeypointMapping,
+    Skeleton,
+    coco17,
+    coco_wholebody133,
+    mapping,
+)
 
 __all__ = ["MATCH_IOU", "PCK_THRESHOLD", "format_table", "score_predictions", "skeleton_mapping"]
 
@@ -28,18 +44,31 @@ _STRUCTURAL = ("missing_key", "bad_shape", "bad_value")
 
 
 def skeleton_mapping(source: Skeleton, target: Skeleton) -> tuple[KeypointMapping, str]:
-    """The explicit mapping ``source -> target`` (direct, else composed through ``coco17``) and its route.
+    """The explicit mapping ``source -> target`` and its route: the direct one, else composed through ``coco17``,
+    else the inverse of a one-to-one ``target -> source`` mapping (e.g. ``coco17`` or ``blazepose33`` models on
+    ``coco_wholebody133``: the inverse of ``COCO_WHOLEBODY133_TO_COCO17`` / ``_TO_BLAZEPOSE33``), else through
+    ``coco17`` and such an inverse (``lsp14 -> coco17 -> coco_wholebody133``).
 
-    Raises ``ValueError`` naming both skeletons when neither exists."""
-    try:
-        return mapping(source, target), f"{source.name} -> {target.name}"
-    except ValueError:
-        pass
-    try:
-        return mapping(source, coco17).then(mapping(coco17, target)), f"{source.name} -> coco17 -> {target.name}"
-    except ValueError:
-        raise ValueError(f"no keypoint mapping from the model's skeleton {source.name!r} to the dataset's "
-                         f"{target.name!r} (not directly, not through coco17); see posekit.skeletons") from None
+    Raises ``ValueError`` naming both skeletons when none exists."""
+    s, t, c = source.name, target.name, coco17.name
+    routes = ((lambda: mapping(source, target), f"{s} -> {t}"),
+              (lambda: mapping(source, coco17).then(mapping(coco17, target)), f"{s} -> {c} -> {t}"),
+              (lambda: _inverse(mapping(target, source)), f"{s} -> {t} (inverse of {t} -> {s})"),
+              (lambda: mapping(source, coco17).then(_inverse(mapping(target, coco17))),
+               f"{s} -> {c} -> {t} (inverse of {t} -> {c})"))
+    for build, route in routes:
+        try:
+            return build(), route
+        except ValueError:
+            pass
+    raise ValueError(f"no keypoint mapping from the model's skeleton {s!r} to the dataset's {t!r} (not directly, "
+                     f"not through coco17, not as the inverse of a one-to-one {t} -> {s} mapping); see "
+                     "posekit.skeletons")
+
+
+def _inverse(m: KeypointMapping) -> KeypointMapping:
+    """``m`` reversed (``target -> source``); ``ValueError`` unless every source index occurs once."""
+    return KeypointMapping(m.target, m.source, tuple(sorted(((d, s_) for s_, d in m.pairs), key=lambda p: p[1])))
 
 
 def _int_id(sample: PoseSample, fallback: int) -> int:
@@ -58,7 +87,11 @@ def score_predictions(eval_set: Any, records: list[dict[str, Any]], *, model_ske
     evaluated, samples without a prediction) and ``metrics``: ``pck_bbox`` and ``pck_torso`` (each ``threshold``,
     ``normalizer`` in words, ``mean`` over the mapped joints, ``per_joint`` and ``counts`` by joint name, ``None``
     for a joint with no GT or no mapping), ``mpii_pckh`` (MPII, percent) and ``coco`` (COCO-format sets: the 10
-    pycocotools stats, or a ``note`` why not). Writes the COCO results list to ``results_file`` when given.
+    pycocotools stats, or a ``note`` why not; COCO-WholeBody: the ``wholebody`` part's, else ``body``'s, named by
+    ``part``) and, for ``coco_wholebody133`` sets, ``coco_wholebody`` (``parts``: part -> the 10 stats, ``None``
+    for a part the model does not predict in full; ``not_predicted``: part -> why; ``note``). Writes the COCO
+    results list to ``results_file`` when given (COCO-WholeBody: MMPose's split fields ``keypoints`` (body 17),
+    ``foot_kpts``, ``face_kpts``, ``lefthand_kpts``, ``righthand_kpts``).
     """
     ds, samples = eval_set.skeleton, eval_set.samples
     route_map, route = skeleton_mapping(model_skeleton, ds)
@@ -67,7 +100,7 @@ def score_predictions(eval_set: Any, records: list[dict[str, Any]], *, model_ske
     mapped[[d for _, d in route_map.pairs]] = True
     pred = np.full((len(samples), k, 2), np.nan)
     evaluated = np.zeros(len(samples), bool)
-    coco_items: list[tuple[int, np.ndarray, np.ndarray, float, np.ndarray]] = []
+    coco_items: list[tuple[int, np.ndarray, np.ndarray, float, np.ndarray, Any]] = []
     by_image = {str(p): ix for p, ix in eval_set.images}
     for rec in records:
         ix = by_image.get(rec.get("image"))
@@ -82,7 +115,9 @@ def score_predictions(eval_set: Any, records: list[dict[str, Any]], *, model_ske
         boxes = np.array([i["box"] for i in insts], dtype=np.float64).reshape(-1, 4)
         image_id = _int_id(samples[ix[0]], len(coco_items) + 1)
         for j, inst in enumerate(insts):
-            coco_items.append((image_id, kp[j], sc[j], float(inst["box_score"]), boxes[j]))
+            owner = inst.get("sample")  # GT boxes: the GT instance, whose category the prediction takes
+            category = None if owner is None else samples[int(owner)].meta.get("category_id", 1)
+            coco_items.append((image_id, kp[j], sc[j], float(inst["box_score"]), boxes[j], category))
             if inst.get("sample") is not None:
                 pred[int(inst["sample"])] = kp[j]
         if all(i.get("sample") is None for i in insts):  # detector / file boxes: best-IoU match per GT
@@ -116,7 +151,10 @@ def score_predictions(eval_set: Any, records: list[dict[str, Any]], *, model_ske
             heads = np.array([samples[i].meta["head_size"] for i in sel], dtype=np.float64)
             metrics["mpii_pckh"] = {k_: _num(v) for k_, v in mpii_pckh(p, gt, mask, head_sizes=heads).items()}
     results = _coco_results(coco_items, k)
-    if eval_set.dataset in COCO_FORMAT:
+    if eval_set.dataset in COCO_FORMAT and ds == coco_wholebody133:
+        metrics["coco_wholebody"] = _wholebody_ap(eval_set, sel, coco_items, results_file, mapped)
+        metrics["coco"] = _wholebody_headline(metrics["coco_wholebody"])
+    elif eval_set.dataset in COCO_FORMAT:
         metrics["coco"] = _coco_ap(eval_set, sel, coco_items, results, ds, results_file, mapped)
     elif results_file is not None:
         write_coco_results(results_file, results)
@@ -153,7 +191,7 @@ def _pck_dict(res: Any, ds: Skeleton, mapped: np.ndarray, normalizer: str) -> di
 def _coco_results(items: list, k: int) -> list[dict[str, Any]]:
     """COCO results (dataset skeleton) with MMPose's instance score: box score x mean keypoint score > 0.2."""
     out = []
-    for image_id, kp, sc, box_score, box in items:
+    for image_id, kp, sc, box_score, box, _ in items:
         above = sc > 0.2
         score = box_score * (float(sc[above].mean()) if above.any() else 0.0)
         flat = np.concatenate([np.nan_to_num(kp, nan=0.0), sc[:, None]], axis=1).reshape(-1)
@@ -163,34 +201,67 @@ def _coco_results(items: list, k: int) -> list[dict[str, Any]]:
     return out
 
 
+def _gt_subset(eval_set: Any, sel: np.ndarray, keep: Any) -> tuple[dict[str, Any], set, list[dict[str, Any]]]:
+    """(annotation file dict, ids of the evaluated images, their annotations that ``keep(a)`` accepts, minus the
+    ones the loader rejected as malformed)."""
+    data = _coco_json(Path(eval_set.ann))
+    image_ids = {eval_set.samples[i].image_id for i in sel}
+    bad = {s.index for s in eval_set.report.skipped if s.reason in _STRUCTURAL}
+    raw = data.get("annotations", [])
+    anns = [a for i, a in zip(data.get("_index") or range(len(raw)), raw)
+            if i not in bad and isinstance(a, dict) and a.get("image_id") in image_ids
+            and isinstance(a.get("bbox"), list) and len(a["bbox"]) == 4 and keep(a)]
+    return data, image_ids, anns
+
+
+def _gt_dict(data: dict[str, Any], image_ids: set, anns: list[dict[str, Any]]) -> dict[str, Any]:
+    cats = [c for c in data.get("categories", []) if any(a.get("category_id") == c.get("id") for a in anns)]
+    return {"images": [im for im in data.get("images", []) if isinstance(im, dict) and im.get("id") in image_ids],
+            "annotations": anns, "categories": cats or data.get("categories", [])}
+
+
+def _predictions(items: list) -> KeypointPredictions:
+    """``coco_items`` as MMPose-style top-down predictions; NMS areas = the input boxes' ``w * h`` px^2."""
+    wh = np.array([it[4][2:] - it[4][:2] for it in items])
+    return KeypointPredictions(
+        image_ids=np.array([it[0] for it in items]), keypoints=np.stack([it[1] for it in items]),
+        keypoint_scores=np.clip(np.stack([it[2] for it in items]), 0, None),
+        bbox_scores=np.array([it[3] for it in items]), areas=np.clip(wh[:, 0] * wh[:, 1], 0, None))
+
+
 def _coco_ap(eval_set: Any, sel: np.ndarray, items: list, results: list, ds: Skeleton,
              results_file: str | Path | None, mapped: np.ndarray) -> dict[str, Any]:
     """pycocotools AP/AR (MMPose CocoMetric pipeline) against the GT of the evaluated images; GT joints the model's
-    skeleton has no mapping for (``~mapped``) are left out of the OKS, like every other metric."""
+    skeleton has no mapping for (``~mapped``) are left out of the OKS, like every other metric.
+
+    Categories (AP-10K: one per species): with GT boxes each prediction takes its GT instance's ``category_id``, as
+    MMPose's CocoMetric writes it; rescoring and OKS-NMS run per category (MMPose's NMS runs across categories of an
+    image: the same unless two animals of different species get near-identical poses). With detector or file boxes
+    the category is unknown: a GT with several categories is then scored class-agnostically (all GT in one)."""
     if ds.sigmas is None:
         if results_file is not None:
             write_coco_results(results_file, results)
         return {"note": f"skeleton {ds.name!r} has no OKS sigmas: AP not computed"}
-    data = _coco_json(Path(eval_set.ann))
-    image_ids = {eval_set.samples[i].image_id for i in sel}
-    bad = {s.index for s in eval_set.report.skipped if s.reason in _STRUCTURAL}
     k = ds.num_keypoints
-    raw = data.get("annotations", [])
-    anns = [a for i, a in zip(data.get("_index") or range(len(raw)), raw)
-            if i not in bad and isinstance(a, dict) and a.get("image_id") in image_ids
-            and isinstance(a.get("bbox"), list) and len(a["bbox"]) == 4
-            and isinstance(a.get("keypoints"), list) and len(a["keypoints"]) == 3 * k]
+    data, image_ids, anns = _gt_subset(eval_set, sel, lambda a: isinstance(a.get("keypoints"), list)
+                                       and len(a["keypoints"]) == 3 * k)
     if not mapped.all():  # unmapped joints: unlabelled in the GT copy the OKS sees
         keep = np.repeat(mapped, 3)
         anns = [{**a, "keypoints": [v if m else 0 for v, m in zip(a["keypoints"], keep)],
                  "num_keypoints": int(sum(1 for v, m in zip(a["keypoints"][2::3], mapped) if m and v > 0))}
                 for a in anns]
-    cats = [c for c in data.get("categories", []) if any(a.get("category_id") == c.get("id") for a in anns)]
-    gt = {"images": [im for im in data.get("images", []) if isinstance(im, dict) and im.get("id") in image_ids],
-          "annotations": anns, "categories": cats or data.get("categories", [])}
-    sigmas = np.asarray(ds.sigmas, np.float64)
     note = (f"GT = the {len(anns)} annotations of the {len(image_ids)} evaluated images (annotations the loader "
             f"rejected as malformed left out); person score = box score x mean keypoint score > 0.2, OKS-NMS 0.9")
+    gt_cats = sorted({a.get("category_id", 1) for a in anns}, key=str)
+    if any(it[5] is None for it in items) or not items:
+        if len(gt_cats) > 1:
+            note += f"; boxes without a GT category: the GT categories {gt_cats} scored as one (class-agnostic)"
+            anns = [dict(a, category_id=gt_cats[0]) for a in anns]
+        items = [(*it[:5], gt_cats[0] if gt_cats else 1) for it in items]
+    elif len(gt_cats) > 1:
+        note += f"; {len(gt_cats)} categories, each prediction in its GT instance's, OKS-NMS per category"
+    gt = _gt_dict(data, image_ids, anns)
+    sigmas = np.asarray(ds.sigmas, np.float64)
     if not mapped.all():
         unmapped = ", ".join(n for n, m in zip(ds.keypoints, mapped) if not m)
         note += f"; the joints without a mapping from the model's skeleton ({unmapped}) are left out of the OKS"
@@ -199,13 +270,52 @@ def _coco_ap(eval_set: Any, sel: np.ndarray, items: list, results: list, ds: Ske
             write_coco_results(results_file, [])
         stats = coco_keypoint_eval(gt, [], sigmas=sigmas) if anns else {}
         return {"stats": {n: _num(v) for n, v in stats.items()}, "note": note}
-    wh = np.array([it[4][2:] - it[4][:2] for it in items])
-    preds = KeypointPredictions(
-        image_ids=np.array([it[0] for it in items]), keypoints=np.stack([it[1] for it in items]),
-        keypoint_scores=np.clip(np.stack([it[2] for it in items]), 0, None),
-        bbox_scores=np.array([it[3] for it in items]), areas=np.clip(wh[:, 0] * wh[:, 1], 0, None))
-    stats = coco_metric(gt, preds, sigmas=sigmas, results_file=results_file)
+    scored = []
+    for cat in sorted({it[5] for it in items}, key=str):
+        scored += coco_keypoint_results(_predictions([it for it in items if it[5] == cat]), sigmas=sigmas,
+                                        category_id=cat)
+    if results_file is not None:
+        write_coco_results(Path(results_file), scored)
+    stats = coco_keypoint_eval(gt, scored, sigmas=sigmas)
     return {"stats": {n: _num(v) for n, v in stats.items()}, "note": note}
+
+
+def _wholebody_ap(eval_set: Any, sel: np.ndarray, items: list, results_file: str | Path | None,
+                  mapped: np.ndarray) -> dict[str, Any]:
+    """COCO-WholeBody AP/AR per part (:func:`posekit.metrics.wholebody.coco_wholebody_metric`, MMPose's
+    CocoWholeBodyMetric; results file in its split-field format) against the GT of the evaluated images.
+
+    A part is scored only when the model predicts every keypoint of it (through the mapping); the others are
+    ``None`` in ``parts`` and listed in ``not_predicted`` (e.g. a ``coco17`` model: ``body`` only)."""
+    fields = [field for _, field, *_ in WHOLEBODY_FIELDS]
+    data, image_ids, anns = _gt_subset(eval_set, sel, lambda a: all(isinstance(a.get(f), list) for f in fields))
+    gt = _gt_dict(data, image_ids, anns)
+    ranges = {part: (a, b) for part, _, a, b in WHOLEBODY_FIELDS} | {"wholebody": (0, len(mapped))}
+    not_predicted = {part: f"{int(mapped[a:b].sum())} of {b - a} keypoints predicted"
+                     for part, (a, b) in ranges.items() if not mapped[a:b].all()}
+    note = (f"GT = the {len(anns)} annotations of the {len(image_ids)} evaluated images (annotations the loader "
+            "rejected as malformed left out); MMPose's CocoWholeBodyMetric: person score = box score x mean "
+            "keypoint score > 0.2, OKS-NMS 0.9 with the 133 sigmas, each part with its own sigmas and GT ignore")
+    if not_predicted:
+        note += "; parts the model does not predict in full are not scored"
+    if items:
+        stats = coco_wholebody_metric(gt, _predictions(items), results_file=results_file)
+    else:
+        if results_file is not None:
+            write_coco_results(results_file, [])
+        stats = coco_wholebody_eval(gt, []) if anns else {}
+    parts = {part: ({n: _num(v) for n, v in stats[part].items()} if part in stats and part not in not_predicted
+                    else None) for part in WHOLEBODY_PARTS}
+    return {"parts": parts, "not_predicted": not_predicted, "note": note}
+
+
+def _wholebody_headline(wb: dict[str, Any]) -> dict[str, Any]:
+    """The ``coco`` entry of a COCO-WholeBody evaluation: the ``wholebody`` stats (what MMPose's metric returns),
+    else the ``body`` ones (a body-only model), else none."""
+    part = next((p for p in ("wholebody", "body") if wb["parts"].get(p) is not None), None)
+    note = (f"COCO-WholeBody part {part!r} (all parts in metrics['coco_wholebody']); " if part else
+            "no COCO-WholeBody part is predicted in full; ") + wb["note"]
+    return {"stats": wb["parts"][part] if part else {}, "part": part, "note": note}
 
 
 def _coco_json(ann: Path) -> dict[str, Any]:
@@ -243,12 +353,20 @@ def format_table(report: dict[str, Any]) -> str:
         lines.append(f"{'mean (' + str(m[cols[0][0]]['mean_over']) + ' joints)':18s}{means}")
     if "mpii_pckh" in m:
         lines.append("MPII PCKh (%): " + ", ".join(f"{k} {_pct(v, 1.0)}" for k, v in m["mpii_pckh"].items()))
-    if "coco" in m:
+    if "coco_wholebody" in m:
+        for part, stats in m["coco_wholebody"]["parts"].items():
+            lines.append(f"COCO-WholeBody {part:10s} (pycocotools): " + (
+                ", ".join(f"{k} {_pct(v)}" for k, v in stats.items()) if stats
+                else f"not scored ({m['coco_wholebody']['not_predicted'].get(part, 'no GT')})"))
+    elif "coco" in m:
         stats = m["coco"].get("stats") or {}
         lines.append("COCO keypoints (pycocotools): " + (", ".join(f"{k} {_pct(v)}" for k, v in stats.items())
                                                          if stats else m["coco"].get("note", "not computed")))
-    if report["skeleton"]["unmapped"]:
-        lines.append(f"unmapped (excluded from the metrics): {', '.join(report['skeleton']['unmapped'])}")
+    unmapped = report["skeleton"]["unmapped"]
+    if unmapped:
+        shown = ", ".join(unmapped) if len(unmapped) <= 24 else (
+            f"{len(unmapped)} joints: {', '.join(unmapped[:8])}, ... (all in report.json)")
+        lines.append(f"unmapped (excluded from the metrics): {shown}")
     c = report["counts"]
     lines.append(f"persons without a prediction (counted wrong): {c['samples_without_prediction']}; "
                  f"records skipped by the loader: {len(report['load_report']['skipped'])}; "
