@@ -255,8 +255,9 @@ def evaluate(
     subjects: Annotated[str, typer.Option(help="h36m: test subjects, comma-separated.")] = "S9,S11",
     threads: Threads = None,
 ) -> None:
-    """Evaluate a model on a dataset: PCK@0.2 (bbox and torso), PCKh (MPII), COCO AP (pycocotools); a 2D -> 3D
-    lifter on Human3.6M-style data (MPJPE, P-MPJPE, N-MPJPE per action).
+    """Evaluate a model on a dataset: PCK@0.2 (bbox and torso), PCKh (MPII), COCO AP (pycocotools; COCO-WholeBody
+    per part, AP-10K with its sigmas); a 2D -> 3D lifter on Human3.6M-style data (MPJPE, P-MPJPE, N-MPJPE per
+    action).
 
     Writes OUT/predictions.jsonl (one line per image, appended and flushed as it goes), OUT/results.json (COCO
     results) and OUT/report.json, and prints a per-joint table. Bad annotation records and unreadable images are

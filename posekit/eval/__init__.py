@@ -12,8 +12,9 @@ Three steps, each a plain function (the metrics themselves are in :mod:`posekit.
    ``null`` = missing keypoint. An image that cannot be read gets an ``"error"`` line and is left out of the
    metrics (retried on resume).
 3. :func:`score_predictions` (:mod:`posekit.eval.scores`) maps the predictions to the dataset's skeleton through
-   the explicit mappings of :mod:`posekit.skeletons` (composed through ``coco17`` when there is no direct one;
-   joints without a mapping are left out of every metric and listed as ``unmapped``) and computes:
+   the explicit mappings of :mod:`posekit.skeletons` (composed through ``coco17`` when there is no direct one, or
+   the inverse of a one-to-one mapping from the dataset's skeleton, e.g. ``coco17`` predictions on a COCO-WholeBody
+   set; joints without a mapping are left out of every metric and listed as ``unmapped``) and computes:
 
    * PCK@0.2 with two normalisers: ``bbox`` = longer side of the GT box (COCO: the annotated box; LSP / MPII:
      the tight box of the labelled GT joints) -- MMPose's ``PCKAccuracy(norm_item='bbox')``; and ``torso`` =
@@ -21,7 +22,10 @@ Three steps, each a plain function (the metrics themselves are in :mod:`posekit.
      ``eval_pose`` toolkit). Every labelled GT joint counts, occluded ones included (MMPose's mask).
    * MPII: PCKh@0.5 / @0.1 (:func:`posekit.metrics.pck.mpii_pckh`, percent).
    * COCO-format sets: AP/AR with pycocotools through :func:`posekit.metrics.coco.coco_metric` (MMPose's
-     CocoMetric rescoring and OKS-NMS) against the GT of the evaluated images.
+     CocoMetric rescoring and OKS-NMS) against the GT of the evaluated images, with the skeleton's OKS sigmas
+     (AP-10K: its own, per GT category with ``boxes="gt"``). COCO-WholeBody sets: AP/AR per part (body, foot,
+     face, hands, whole body) through :func:`posekit.metrics.wholebody.coco_wholebody_metric`, results file in
+     MMPose's split fields; a part the model does not predict in full is reported as not scored.
 
 :func:`run_evaluation` (:mod:`posekit.eval.runner`) chains the three and writes the JSON report;
 :func:`format_table` prints it.
