@@ -68,8 +68,9 @@ LAZY_IMPORTS: dict[tuple[str, ...], tuple[frozenset[str], str]] = {
     ),
     ("posekit.models.hrnet", "posekit.models.rtmpose", "posekit.models.simplebaseline", "posekit.models.vitpose",
      "posekit.models.mmpose_zoo", "posekit.models.lifters.zoo", "posekit.models.rtmo_zoo",
-     "posekit.models.detector_zoo"): (
-        frozenset({"posekit.models.backbones", "posekit.models.heads", "posekit.models.topdown", "posekit.codecs",
+     "posekit.models.detector_zoo", "posekit.models.rtmw"): (
+        frozenset({"posekit.models.backbones", "posekit.models.heads", "posekit.models.necks", "posekit.models.topdown",
+                   "posekit.codecs",
                    "posekit.models.lifters.mlp", "posekit.models.lifters.temporal", "posekit.models.rtmo",
                    "posekit.models.rtmdet", "posekit.models.yolox"}),
         "model zoo entries: `posekit models` lists them without importing the networks (about 35 ms)",

@@ -24,8 +24,9 @@ class ModelEntry:
 
     Attributes:
         name: the public name, e.g. ``"blazepose_full"``.
-        task: what it estimates: ``"body"``, ``"hand"``, ``"face"``, ``"lift3d"``, or ``"detect"`` (a person
-            detector: :func:`posekit.detect.create_detector` builds it).
+        task: what it estimates: ``"body"``, ``"wholebody"`` (COCO-WholeBody 133), ``"hand"``, ``"face"``,
+            ``"animal"``, ``"lift3d"``, or ``"detect"`` (a detector: :func:`posekit.detect.create_detector` builds
+            it).
         skeleton: the keypoint layout of its output (``None`` for a detector).
         description: one line for ``posekit models``.
         build_model: ``(**kwargs) -> nn.Module`` the network alone (``weights=`` a local checkpoint path where
@@ -54,6 +55,7 @@ FAMILIES: tuple[str, ...] = (
     "posekit.models.hrnet",
     "posekit.models.vitpose",
     "posekit.models.rtmpose",
+    "posekit.models.rtmw",
     "posekit.models.rtmo_zoo",
     "posekit.models.detector_zoo",
     "posekit.models.lifters.zoo",
