@@ -24,6 +24,7 @@ from posekit.serve.limits import ApiError
 from posekit.serve.metrics import Metrics
 from posekit.skeletons import Skeleton
 from posekit.types import Poses
+from posekit.viz import keypoint_scales
 
 __all__ = ["BoundedPool", "decode_image", "encode_image", "poses_payload", "skeleton_payload", "timed"]
 
@@ -74,12 +75,17 @@ def poses_payload(poses: Poses) -> list[dict]:
 
 
 def skeleton_payload(skeleton: Skeleton) -> dict:
-    """``name``, ``keypoints`` (K names), ``links`` (index pairs drawn as limbs) and ``link_colors`` /
-    ``keypoint_colors`` (RGB 0-255, posekit's palette): what a client needs to draw any skeleton."""
+    """``name``, ``keypoints`` (K names), ``links`` (index pairs drawn as limbs), ``link_colors`` /
+    ``keypoint_colors`` (RGB 0-255, posekit's palette) and ``link_scales`` / ``keypoint_scales`` (line width and dot
+    radius factors of :func:`posekit.viz.keypoint_scales`: thin faces, thinner hands): what a client needs to draw
+    any skeleton as ``posekit.draw`` does."""
+    scales = keypoint_scales(skeleton)
     return {"name": skeleton.name, "keypoints": list(skeleton.keypoints),
             "links": [list(pair) for pair in skeleton.links],
             "link_colors": [list(c) for c in skeleton.link_colors],
-            "keypoint_colors": [list(c) for c in skeleton.keypoint_colors]}
+            "keypoint_colors": [list(c) for c in skeleton.keypoint_colors],
+            "link_scales": [float(min(scales[a, 1], scales[b, 1])) for a, b in skeleton.links],
+            "keypoint_scales": [float(v) for v in scales[:, 0]]}
 
 
 def encode_image(image: np.ndarray, fmt: str) -> bytes:

@@ -78,6 +78,7 @@ def test_poses_json_equals_in_process_estimator(server, image_bytes, expected):
     assert out["skeleton"]["keypoints"] == list(skeletons.blazepose33.keypoints)
     assert out["skeleton"]["links"] == [list(p) for p in skeletons.blazepose33.links]
     assert out["skeleton"]["link_colors"] == [list(c) for c in skeletons.blazepose33.link_colors]
+    assert out["skeleton"]["link_scales"] == [1.0] * len(skeletons.blazepose33.links)  # no parts: full size
     _assert_poses_equal(out["poses"], expected)
     for item, k3d in zip(out["poses"], expected.keypoints_3d):
         assert set(item) == {"keypoints", "scores", "box", "box_score", "score", "keypoints_3d"}
@@ -226,3 +227,17 @@ def test_per_request_model_and_detector(server, image_bytes):
         status, _, body = post_image(server.url + "/v1/poses?" + query, image_bytes)
         error = json.loads(body)["error"]
         assert (status, error["code"]) == (400, "bad_parameter") and words in error["message"], query
+
+
+def test_skeleton_payload_carries_the_part_styles_of_posekit_draw():
+    """The page draws a whole-body skeleton as posekit.draw does: face lines a third, hand lines 0.6 of the body's."""
+    from posekit.serve.inference import skeleton_payload
+
+    sk = skeletons.coco_wholebody133
+    out = skeleton_payload(sk)
+    face, hand = set(sk.part_indices("face")), set(sk.part_indices("left_hand"))
+    scale = dict(zip(map(tuple, out["links"]), out["link_scales"]))
+    assert {scale[(a, b)] for a, b in sk.links if a in face and b in face} == {1 / 3}
+    assert {scale[(a, b)] for a, b in sk.links if a in hand and b in hand} == {0.6}
+    assert scale[tuple(sk.links[0])] == 1.0 and len(out["keypoint_scales"]) == 133
+    assert out["keypoint_scales"][23] == 0.5 and out["keypoint_scales"][0] == 1.0

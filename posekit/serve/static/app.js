@@ -211,11 +211,13 @@ function draw(bitmap, result) {
   const sk = result.skeleton; // links and colours come with the answer: any skeleton draws like the server's
   const rgb = (c) => `rgb(${c[0]},${c[1]},${c[2]})`;
   const lw = Math.max(2, Math.round(Math.max(w, h) / 250));
+  const linkScale = (j) => (sk.link_scales ? sk.link_scales[j] : 1); // faces thin, hands thinner
+  const dotScale = (k) => (sk.keypoint_scales ? sk.keypoint_scales[k] : 1);
   ctx.lineCap = "round";
-  ctx.lineWidth = lw;
   for (const p of result.poses) {
     sk.links.forEach(([a, b], j) => {
       if (!shown(p, a) || !shown(p, b)) return;
+      ctx.lineWidth = Math.max(1, lw * linkScale(j));
       ctx.strokeStyle = rgb(sk.link_colors[j]);
       ctx.beginPath();
       ctx.moveTo(...p.keypoints[a]);
@@ -230,7 +232,7 @@ function draw(bitmap, result) {
       if (!shown(p, k)) return;
       ctx.fillStyle = rgb(sk.keypoint_colors[k]);
       ctx.beginPath();
-      ctx.arc(xy[0], xy[1], lw + 1.5, 0, 2 * Math.PI);
+      ctx.arc(xy[0], xy[1], Math.max(1, (lw + 1.5) * dotScale(k)), 0, 2 * Math.PI);
       ctx.fill();
       ctx.stroke();
     });
