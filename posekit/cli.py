@@ -13,6 +13,7 @@ from posekit.bench.command import bench as bench_command
 from posekit.cli_common import (
     DEFAULT_MODEL, DEFAULT_VIDEO_MODEL, BatchSize, Backend, Compile, DetectorName, DetectorWeights, Device, Precision,
     Threads, build_estimator, check_output_dir, check_output_file, configure_threads, detector_options, fail,
+    require_detector,
 )
 from posekit.cli_crosseval import crosseval as crosseval_command
 from posekit.cli_datamap import datamap as datamap_command
@@ -160,6 +161,7 @@ def video(
     configure_threads(threads)
     est = build_estimator(model, device=device, backend=backend, precision=precision, compile=compile,
                           batch_size=batch_size, **detector_options(detector, detector_weights))
+    require_detector(est)
     try:
         report = run_video(est, int(source) if camera else source, out=out, json_path=json_out, csv_path=csv_out,
                            start=start, end=end, every=every, track=track, smooth=smooth,

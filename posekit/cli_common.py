@@ -10,6 +10,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from posekit.models.weights import WeightsError
 from posekit.runtime.runner import BACKENDS
 
 DEFAULT_MODEL = "movenet_thunder"
@@ -101,6 +102,20 @@ def build_estimator(model: str, *, device: str = "cpu", backend: str = "torch", 
         message = str(exc)
         fail(message if message.startswith(model) else f"{model}: {message}")
     raise AssertionError("unreachable")
+
+
+def require_detector(est: Any) -> None:
+    """Build ``est``'s default detector now when it is built on first use (:class:`~posekit.detect.LazyDetector`),
+    so that one whose weights cannot be had (a hand model's ``rtmdet_nano_hand`` offline) exits with the message
+    saying what to pass instead of failing on the first image. Call it only when no boxes are given."""
+    from posekit.detect.lazy import LazyDetector
+
+    detector = getattr(est, "detector", None)
+    if isinstance(detector, LazyDetector):
+        try:
+            detector.detector  # noqa: B018 (builds it)
+        except WeightsError as exc:
+            fail(str(exc))
 
 
 def check_detection_options(model: str, options: dict[str, Any]) -> None:

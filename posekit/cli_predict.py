@@ -16,14 +16,12 @@ from typing import Annotated, Any, Optional
 import typer
 
 from posekit import skeletons
-from posekit.detect.lazy import LazyDetector
 from posekit.io.coco import write_coco_results
 from posekit.io.image import IMAGE_SUFFIXES, save_image
-from posekit.models.weights import WeightsError
 from posekit.cli_common import (
     DEFAULT_MODEL, BatchSize, Backend, Compile, DetectorName, DetectorWeights, Device, Precision, Threads,
     build_estimator, check_boxes_option, check_detection_options, check_output_dir, check_output_file,
-    configure_threads, detector_options, fail,
+    configure_threads, detector_options, fail, require_detector,
 )
 
 __all__ = ["IMAGE_SUFFIXES", "expand_images", "image_id", "drawing_names", "predict"]
@@ -145,11 +143,8 @@ def predict(
     options.update(detector_options(detector, detector_weights))
     est = build_estimator(model, device=device, backend=backend, precision=precision, compile=compile,
                           batch_size=batch_size, weights=weights, **options)
-    if box_file is None and isinstance(getattr(est, "detector", None), LazyDetector):
-        try:  # build the default detector now: a hand model's needs official weights (a clear error, no traceback)
-            est.detector.detector  # noqa: B018
-        except WeightsError as exc:
-            fail(str(exc))
+    if box_file is None:
+        require_detector(est)  # a hand model's detector needs official weights: say what to pass, before any image
     target = skeletons.coco17 if coco17 else None
     names = drawing_names(files)
     results: list[dict] = []

@@ -16,6 +16,9 @@ __all__ = ["LazyDetector"]
 class LazyDetector:
     """The :class:`~posekit.detect.Detector` that ``factory()`` returns, built on the first call.
 
+    A failed build is remembered and raised again on every later call: a run over many images does not retry a
+    download (and wait for its timeout) once per image.
+
     Args:
         factory: ``() -> detector`` (``detector(image) -> Detections`` and ``detector.detect_batch(images)``).
     """
@@ -23,12 +26,19 @@ class LazyDetector:
     def __init__(self, factory: Callable[[], Any]) -> None:
         self._factory = factory
         self._detector: Any = None
+        self._error: Exception | None = None
 
     @property
     def detector(self) -> Any:
-        """The detector, built now if it was not yet."""
+        """The detector, built now if it was not yet (the first build's error, if it failed)."""
+        if self._error is not None:
+            raise self._error
         if self._detector is None:
-            self._detector = self._factory()
+            try:
+                self._detector = self._factory()
+            except Exception as exc:
+                self._error = exc
+                raise
         return self._detector
 
     def __call__(self, image: np.ndarray) -> Detections:

@@ -3,7 +3,8 @@ and the class names it keeps.
 
 * ``body``, ``wholebody``: ``nanodet``, keeping ``person`` (COCO class 0);
 * ``hand``: ``rtmdet_nano_hand``, its one class ``hand`` (an official checkpoint, fetched on first use);
-* ``animal``: ``nanodet``, keeping :data:`COCO_ANIMALS` (COCO ids 15-23).
+* ``animal``: ``nanodet``, keeping :data:`COCO_ANIMALS` (class indices 15-23 of the 80-class list; COCO
+  ``category_id`` 17-25).
 
 The animal classes are MMPose 1.3.2's (``apis/inferencers/utils/default_det_models.py``: ``cat_ids`` 15-23 behind
 its animal models): the nine COCO mammals, cat to giraffe. COCO's tenth animal, ``bird``, is left out as MMPose does:
@@ -15,7 +16,8 @@ that knows none of them (a person detector behind a hand model) is refused with 
 fit.
 
 With several classes kept, boxes of different classes suppress each other (:class:`MergedClasses`: one NMS over the
-kept classes at the detector's own IoU threshold), as MMPose's inferencer does with its ``det_cat_ids``: one animal
+kept classes at the detector's own IoU threshold; MMPose's inferencer runs one class-agnostic NMS at IoU 0.3 for
+every task, which merges more): one animal
 seen as a zebra (0.40) and as a giraffe (0.34) is one box, not two poses. (NanoDet on AP-10K's zebra image
 ``000000037516.jpg``: four overlapping boxes of four animal classes at IoU 0.86-0.91 with the ground truth, one after
 the merge.)
@@ -40,11 +42,11 @@ from posekit.models.registry import get_entry, list_models
 from posekit.models.weights import WeightsError
 from posekit.types import Detections
 
-__all__ = ["COCO_ANIMALS", "TASK_DETECTORS", "MergedClasses", "TaskDetector", "class_ids", "detector_class_names", "detector_for_task",
-           "task_detector"]
+__all__ = ["COCO_ANIMALS", "TASK_DETECTORS", "MergedClasses", "TaskDetector", "class_ids", "detector_class_names",
+           "detector_for_task", "task_detector"]
 
 COCO_ANIMALS: tuple[str, ...] = ("cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe")
-"""The COCO classes behind MMPose's animal models (COCO ids 15-23)."""
+"""The COCO classes behind MMPose's animal models (class indices 15-23 of the 80; COCO ``category_id`` 17-25)."""
 
 
 @dataclass(frozen=True)

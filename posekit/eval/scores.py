@@ -56,11 +56,12 @@ def skeleton_mapping(source: Skeleton, target: Skeleton) -> tuple[KeypointMappin
               (lambda: _inverse(mapping(target, source)), f"{s} -> {t} (inverse of {t} -> {s})"),
               (lambda: mapping(source, coco17).then(_inverse(mapping(target, coco17))),
                f"{s} -> {c} -> {t} (inverse of {t} -> {c})"))
-    for build, route in routes:
+    for k, (build, route) in enumerate(routes):
         try:
             return build(), route
-        except ValueError:
-            pass
+        except ValueError as exc:
+            if k == 0 and "is ambiguous" in str(exc):  # coco_wholebody133 -> hand21: which hand is the caller's call
+                raise
     raise ValueError(f"no keypoint mapping from the model's skeleton {s!r} to the dataset's {t!r} (not directly, "
                      f"not through coco17, not as the inverse of a one-to-one {t} -> {s} mapping); see "
                      "posekit.skeletons")

@@ -104,6 +104,9 @@ def _neck_from_cfg(n: Mapping[str, Any]) -> Any:
     if kind == "CSPNeXtPAFPN":
         if n.get("out_channels") is not None:  # MMPose 1.3.2 builds a single out conv it cannot iterate over
             raise ValueError(f"CSPNeXtPAFPN: only out_channels=None is supported (RTMW), got {n.get('out_channels')!r}")
+        act = (n.get("act_cfg") or {"type": "Swish"}).get("type")  # MMPose's default: Swish, i.e. SiLU
+        if act not in ("SiLU", "Swish"):
+            raise ValueError(f"CSPNeXtPAFPN: only SiLU activations are supported, got act_cfg type {act!r}")
         norm = n.get("norm_cfg") or {"momentum": 0.03, "eps": 0.001}  # MMPose's default norm_cfg
         return CSPNeXtPAFPN(n["in_channels"], out_indices=tuple(n.get("out_indices", (0, 1, 2))),
                             num_csp_blocks=n.get("num_csp_blocks", 3), use_depthwise=n.get("use_depthwise", False),

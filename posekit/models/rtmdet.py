@@ -4,9 +4,9 @@ Module names reproduce MMDet 3.x's state-dict keys (``backbone.stem.0.conv.weigh
 ``neck.reduce_layers.0.conv.weight``, ``neck.top_down_blocks...``, ``neck.downsamples...``,
 ``neck.bottom_up_blocks...``, ``neck.out_convs...``, ``bbox_head.cls_convs.<level>.<i>...``,
 ``bbox_head.reg_convs...``, ``bbox_head.rtm_cls.<level>``, ``bbox_head.rtm_reg.<level>``). The building blocks
-(``ConvBNAct``, ``ChannelAttention``, ``SPPBottleneck``) are those of :mod:`posekit.models.backbones.cspnext`; the
-block and CSP layer are re-declared here because RTMDet-nano uses depthwise-separable convolutions
-(``use_depthwise=True``) where RTMPose's CSPNeXt has plain ones.
+(``ConvBNAct``, the CSP layer with its ``use_depthwise`` option for RTMDet-nano/tiny's depthwise-separable
+convolutions, ``SPPBottleneck``) are those of :mod:`posekit.models.backbones.cspnext`; the neck is the path
+aggregation of :mod:`posekit.models.necks.cspnext_pafpn` plus MMDet's output convolutions.
 
 Output of :class:`RTMDet`: per level (strides 8, 16, 32, in that order) the class logits ``(B, num_classes, H/s,
 W/s)`` (apply a sigmoid for scores) and the box distances ``(B, 4, H/s, W/s)`` (left, top, right, bottom, in
@@ -21,10 +21,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor, nn
 
-from posekit.models.backbones.cspnext import ChannelAttention, ConvBNAct, SPPBottleneck
+from posekit.models.backbones.cspnext import ConvBNAct, CSPLayer, SPPBottleneck
+from posekit.models.backbones.cspnext import conv_bn_act as _conv
+from posekit.models.necks.cspnext_pafpn import CSPNeXtPAFPN as PathAggregation
 
 __all__ = ["RTMDET_VARIANTS", "RTMDet", "RTMDetConfig", "rtmdet"]
 
@@ -68,58 +69,6 @@ RTMDET_VARIANTS: dict[str, RTMDetConfig] = {
 }
 
 
-class SepConv(nn.Sequential):
-    """Depthwise k x k ConvBNAct (with ``stride``) then pointwise 1 x 1 ConvBNAct (mmcv's
-    ``DepthwiseSeparableConvModule``: keys ``depthwise_conv``, ``pointwise_conv``)."""
-
-    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, *, stride: int = 1, **bn: float) -> None:
-        super().__init__()
-        self.depthwise_conv = ConvBNAct(in_ch, in_ch, kernel_size, stride=stride, groups=in_ch, **bn)
-        self.pointwise_conv = ConvBNAct(in_ch, out_ch, 1, **bn)
-
-
-def _conv(in_ch: int, out_ch: int, kernel_size: int, *, depthwise: bool, stride: int = 1, **bn: float) -> nn.Module:
-    if depthwise:
-        return SepConv(in_ch, out_ch, kernel_size, stride=stride, **bn)
-    return ConvBNAct(in_ch, out_ch, kernel_size, stride=stride, **bn)
-
-
-class CSPNeXtBlock(nn.Module):
-    """3x3 conv (depthwise-separable when ``use_depthwise``) -> 5x5 depthwise-separable conv, plus identity."""
-
-    def __init__(self, channels: int, *, add_identity: bool, use_depthwise: bool, **bn: float) -> None:
-        super().__init__()
-        self.conv1 = _conv(channels, channels, 3, depthwise=use_depthwise, **bn)
-        self.conv2 = SepConv(channels, channels, 5, **bn)
-        self.add_identity = add_identity
-
-    def forward(self, x: Tensor) -> Tensor:
-        out = self.conv2(self.conv1(x))
-        return out + x if self.add_identity else out
-
-
-class CSPLayer(nn.Module):
-    """``final_conv(attention(cat(blocks(main_conv(x)), short_conv(x))))`` (MMDet's CSPLayer with CSPNeXt blocks)."""
-
-    def __init__(self, in_ch: int, out_ch: int, *, num_blocks: int, add_identity: bool, expand_ratio: float,
-                 channel_attention: bool, use_depthwise: bool, **bn: float) -> None:
-        super().__init__()
-        mid = int(out_ch * expand_ratio)
-        self.main_conv = ConvBNAct(in_ch, mid, 1, **bn)
-        self.short_conv = ConvBNAct(in_ch, mid, 1, **bn)
-        self.final_conv = ConvBNAct(2 * mid, out_ch, 1, **bn)
-        self.blocks = nn.Sequential(*(CSPNeXtBlock(mid, add_identity=add_identity, use_depthwise=use_depthwise,
-                                                   **bn) for _ in range(num_blocks)))
-        self.attention = ChannelAttention(2 * mid) if channel_attention else None
-
-    def forward(self, x: Tensor) -> Tensor:
-        short = self.short_conv(x)  # MMDet's order (short branch first); the result does not depend on it
-        out = torch.cat((self.blocks(self.main_conv(x)), short), dim=1)
-        if self.attention is not None:
-            out = self.attention(out)
-        return self.final_conv(out)
-
-
 class CSPNeXtBackbone(nn.Module):
     """CSPNeXt-P5 returning stages 2, 3, 4 (strides 8, 16, 32); ``use_depthwise`` makes the stride-2 stage convs and
     the blocks' first convs depthwise-separable (RTMDet-nano). Input ``(B, 3, H, W)``."""
@@ -148,36 +97,19 @@ class CSPNeXtBackbone(nn.Module):
         return x, c4, self.stage4(c4)
 
 
-class CSPNeXtPAFPN(nn.Module):
-    """Top-down then bottom-up path aggregation over three levels; every output has ``out_channels``."""
+class CSPNeXtPAFPN(PathAggregation):
+    """MMDet's CSPNeXtPAFPN: the path aggregation of :mod:`posekit.models.necks.cspnext_pafpn` over all levels,
+    then a 3x3 output conv per level; every output has ``out_channels``."""
 
     def __init__(self, in_channels: Sequence[int], out_channels: int, *, num_csp_blocks: int, use_depthwise: bool,
                  expand_ratio: float = 0.5, **bn: float) -> None:
-        super().__init__()
-        ch = list(in_channels)
-        n = len(ch)
-        csp = {"num_blocks": num_csp_blocks, "add_identity": False, "expand_ratio": expand_ratio,
-               "channel_attention": False, "use_depthwise": use_depthwise, **bn}
-        self.reduce_layers = nn.ModuleList(ConvBNAct(ch[i], ch[i - 1], 1, **bn) for i in range(n - 1, 0, -1))
-        self.top_down_blocks = nn.ModuleList(CSPLayer(ch[i - 1] * 2, ch[i - 1], **csp) for i in range(n - 1, 0, -1))
-        self.downsamples = nn.ModuleList(_conv(ch[i], ch[i], 3, stride=2, depthwise=use_depthwise, **bn)
-                                         for i in range(n - 1))
-        self.bottom_up_blocks = nn.ModuleList(CSPLayer(ch[i] * 2, ch[i + 1], **csp) for i in range(n - 1))
-        self.out_convs = nn.ModuleList(_conv(c, out_channels, 3, depthwise=use_depthwise, **bn) for c in ch)
+        super().__init__(in_channels, out_indices=range(len(in_channels)), num_csp_blocks=num_csp_blocks,
+                         use_depthwise=use_depthwise, expand_ratio=expand_ratio, **bn)
+        self.out_convs = nn.ModuleList(_conv(c, out_channels, 3, depthwise=use_depthwise, **bn)
+                                       for c in in_channels)
 
     def forward(self, inputs: Sequence[Tensor]) -> tuple[Tensor, ...]:
-        n = len(inputs)
-        inner = [inputs[-1]]
-        for k, idx in enumerate(range(n - 1, 0, -1)):
-            high = self.reduce_layers[k](inner[0])
-            inner[0] = high
-            up = nn.functional.interpolate(high, scale_factor=2.0, mode="nearest")
-            inner.insert(0, self.top_down_blocks[k](torch.cat([up, inputs[idx - 1]], dim=1)))
-        outs = [inner[0]]
-        for idx in range(n - 1):
-            down = self.downsamples[idx](outs[-1])
-            outs.append(self.bottom_up_blocks[idx](torch.cat([down, inner[idx + 1]], dim=1)))
-        return tuple(conv(o) for conv, o in zip(self.out_convs, outs))
+        return tuple(conv(o) for conv, o in zip(self.out_convs, super().forward(inputs)))
 
 
 class RTMDetSepBNHead(nn.Module):

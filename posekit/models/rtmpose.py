@@ -21,18 +21,18 @@ from posekit.skeletons import Skeleton
 if TYPE_CHECKING:
     from posekit.models.topdown import TopdownModel, TopdownSpec
 
-__all__ = ["CHECKPOINTS", "MODELS", "rtmpose"]
+__all__ = ["CHECKPOINTS", "MODELS", "SIMCC_SIGMAS", "rtmpose"]
 
 
 # SimCC label sigma (x, y) of the official configs, by model input (width, height) in pixels.
-_SIGMAS: dict[tuple[int, int], tuple[float, float]] = {
+SIMCC_SIGMAS: dict[tuple[int, int], tuple[float, float]] = {
     (192, 256): (4.9, 5.66), (288, 384): (6.0, 6.93), (256, 256): (5.66, 5.66),
 }
 
 
 def rtmpose(size: str = "m", *, input_size: tuple[int, int] = (192, 256),
             skeleton: Skeleton = skeletons.coco17) -> tuple[TopdownModel, TopdownSpec]:
-    """RTMPose-``size`` (``t``/``s``/``m``/``l``/``x``): CSPNeXt + RTMCC head, SimCC (split ratio 2).
+    """RTMPose-``size`` (``t``/``s``/``m``/``l``): CSPNeXt + RTMCC head, SimCC (split ratio 2).
 
     ``input_size``: model input ``(width, height)`` in pixels, one of the official configs' (192, 256),
     (288, 384), (256, 256); the head's feature map is 1/32 of it and the label sigma is the config's.
@@ -45,13 +45,13 @@ def rtmpose(size: str = "m", *, input_size: tuple[int, int] = (192, 256),
     if size not in RTMPOSE_CSPNEXT_FACTORS:
         raise ValueError(f"size must be one of {sorted(RTMPOSE_CSPNEXT_FACTORS)}, got {size!r}")
     input_size = (int(input_size[0]), int(input_size[1]))
-    if input_size not in _SIGMAS:
-        raise ValueError(f"input_size (width, height) must be one of {sorted(_SIGMAS)}, got {input_size}")
+    if input_size not in SIMCC_SIGMAS:
+        raise ValueError(f"input_size (width, height) must be one of {sorted(SIMCC_SIGMAS)}, got {input_size}")
     deepen, widen = RTMPOSE_CSPNEXT_FACTORS[size]
     feature_map = (input_size[0] // 32, input_size[1] // 32)
     head = RTMCCHead(int(1024 * widen), skeleton.num_keypoints, input_size, feature_map, simcc_split_ratio=2.0,
                      final_layer_kernel_size=7)
-    codec = SimCC(input_size, sigma=_SIGMAS[input_size], simcc_split_ratio=2.0, normalize=False, use_dark=False)
+    codec = SimCC(input_size, sigma=SIMCC_SIGMAS[input_size], simcc_split_ratio=2.0, normalize=False, use_dark=False)
     return TopdownModel(cspnext(deepen, widen), head), TopdownSpec(codec, skeleton)
 
 
@@ -61,9 +61,9 @@ _CODEC_384 = "SimCC((288, 384), sigma=(6.0, 6.93), split 2.0, normalize=False)"
 _CODEC_256 = "SimCC((256, 256), sigma=(5.66, 5.66), split 2.0, normalize=False)"
 _DW_NOTE = ("DWPose (Yang et al. 2023): RTMPose distilled in two stages on COCO-WholeBody + UBody; the released file "
             "holds the student only (plain RTMPose keys). URL from MMPose's DWPose README table.")
-_WB_METRICS = "COCO-WholeBody v1.0 val, person detector of 56.4 AP"
 
-# One row per public name; metrics: COCO val2017 AP, MMPose's model-zoo table (AIC + COCO training).
+# One row per public name; metrics from MMPose's model-zoo tables (body: COCO val2017 AP, AIC + COCO training; the
+# others: see each group's comment).
 CHECKPOINTS: tuple[MMPoseCheckpoint, ...] = (
     MMPoseCheckpoint(
         name="rtmpose_t_coco_256x192",
@@ -134,8 +134,9 @@ CHECKPOINTS: tuple[MMPoseCheckpoint, ...] = (
         description="RTMPose-m hand, COCO-WholeBody-Hand, 256x256 (MMPose)",
         url=_RTM + "rtmpose-m_simcc-coco-wholebody-hand_pt-aic-coco_210e-256x256-99477206_20230228.pth",
         sha256="99477206", config="rtmpose-m_8xb32-210e_coco-wholebody-hand-256x256",
-        metrics={"pck0.2": 0.837, "auc": 0.815, "epe": 4.51}, args={"size": "m", "input_size": (256, 256)},
+        metrics={"pck0.2": 0.815, "auc": 0.837, "epe": 4.51}, args={"size": "m", "input_size": (256, 256)},
         codec=_CODEC_256, flip="flip_test", input_size=(256, 256), skeleton=skeletons.hand21, task="hand",
+        notes="Metrics from MMPose's model-zoo table (its metafile .yml swaps PCK@0.2 and AUC).",
     ),
     # Animals: AP-10K (17 keypoints); metric: AP on AP-10K val (COCO-style OKS with AP-10K's sigmas).
     MMPoseCheckpoint(

@@ -23,6 +23,7 @@ from posekit.models.mmpose_zoo import (
     TopdownEntry,
     topdown_entry,
 )
+from posekit.models.rtmpose import SIMCC_SIGMAS
 from posekit.skeletons import Skeleton
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ __all__ = ["CHECKPOINTS", "MODELS", "RTMW_FACTORS", "RTMW_SIGMAS", "rtmw"]
 RTMW_FACTORS: dict[str, tuple[float, float]] = {"m": (0.67, 0.75), "l": (1.0, 1.0), "x": (1.33, 1.25)}
 # SimCC label sigma (x, y) per model input (w, h), as the configs set it (the 384x288 configs also decode a
 # visibility: ``decode_visibility=True``, which leaves keypoints and scores unchanged).
-RTMW_SIGMAS: dict[tuple[int, int], tuple[float, float]] = {(192, 256): (4.9, 5.66), (288, 384): (6.0, 6.93)}
+RTMW_SIGMAS: dict[tuple[int, int], tuple[float, float]] = {k: SIMCC_SIGMAS[k] for k in ((192, 256), (288, 384))}
 
 
 def rtmw(size: str = "l", *, input_size: tuple[int, int] = (192, 256),

@@ -94,8 +94,7 @@ def _topdown(name: str) -> Callable[..., PoseEstimator]:
 
     def build(*, weights: Any = None, device: str = "cpu", detector: Any = None, **options: Any) -> PoseEstimator:
         model = create_model(name, weights=weights, pretrained=weights is None)  # the runner places it on device
-        return topdown_estimator(model, name=name, detector=detector, device=device, task=get_entry(name).task,
-                                 **options)
+        return topdown_estimator(model, name=name, detector=detector, device=device, **options)  # name's task
 
     return build
 

@@ -43,6 +43,7 @@ from posekit.crops import box_to_center_scale, crop_to_image, fix_aspect_ratio, 
 from posekit.detect.boxes import BoxesFromFile
 from posekit.detect.tasks import detector_for_task
 from posekit.io.image import load_image
+from posekit.models.registry import get_entry, list_models
 from posekit.pipelines.base import PoseEstimator
 from posekit.runtime.runner import InputSpec, check_options, make_runner, split_backend_options
 from posekit.runtime.torch_runner import EngineOptions
@@ -304,9 +305,10 @@ class TopDownEstimator(PoseEstimator):
 
 
 def topdown_estimator(model: Any, *, name: str | None = None, detector: Any = None, device: str | torch.device = "cpu",
-                      backend: str = "torch", task: str = "body", **options: Any) -> TopDownEstimator:
+                      backend: str = "torch", task: str | None = None, **options: Any) -> TopDownEstimator:
     """A :class:`TopDownEstimator` for a registry model of ``task`` (``"body"``, ``"wholebody"``, ``"hand"``,
-    ``"animal"``): ``detector`` defaults to the task's (:func:`posekit.detect.tasks.detector_for_task`: NanoDet
+    ``"animal"``; default: the task of the registry model ``name``, else ``"body"``): ``detector`` defaults to the
+    task's (:func:`posekit.detect.tasks.detector_for_task`: NanoDet
     persons, RTMDet-nano hands or NanoDet's COCO animals) on the same ``backend`` and ``device``, built on first use
     (caller boxes never need it). The back end's own options among ``options`` (e.g. ``intra_op_num_threads``,
     ``folder``) go to both networks' runners, the others to the estimator; ``name`` names the network's files (see
@@ -315,6 +317,8 @@ def topdown_estimator(model: Any, *, name: str | None = None, detector: Any = No
     check_options(backend, EngineOptions(device=device, precision=options.get("precision", "fp32"),
                                          compile=options.get("compile", False),
                                          channels_last=options.get("channels_last")))
+    if task is None:
+        task = get_entry(name).task if name in list_models() else "body"
     if detector is None:
         detector = detector_for_task(task, model=name or "the model", device=device, backend=backend, **runtime)
     return TopDownEstimator(model, detector, name=name, device=device, backend=backend, **runtime, **options)

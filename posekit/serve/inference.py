@@ -77,8 +77,8 @@ def poses_payload(poses: Poses) -> list[dict]:
 def skeleton_payload(skeleton: Skeleton) -> dict:
     """``name``, ``keypoints`` (K names), ``links`` (index pairs drawn as limbs), ``link_colors`` /
     ``keypoint_colors`` (RGB 0-255, posekit's palette) and ``link_scales`` / ``keypoint_scales`` (line width and dot
-    radius factors of :func:`posekit.viz.keypoint_scales`: thin faces, thinner hands): what a client needs to draw
-    any skeleton as ``posekit.draw`` does."""
+    radius factors of :func:`posekit.viz.keypoint_scales`: faces thinnest, hands thinner than the body): what a
+    client needs to draw any skeleton as ``posekit.draw`` does."""
     scales = keypoint_scales(skeleton)
     return {"name": skeleton.name, "keypoints": list(skeleton.keypoints),
             "links": [list(pair) for pair in skeleton.links],

@@ -156,6 +156,8 @@ def test_body_only_models_on_wholebody_score_the_body_and_report_the_rest(wholeb
                                                              "(inverse of coco_wholebody133 -> coco17)")
     with pytest.raises(ValueError, match="no keypoint mapping from the model's skeleton 'hand21'"):
         skeleton_mapping(hand21, coco_wholebody133)
+    with pytest.raises(ValueError, match="ambiguous: use one of posekit.skeletons.COCO_WHOLEBODY133_TO_HAND21_LEFT"):
+        skeleton_mapping(coco_wholebody133, hand21)  # a whole-body model on a hand set: which hand is the caller's
 
 
 def test_ap10k_uses_ap10k_sigmas_and_the_gt_categories(ap10k, tmp_path):

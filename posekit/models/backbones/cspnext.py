@@ -27,33 +27,44 @@ RTMPOSE_CSPNEXT_FACTORS: dict[str, tuple[float, float]] = {
 
 
 class ConvBNAct(nn.Sequential):
-    """Conv2d (no bias) -> BatchNorm2d -> SiLU; keys ``conv``, ``bn`` (mmcv's ConvModule)."""
+    """Conv2d (no bias) -> BatchNorm2d -> activation (SiLU unless ``act``); keys ``conv``, ``bn`` (mmcv's
+    ConvModule)."""
 
     def __init__(self, in_ch: int, out_ch: int, kernel_size: int, *, stride: int = 1, groups: int = 1,
-                 bn_eps: float = 1e-5, bn_momentum: float = 0.1) -> None:
+                 bn_eps: float = 1e-5, bn_momentum: float = 0.1, act: type[nn.Module] = nn.SiLU) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_ch, out_ch, kernel_size, stride=stride, padding=kernel_size // 2,
                               groups=groups, bias=False)
         self.bn = nn.BatchNorm2d(out_ch, eps=bn_eps, momentum=bn_momentum)
-        self.activate = nn.SiLU()
+        self.activate = act()
 
 
-class DepthwiseSeparableConv(nn.Sequential):
-    """Depthwise k x k ConvBNAct then pointwise 1 x 1 ConvBNAct (keys ``depthwise_conv``, ``pointwise_conv``)."""
+class SepConv(nn.Sequential):
+    """Depthwise k x k ConvBNAct (with ``stride``) then pointwise 1 x 1 ConvBNAct (mmcv's
+    ``DepthwiseSeparableConvModule``: keys ``depthwise_conv``, ``pointwise_conv``)."""
 
-    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, **bn: float) -> None:
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, *, stride: int = 1, **bn: float) -> None:
         super().__init__()
-        self.depthwise_conv = ConvBNAct(in_ch, in_ch, kernel_size, groups=in_ch, **bn)
+        self.depthwise_conv = ConvBNAct(in_ch, in_ch, kernel_size, stride=stride, groups=in_ch, **bn)
         self.pointwise_conv = ConvBNAct(in_ch, out_ch, 1, **bn)
 
 
-class CSPNeXtBlock(nn.Module):
-    """3x3 ConvBNAct -> 5x5 depthwise-separable conv, plus identity when shapes allow."""
+def conv_bn_act(in_ch: int, out_ch: int, kernel_size: int, *, depthwise: bool, stride: int = 1,
+                **bn: float) -> nn.Module:
+    """:class:`SepConv` when ``depthwise`` (RTMDet-nano / tiny), else :class:`ConvBNAct`."""
+    if depthwise:
+        return SepConv(in_ch, out_ch, kernel_size, stride=stride, **bn)
+    return ConvBNAct(in_ch, out_ch, kernel_size, stride=stride, **bn)
 
-    def __init__(self, channels: int, *, add_identity: bool, kernel_size: int = 5, **bn: float) -> None:
+
+class CSPNeXtBlock(nn.Module):
+    """3x3 conv (depthwise-separable when ``use_depthwise``) -> 5x5 depthwise-separable conv, plus identity."""
+
+    def __init__(self, channels: int, *, add_identity: bool, kernel_size: int = 5, use_depthwise: bool = False,
+                 **bn: float) -> None:
         super().__init__()
-        self.conv1 = ConvBNAct(channels, channels, 3, **bn)
-        self.conv2 = DepthwiseSeparableConv(channels, channels, kernel_size, **bn)
+        self.conv1 = conv_bn_act(channels, channels, 3, depthwise=use_depthwise, **bn)
+        self.conv2 = SepConv(channels, channels, kernel_size, **bn)
         self.add_identity = add_identity
 
     def forward(self, x: Tensor) -> Tensor:
@@ -77,18 +88,19 @@ class CSPLayer(nn.Module):
     """Cross-stage-partial layer: ``final_conv(attention(cat(blocks(main_conv(x)), short_conv(x))))``."""
 
     def __init__(self, in_ch: int, out_ch: int, *, num_blocks: int, add_identity: bool, expand_ratio: float,
-                 channel_attention: bool, **bn: float) -> None:
+                 channel_attention: bool, use_depthwise: bool = False, **bn: float) -> None:
         super().__init__()
         mid = int(out_ch * expand_ratio)
         self.main_conv = ConvBNAct(in_ch, mid, 1, **bn)
         self.short_conv = ConvBNAct(in_ch, mid, 1, **bn)
         self.final_conv = ConvBNAct(2 * mid, out_ch, 1, **bn)
-        self.blocks = nn.Sequential(*(CSPNeXtBlock(mid, add_identity=add_identity, **bn)
-                                      for _ in range(num_blocks)))
+        self.blocks = nn.Sequential(*(CSPNeXtBlock(mid, add_identity=add_identity, use_depthwise=use_depthwise,
+                                                   **bn) for _ in range(num_blocks)))
         self.attention = ChannelAttention(2 * mid) if channel_attention else None
 
     def forward(self, x: Tensor) -> Tensor:
-        out = torch.cat((self.blocks(self.main_conv(x)), self.short_conv(x)), dim=1)
+        short = self.short_conv(x)  # MMDet's order (short branch first): exported graphs list the convs like MMDet's
+        out = torch.cat((self.blocks(self.main_conv(x)), short), dim=1)
         if self.attention is not None:
             out = self.attention(out)
         return self.final_conv(out)

@@ -1,7 +1,7 @@
 """RTMW's SimCC head (MMPose 1.3.2's ``RTMWHead``, ``mmpose/models/heads/coord_cls_heads/rtmw_head.py``).
 
 Two feature levels from the neck: ``enc_b`` (stride 16, ``in_channels / 2`` channels) and ``enc_t`` (stride 32,
-``in_channels`` channels). The coarse level goes through a large-kernel ConvBNReLU to K keypoint maps, flattened
+``in_channels`` channels). The coarse level goes through a large-kernel conv-BN-ReLU to K keypoint maps, flattened
 and projected (ScaleNorm + Linear) to ``hidden_dims / 2``; it is also pixel-shuffled (x2) to stride 16, convolved
 (``conv_dec``) and concatenated with ``enc_b``, which goes the same way (``final_layer2``, ``mlp2``). The two
 ``hidden_dims / 2`` halves are concatenated per keypoint and refined by a gated attention unit over the K keypoint
@@ -19,19 +19,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from posekit.models.backbones.cspnext import ConvBNAct
 from posekit.models.heads.rtmcc import GatedAttentionUnit, ScaleNorm
 
-__all__ = ["ConvBNReLU", "RTMWHead"]
-
-
-class ConvBNReLU(nn.Sequential):
-    """Conv2d (no bias, "same" padding) -> BatchNorm2d -> ReLU; keys ``conv``, ``bn`` (mmcv's ConvModule)."""
-
-    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, *, bn_eps: float = 1e-5) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2, bias=False)
-        self.bn = nn.BatchNorm2d(out_ch, eps=bn_eps)
-        self.activate = nn.ReLU()
+__all__ = ["RTMWHead"]
 
 
 class RTMWHead(nn.Module):
@@ -48,7 +39,7 @@ class RTMWHead(nn.Module):
         input_size: model input ``(W, H)`` pixels.
         in_featuremap_size: ``(w, h)`` of ``enc_t``.
         simcc_split_ratio: SimCC bins per input pixel.
-        final_layer_kernel_size: kernel of the three ConvBNReLU layers.
+        final_layer_kernel_size: kernel of the three conv-BN-ReLU layers.
         hidden_dims, s, expansion_factor, act: the GAU (``gau_cfg``); every RTMW config: 256, 128, 2, SiLU.
     """
 
@@ -70,9 +61,9 @@ class RTMWHead(nn.Module):
         self.simcc_split_ratio = float(simcc_split_ratio)
         flatten_dims = self.in_featuremap_size[0] * self.in_featuremap_size[1]
         self.ps = nn.PixelShuffle(ps)
-        self.conv_dec = ConvBNReLU(in_channels // ps**2, in_channels // 4, k)
-        self.final_layer = ConvBNReLU(in_channels, out_channels, k)
-        self.final_layer2 = ConvBNReLU(in_channels // ps + in_channels // 4, out_channels, k)
+        self.conv_dec = ConvBNAct(in_channels // ps**2, in_channels // 4, k, act=nn.ReLU)
+        self.final_layer = ConvBNAct(in_channels, out_channels, k, act=nn.ReLU)
+        self.final_layer2 = ConvBNAct(in_channels // ps + in_channels // 4, out_channels, k, act=nn.ReLU)
         self.mlp = nn.Sequential(ScaleNorm(flatten_dims), nn.Linear(flatten_dims, hidden_dims // 2, bias=False))
         self.mlp2 = nn.Sequential(ScaleNorm(flatten_dims * ps**2),
                                   nn.Linear(flatten_dims * ps**2, hidden_dims // 2, bias=False))

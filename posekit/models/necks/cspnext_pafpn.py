@@ -2,8 +2,8 @@
 
 It is RTMDet's path-aggregation neck (:class:`posekit.models.rtmdet.CSPNeXtPAFPN`: top-down then bottom-up over
 the backbone's levels) **without** the output convolutions (``out_channels=None``) and returning only the levels
-named by ``out_indices``. The building blocks (1x1 reduce ConvBNAct, CSP layers without channel attention or
-identity, stride-2 downsampling convs) are those of :mod:`posekit.models.rtmdet`.
+named by ``out_indices`` (RTMDet's subclasses this one and adds the output convs). The building blocks (1x1 reduce ConvBNAct, CSP layers without channel attention or identity, stride-2
+downsampling convs) are those of :mod:`posekit.models.backbones.cspnext`.
 
 State-dict keys (identical to MMPose's): ``reduce_layers.<i>.{conv,bn}``, ``top_down_blocks.<i>.{main_conv,
 short_conv,final_conv,blocks.<j>...}``, ``downsamples.<i>.{conv,bn}``, ``bottom_up_blocks.<i>...``.
@@ -18,8 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from posekit.models.backbones.cspnext import ConvBNAct
-from posekit.models.rtmdet import CSPLayer, SepConv
+from posekit.models.backbones.cspnext import CSPLayer, conv_bn_act
 
 __all__ = ["CSPNeXtPAFPN"]
 
@@ -57,12 +56,11 @@ class CSPNeXtPAFPN(nn.Module):
         csp = {"num_blocks": int(num_csp_blocks), "add_identity": False, "expand_ratio": expand_ratio,
                "channel_attention": False, "use_depthwise": use_depthwise, **bn}
 
-        def down(c: int) -> nn.Module:
-            return SepConv(c, c, 3, stride=2, **bn) if use_depthwise else ConvBNAct(c, c, 3, stride=2, **bn)
-
-        self.reduce_layers = nn.ModuleList(ConvBNAct(ch[i], ch[i - 1], 1, **bn) for i in range(n - 1, 0, -1))
+        self.reduce_layers = nn.ModuleList(conv_bn_act(ch[i], ch[i - 1], 1, depthwise=False, **bn)
+                                           for i in range(n - 1, 0, -1))
         self.top_down_blocks = nn.ModuleList(CSPLayer(ch[i - 1] * 2, ch[i - 1], **csp) for i in range(n - 1, 0, -1))
-        self.downsamples = nn.ModuleList(down(ch[i]) for i in range(n - 1))
+        self.downsamples = nn.ModuleList(conv_bn_act(ch[i], ch[i], 3, stride=2, depthwise=use_depthwise, **bn)
+                                         for i in range(n - 1))
         self.bottom_up_blocks = nn.ModuleList(CSPLayer(ch[i] * 2, ch[i + 1], **csp) for i in range(n - 1))
 
     def forward(self, inputs: Sequence[Tensor]) -> tuple[Tensor, ...]:

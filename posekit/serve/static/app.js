@@ -211,7 +211,7 @@ function draw(bitmap, result) {
   const sk = result.skeleton; // links and colours come with the answer: any skeleton draws like the server's
   const rgb = (c) => `rgb(${c[0]},${c[1]},${c[2]})`;
   const lw = Math.max(2, Math.round(Math.max(w, h) / 250));
-  const linkScale = (j) => (sk.link_scales ? sk.link_scales[j] : 1); // faces thin, hands thinner
+  const linkScale = (j) => (sk.link_scales ? sk.link_scales[j] : 1); // faces thinnest, hands thinner than the body
   const dotScale = (k) => (sk.keypoint_scales ? sk.keypoint_scales[k] : 1);
   ctx.lineCap = "round";
   for (const p of result.poses) {
