@@ -41,7 +41,7 @@ from posekit.skeletons import coco17
 
 __all__ = [
     "STAT_NAMES", "GT_AREA_FACTOR", "KeypointPredictions", "coco_keypoint_eval", "coco_keypoint_results",
-    "coco_metric",
+    "coco_metric", "keypoint_cocoeval",
 ]
 
 STAT_NAMES = ("AP", "AP .5", "AP .75", "AP (M)", "AP (L)", "AR", "AR .5", "AR .75", "AR (M)", "AR (L)")
@@ -85,26 +85,38 @@ def coco_keypoint_eval(
         ValueError: bad sigmas, a GT annotation without ``bbox``, keypoint lists of the wrong length, results for
             images not in the GT file. FileNotFoundError: a missing file.
     """
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
     data = _prepare_gt(gt, use_area=use_area)
     k = _num_keypoints(data)
     sig = _check_sigmas(sigmas, k)
     dets = _prepare_results(results, k, {image["id"] for image in data["images"]})
+    for det in dets:  # what COCO.loadRes sets for keypoint results: the area of the keypoints' extent
+        x, y = det["keypoints"][0::3], det["keypoints"][1::3]
+        det["area"] = (max(x) - min(x)) * (max(y) - min(y))
+    return keypoint_cocoeval(data, dets, sig)
+
+
+def keypoint_cocoeval(data: Mapping[str, Any], dets: Sequence[Mapping[str, Any]],
+                      sigmas: np.ndarray) -> dict[str, float]:
+    """The 10 stats of pycocotools' ``COCOeval(iouType='keypoints')`` of ``dets`` against ``data``.
+
+    ``data``: a prepared COCO GT dict (``area``, ``num_keypoints``, ``iscrowd`` set, as :func:`coco_keypoint_eval`
+    prepares it); ``dets``: result dicts with ``image_id``, ``category_id``, ``keypoints``, ``score`` and their own
+    ``area`` (what ``COCO.loadRes`` would compute from the keypoints; the COCO-WholeBody parts take it from the body
+    keypoints); ``sigmas``: (K,) OKS sigmas. Neither is modified.
+    """
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt = COCO()
         coco_gt.dataset = data
         coco_gt.createIndex()
-        if dets:
-            coco_dt = coco_gt.loadRes(dets)
-        else:  # loadRes cannot take an empty list
-            coco_dt = COCO()
-            coco_dt.dataset = {"images": list(data["images"]), "categories": copy.deepcopy(data["categories"]),
-                               "annotations": []}
-            coco_dt.createIndex()
+        coco_dt = COCO()  # what COCO.loadRes builds, with the detection areas given
+        coco_dt.dataset = {"images": list(data["images"]), "categories": copy.deepcopy(data["categories"]),
+                           "annotations": [dict(det, id=i + 1) for i, det in enumerate(dets)]}
+        coco_dt.createIndex()
         evaluator = COCOeval(coco_gt, coco_dt, "keypoints")
-        evaluator.params.kpt_oks_sigmas = sig
+        evaluator.params.kpt_oks_sigmas = sigmas
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()

@@ -32,9 +32,7 @@ Coordinates are image pixels, x right, y down; areas are px^2.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -44,10 +42,10 @@ import numpy as np
 
 from posekit.io.coco import load_coco_annotations, read_coco_results, write_coco_results
 from posekit.metrics.coco import (
-    STAT_NAMES,
     KeypointPredictions,
     _prepare_gt,
     coco_keypoint_results,
+    keypoint_cocoeval,
 )
 from posekit.skeletons import coco_wholebody133
 
@@ -135,29 +133,8 @@ def coco_wholebody_eval(
             for image_id, category_id, kpts, score, area in dets
             if np.any(kpts[first:end, 2] > 0)  # xtcocotools drops detections without a positive part score
         ]
-        stats[part] = _cocoeval_keypoints(part_data, part_dets, sig[first:end])
+        stats[part] = keypoint_cocoeval(part_data, part_dets, sig[first:end])
     return stats
-
-
-def _cocoeval_keypoints(data: dict[str, Any], dets: list[dict[str, Any]], sigmas: np.ndarray) -> dict[str, float]:
-    """pycocotools ``COCOeval(iouType='keypoints')`` stats of ``dets`` (with their own ``area``) against ``data``."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_gt = COCO()
-        coco_gt.dataset = data
-        coco_gt.createIndex()
-        coco_dt = COCO()  # what COCO.loadRes builds, with the detection areas set by the caller
-        coco_dt.dataset = {"images": list(data["images"]), "categories": copy.deepcopy(data["categories"]),
-                           "annotations": [dict(det, id=i + 1) for i, det in enumerate(dets)]}
-        coco_dt.createIndex()
-        evaluator = COCOeval(coco_gt, coco_dt, "keypoints")
-        evaluator.params.kpt_oks_sigmas = sigmas
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    return {name: float(value) for name, value in zip(STAT_NAMES, evaluator.stats)}
 
 
 def _wholebody_gt(gt: str | os.PathLike | Mapping[str, Any]) -> tuple[dict[str, Any], list[np.ndarray]]:
