@@ -132,6 +132,8 @@ def video(
                           "only output a run without --out, --json and --csv may have.")] = False,
     detector: DetectorName = None,
     detector_weights: DetectorWeights = None,
+    weights: Annotated[Optional[Path], typer.Option(
+        help="Local checkpoint for models that take one (official MMPose files).")] = None,
     threads: Threads = None,
 ) -> None:
     """Run pose estimation on a video: annotated video, JSON lines and CSV, with tracking and smoothing.
@@ -160,7 +162,7 @@ def video(
               "(or --profile to only time the run)")
     configure_threads(threads)
     est = build_estimator(model, device=device, backend=backend, precision=precision, compile=compile,
-                          batch_size=batch_size, **detector_options(detector, detector_weights))
+                          batch_size=batch_size, weights=weights, **detector_options(detector, detector_weights))
     require_detector(est)
     try:
         report = run_video(est, int(source) if camera else source, out=out, json_path=json_out, csv_path=csv_out,

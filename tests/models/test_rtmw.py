@@ -42,9 +42,8 @@ def _score_atol(cases: dict) -> float:
 
 
 def _fixture_file(name: str) -> Path:
-    path = PARITY / name
-    if not path.is_file():
-        pytest.skip(f"{path} is absent (tests/fixtures/wholebody_parity/make_parity_fixtures.py makes it)")
+    path = PARITY / name  # committed: a missing file is a failure, not a skip
+    assert path.is_file(), f"{path} is absent (tests/fixtures/wholebody_parity/make_parity_fixtures.py makes it)"
     return path
 
 
@@ -112,6 +111,7 @@ def test_end_to_end_matches_inference_topdown(parity):
 
     name, config, model, spec, cases, _ = parity
     est = TopDownEstimator(model, None, spec=spec)
+    assert set(np.unique(cases["image_index"]).tolist()) == set(range(len(config["images"]))) != set()
     for i, image in enumerate(config["images"]):
         bgr = cv2.imread(str(shared_path("data", "mmpose_testdata", "tests", "data", image["file"])))
         digest = hashlib.sha256(np.ascontiguousarray(bgr).tobytes()).hexdigest()
@@ -140,9 +140,8 @@ def test_missing_and_unexpected_keys_are_named(parity, tmp_path):
 
 
 def _layout(config: str) -> dict:
-    path = LAYOUTS / f"{config}.json"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent (layout manifests, tests/fixtures/mmpose_layouts/make_layouts.py)")
+    path = LAYOUTS / f"{config}.json"  # committed: a missing file is a failure, not a skip
+    assert path.is_file(), f"{path} is absent (layout manifests, tests/fixtures/mmpose_layouts/make_layouts.py)"
     return json.loads(path.read_text())
 
 

@@ -90,6 +90,14 @@ def _inside_crops(poses: posekit.Poses, padding: float = 1.25) -> bool:
     return bool(np.isfinite(kp).all() and (kp >= lo).all() and (kp <= hi).all())
 
 
+def _same_as_on_caller_boxes(est: posekit.PoseEstimator, image: np.ndarray, poses: posekit.Poses) -> None:
+    """The detector path places keypoints exactly as the caller-box path on the same boxes (which
+    tests/models/test_rtmw.py pins to MMPose's inference_topdown)."""
+    given = est(image, boxes=poses.boxes)
+    np.testing.assert_array_equal(given.keypoints, poses.keypoints)
+    np.testing.assert_array_equal(given.scores, poses.scores)
+
+
 def test_task_table_and_class_ids() -> None:
     assert {t: (d.detector, d.classes) for t, d in TASK_DETECTORS.items()} == {
         "body": ("nanodet", ("person",)), "wholebody": ("nanodet", ("person",)),
@@ -119,6 +127,7 @@ def test_wholebody_model_behind_the_person_detector(folder: Path) -> None:
     np.testing.assert_allclose(poses.boxes, people.boxes)
     np.testing.assert_allclose(poses.box_scores, people.scores)
     assert _inside_crops(poses)
+    _same_as_on_caller_boxes(est, image, poses)
 
 
 def test_hand_model_on_caller_boxes(hand_checkpoint: Path, offline: Path) -> None:
@@ -158,6 +167,7 @@ def test_hand_model_behind_the_hand_detector(hand_checkpoint: Path, animal_check
         np.testing.assert_allclose(poses.boxes, [[0, 0, w, h]], atol=1e-3)
         assert poses.box_scores[0] == pytest.approx(1 / (1 + np.exp(-5.0)), abs=1e-5)
         assert _inside_crops(poses)
+        _same_as_on_caller_boxes(est, image, poses)
     with pytest.raises(ValueError, match="detector nanodet finds COCO's 80 classes, no hands"):
         posekit.PoseEstimator.from_pretrained("rtmpose_m_hand5_256x256", weights=hand_checkpoint, detector="nanodet")
     with pytest.raises(ValueError, match="detector_weights= .* needs detector="):  # nanodet takes no checkpoint
@@ -179,6 +189,7 @@ def test_animal_model_behind_the_animal_detector(file_name: str, animal_checkpoi
     assert poses.skeleton.name == "ap10k17" and poses.keypoints.shape == (1, 17, 2)
     assert box_iou(gt, poses.boxes)[0, 0] > 0.8
     assert _inside_crops(poses)
+    _same_as_on_caller_boxes(est, image, poses)
     given = est(image, boxes=gt)
     np.testing.assert_array_equal(given.boxes, gt)
     assert given.keypoints.shape == (1, 17, 2) and _inside_crops(given)
@@ -210,3 +221,32 @@ def test_cli_predict_hand_model_without_detector_weights_exits_2_with_the_advice
     assert result.exit_code == 2, result.output
     assert "default detector rtmdet_nano_hand" in result.output and "--boxes FILE" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_cli_video_hand_model_without_detector_weights_exits_2_before_reading(hand_checkpoint: Path, offline: Path,
+                                                                               tmp_path: Path) -> None:
+    from posekit.cli import app
+
+    video = shared_path(*TESTDATA[:-2], "demo", "resources", "demo.mp4")
+    out = tmp_path / "hands.jsonl"
+    result = CliRunner().invoke(app, ["video", str(video), "--model", "rtmpose_m_hand5_256x256", "--weights",
+                                      str(hand_checkpoint), "--json", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "default detector rtmdet_nano_hand" in result.output and "--boxes FILE" in result.output
+    assert not out.exists()
+
+
+def test_cli_video_runs_a_wholebody_model_from_a_checkpoint(folder: Path, tmp_path: Path) -> None:
+    """`posekit video --weights` (official-format checkpoint) with the person detector: 133 keypoints per person."""
+    from posekit.cli import app
+
+    weights = _checkpoint(folder, "dwpose_m_wholebody_256x192")
+    video = shared_path(*TESTDATA[:-2], "demo", "resources", "demo.mp4")
+    out = tmp_path / "wholebody.jsonl"
+    result = CliRunner().invoke(app, ["video", str(video), "--model", "dwpose_m_wholebody_256x192", "--weights",
+                                      str(weights), "--end", "2", "--no-progress", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    frames = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(frames) == 2 and all(f["skeleton"] == "coco_wholebody133" for f in frames)
+    assert sum(len(f["keypoints"]) for f in frames) > 0 and all(f["track_ids"] for f in frames)
+    assert all(len(k) == 133 for f in frames for k in f["keypoints"])
