@@ -74,6 +74,30 @@ def test_new_configs_are_registered_with_a_committed_layout():
         assert get_entry(name).weights.meta["config"] == config, name
 
 
+# posekit's metric keys -> the names MMPose's metafiles publish them under (fractions; EPE in pixels).
+_METAFILE_NAMES = {"wholebody_ap": "Whole AP", "wholebody_ar": "Whole AR", "body_ap": "Body AP", "foot_ap": "Foot AP",
+                   "face_ap": "Face AP", "hand_ap": "Hand AP", "ap10k_ap": "AP", "pck0.2": "PCK@0.2", "auc": "AUC",
+                   "epe": "EPE"}
+
+
+def test_new_entries_quote_the_published_accuracy_of_the_metafiles():
+    """Every metric of a new row is the one MMPose's metafile lists for its config (copied into the manifests by
+    make_layouts.py); DWPose (no metafile in the ubody folder) is checked against its README table's values here."""
+    dwpose = {"dwpose_m_wholebody_256x192": {"wholebody_ap": 0.606, "wholebody_ar": 0.695},
+              "dwpose_l_wholebody_256x192": {"wholebody_ap": 0.631, "wholebody_ar": 0.717},
+              "dwpose_l_wholebody_384x288": {"wholebody_ap": 0.665, "wholebody_ar": 0.743}}
+    for name, config in NEW_LAYOUTS.items():
+        ours = dict(get_entry(name).weights.meta["metrics"])
+        published = official_layout(config)["published_metrics"]
+        if published is None:
+            assert ours == dwpose[name], name
+            continue
+        if name == "rtmpose_m_wholebody_hand_256x256":  # the metafile swaps PCK@0.2 and AUC (MMPose's table does not)
+            published = dict(published, **{"PCK@0.2": published["AUC"], "AUC": published["PCK@0.2"]})
+            assert "swaps" in get_entry(name).weights.notes
+        assert ours and {k: published[_METAFILE_NAMES[k]] for k in ours} == ours, name
+
+
 @pytest.mark.parametrize("name", TOPDOWN)
 def test_entry_matches_official_layout_and_weights_spec(name: str):
     entry = get_entry(name)
