@@ -1,7 +1,9 @@
 """RTMW (CSPNeXt + MMPose's CSPNeXtPAFPN + RTMWHead) and the AP-10K RTMPose against MMPose 1.3.2.
 
 Parity fixtures: tests/fixtures/wholebody_parity (reduced random models made by MMPose itself, with their raw SimCC
-outputs on two real crops and ``inference_topdown`` keypoints on real images with given boxes, flip test on).
+outputs on two real crops and ``inference_topdown`` keypoints on real images with given boxes, flip test on). The
+fixtures hold no image data: the crops are cut here again, with posekit's own preprocessing, from the images in
+../shared, and checked bit for bit against the sha256 digests of MMPose's crops and model inputs.
 Layouts: tests/fixtures/mmpose_layouts (the five full-size cocktail14 configs as MMPose builds them).
 """
 
@@ -17,6 +19,7 @@ import torch
 
 import posekit
 from posekit import skeletons
+from posekit.crops import box_to_center_scale, fix_aspect_ratio, warp_crops, warp_matrix
 from posekit.models.heads.rtmw import RTMWHead
 from posekit.models.mmpose_cfg import from_mmpose_cfg
 from posekit.models.necks.cspnext_pafpn import CSPNeXtPAFPN
@@ -51,6 +54,37 @@ def _relative_error(got: np.ndarray, ref: np.ndarray) -> float:
     return float(np.abs(got - ref).max() / np.abs(ref).max())
 
 
+def _digests(arrays: np.ndarray) -> list[str]:
+    """sha256 of each row's C-order bytes (as the generator hashes MMPose's crops and inputs)."""
+    return [hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest() for a in arrays]
+
+
+def _read_bgr(file: str) -> np.ndarray:
+    """A test image of ../shared as ``cv2.imread`` decodes it (BGR uint8), as the generator read it."""
+    import cv2
+
+    path = shared_path("data", "mmpose_testdata", "tests", "data", file)
+    bgr = cv2.imread(str(path))
+    assert bgr is not None, f"cannot read {path}"
+    return bgr
+
+
+class _RecordingRunner:
+    """Stands in for a :class:`TopDownEstimator`'s runner: keeps a copy of every batch the pipeline sends, then
+    runs it."""
+
+    def __init__(self, runner) -> None:
+        self._runner = runner
+        self.batches: list[np.ndarray] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self._runner, name)
+
+    def __call__(self, batch: np.ndarray):
+        self.batches.append(np.ascontiguousarray(batch))
+        return self._runner(batch)
+
+
 @pytest.fixture(scope="module", params=sorted(SKELETONS))
 def parity(request, tmp_path_factory):
     """(name, config dict, model with the fixture's weights loaded strictly from an official container, spec,
@@ -69,6 +103,40 @@ def parity(request, tmp_path_factory):
     return name, config, model.eval(), spec, cases, list(state)
 
 
+@pytest.fixture(scope="module")
+def rebuilt(parity):
+    """posekit's own crops of the fixture's boxes and the model input its pipeline makes of them.
+
+    The crops are cut as :meth:`TopDownEstimator.estimate` cuts them (``box_to_center_scale`` ->
+    ``fix_aspect_ratio`` -> ``warp_matrix`` -> ``warp_crops``), from the BGR image as MMPose's ``TopdownAffine`` does
+    (the warp keeps the channel order); the input is what :meth:`TopDownEstimator.predict_crops` hands its runner for
+    the RGB crops (flip test off: only the crops). Returns a dict: ``images`` (sha256 of each decoded image),
+    ``crops_bgr`` (B, H, W, 3) uint8, ``center`` / ``scale`` (B, 2) float32, ``input`` (B, 3, H, W) float32, in the
+    fixture's row order."""
+    _, config, model, spec, cases, _ = parity
+    w, h = spec.input_size
+    n = len(cases["bboxes"])
+    crops_bgr = np.zeros((n, h, w, 3), np.uint8)
+    center = np.zeros((n, 2), np.float32)
+    scale = np.zeros((n, 2), np.float32)
+    images = []
+    for i, image in enumerate(config["images"]):
+        bgr = _read_bgr(image["file"])
+        images.append(_digests(bgr[None])[0])
+        rows = cases["image_index"] == i
+        c, s = box_to_center_scale(cases["bboxes"][rows], padding=spec.padding)
+        center[rows] = c
+        scale[rows] = fix_aspect_ratio(s, aspect_ratio=w / h)
+        matrices = warp_matrix(center[rows], scale[rows], (w, h), udp=spec.udp)
+        crops_bgr[rows] = warp_crops(bgr, matrices, (w, h))
+    est = TopDownEstimator(model, None, spec=spec, flip_test=False, channels_last=False)
+    est.runner = recorder = _RecordingRunner(est.runner)
+    est.predict_crops(np.ascontiguousarray(crops_bgr[..., ::-1]), center, scale)
+    (x,) = recorder.batches
+    assert x.shape == (n, 3, h, w) and x.dtype == np.float32
+    return {"images": images, "crops_bgr": crops_bgr, "center": center, "scale": scale, "input": x}
+
+
 def test_fixture_keys_in_mmpose_order(parity):
     _, config, model, _, _, keys = parity
     assert list(model.state_dict()) == keys
@@ -84,9 +152,27 @@ def test_spec_follows_config(parity):
     assert list(spec.skeleton.flip_indices) == config["flip_indices"]  # MMPose's dataset meta
 
 
-def test_raw_simcc_parity(parity):
+def test_crops_match_mmpose(parity, rebuilt):
+    """posekit's crops (uint8 BGR) and normalised model inputs (float32) are MMPose's, bit for bit."""
+    name, config, _, _, cases, _ = parity
+    assert rebuilt["images"] == [image["bgr_sha256"] for image in config["images"]], \
+        f"{name}: this OpenCV decodes the JPEG(s) differently"
+    np.testing.assert_array_equal(rebuilt["center"], cases["input_center"])
+    np.testing.assert_array_equal(rebuilt["scale"], cases["input_scale"])
+    crops = rebuilt["crops_bgr"]
+    means = crops.reshape(len(crops), -1, 3).mean(axis=1)
+    assert _digests(crops) == list(cases["crop_bgr_sha256"]), (
+        f"{name}: posekit's crops differ from MMPose's; channel means {means.tolist()} vs "
+        f"{cases['crop_bgr_channel_mean'].tolist()}")
+    assert _digests(rebuilt["input"]) == list(cases["input_sha256"]), \
+        f"{name}: same crops, but the normalised input differs from MMPose's (x - mean) / std"
+
+
+def test_raw_simcc_parity(parity, rebuilt):
+    """Raw SimCC outputs on the model input posekit's pipeline makes of its own crops (MMPose's, bit for bit:
+    test_crops_match_mmpose)."""
     name, _, model, _, cases, _ = parity
-    x = torch.from_numpy(cases["input"])
+    x = torch.from_numpy(rebuilt["input"])
     with torch.no_grad():
         got = model(x)
     for out, key in zip(got, ("out_simcc_x", "out_simcc_y")):
@@ -96,24 +182,23 @@ def test_raw_simcc_parity(parity):
         assert err <= RTOL, f"{name} {key}: max|diff| / max|ref| = {err:.2e}"
 
 
-def test_pipeline_on_mmpose_inputs(parity):
-    """Flip test, fusion, SimCC decode and back-projection from MMPose's own model inputs."""
+def test_pipeline_on_mmpose_inputs(parity, rebuilt):
+    """Flip test, fusion, SimCC decode and back-projection from MMPose's own model inputs (rebuilt from the image:
+    bit-identical, see test_crops_match_mmpose) and MMPose's crop centres / scales."""
     name, _, model, spec, cases, _ = parity
     est = TopDownEstimator(model, None, spec=spec)
-    kpts, scores = est.predict_inputs(cases["input"], cases["input_center"], cases["input_scale"])
+    kpts, scores = est.predict_inputs(rebuilt["input"], cases["input_center"], cases["input_scale"])
     assert np.abs(kpts - cases["pred_keypoints"]).max() <= PX, name
     np.testing.assert_allclose(scores, cases["pred_scores"], rtol=0, atol=_score_atol(cases))
 
 
 def test_end_to_end_matches_inference_topdown(parity):
     """posekit's top-down pipeline on the real image(s) with MMPose's boxes (its own crops) vs ``inference_topdown``."""
-    import cv2
-
     name, config, model, spec, cases, _ = parity
     est = TopDownEstimator(model, None, spec=spec)
     assert set(np.unique(cases["image_index"]).tolist()) == set(range(len(config["images"]))) != set()
     for i, image in enumerate(config["images"]):
-        bgr = cv2.imread(str(shared_path("data", "mmpose_testdata", "tests", "data", image["file"])))
+        bgr = _read_bgr(image["file"])
         digest = hashlib.sha256(np.ascontiguousarray(bgr).tobytes()).hexdigest()
         assert digest == image["bgr_sha256"], f"{image['file']}: this OpenCV decodes the JPEG differently"
         rows = cases["image_index"] == i
