@@ -123,18 +123,22 @@ def keypoint_cocoeval(data: Mapping[str, Any], dets: Sequence[Mapping[str, Any]]
     return {name: float(value) for name, value in zip(STAT_NAMES, evaluator.stats)}
 
 
-def _prepare_gt(gt: str | os.PathLike | Mapping[str, Any], *, use_area: bool) -> dict[str, Any]:
+def _load_gt(gt: str | os.PathLike | Mapping[str, Any], what: str = "COCO") -> tuple[dict[str, Any], str]:
+    """(a private copy of the GT dict: the file's content or a deep copy of ``gt``, where it came from in words).
+    ``what`` names the format in messages (``"COCO"``, ``"COCO-WholeBody"``)."""
     if isinstance(gt, (str, os.PathLike)):
-        data = load_coco_annotations(gt)
-        where = f"COCO annotation file {str(gt)!r}"
-    elif isinstance(gt, Mapping):
-        data = copy.deepcopy(dict(gt))
-        where = "gt"
-        for key in ("images", "annotations", "categories"):
-            if not isinstance(data.get(key), list):
-                raise ValueError(f"gt must have a list {key!r} (a COCO annotation dict); it has {sorted(data)}")
-    else:
-        raise TypeError(f"gt must be a path or a COCO annotation dict, got {type(gt).__name__}")
+        return load_coco_annotations(gt), f"{what} annotation file {str(gt)!r}"
+    if not isinstance(gt, Mapping):
+        raise TypeError(f"gt must be a path or a {what} annotation dict, got {type(gt).__name__}")
+    data = copy.deepcopy(dict(gt))
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise ValueError(f"gt must have a list {key!r} (a {what} annotation dict); it has {sorted(data)}")
+    return data, "gt"
+
+
+def _prepare_gt(gt: str | os.PathLike | Mapping[str, Any], *, use_area: bool) -> dict[str, Any]:
+    data, where = _load_gt(gt)
     for i, ann in enumerate(data["annotations"]):
         bbox = ann.get("bbox")
         if bbox is None or len(bbox) != 4:

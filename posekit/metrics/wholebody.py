@@ -32,7 +32,6 @@ Coordinates are image pixels, x right, y down; areas are px^2.
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -40,9 +39,10 @@ from typing import Any
 
 import numpy as np
 
-from posekit.io.coco import load_coco_annotations, read_coco_results, write_coco_results
+from posekit.io.coco import read_coco_results, write_coco_results
 from posekit.metrics.coco import (
     KeypointPredictions,
+    _load_gt,
     _prepare_gt,
     coco_keypoint_results,
     keypoint_cocoeval,
@@ -139,20 +139,7 @@ def coco_wholebody_eval(
 
 def _wholebody_gt(gt: str | os.PathLike | Mapping[str, Any]) -> tuple[dict[str, Any], list[np.ndarray]]:
     """(a copy of the GT dict, per annotation its (133, 3) float64 keypoints x, y, v)."""
-    if isinstance(gt, (str, os.PathLike)):
-        data = load_coco_annotations(gt)
-        where = f"COCO-WholeBody annotation file {str(gt)!r}"
-    elif isinstance(gt, Mapping):
-        data = copy.deepcopy(dict(gt))
-        where = "gt"
-        missing = [key for key in ("images", "annotations", "categories") if key not in data]
-        if missing:
-            raise ValueError(f"gt lacks {missing} (not a COCO annotation dict); it has {sorted(data)}")
-        for key in ("images", "annotations", "categories"):
-            if not isinstance(data[key], list):
-                raise TypeError(f"gt[{key!r}] must be a list, got {type(data[key]).__name__}")
-    else:
-        raise TypeError(f"gt must be a path or a COCO-WholeBody annotation dict, got {type(gt).__name__}")
+    data, where = _load_gt(gt, "COCO-WholeBody")
     kpts_per_ann = []
     for i, ann in enumerate(data["annotations"]):
         missing = [field for _, field, *_ in WHOLEBODY_FIELDS if field not in ann]
